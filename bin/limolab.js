@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The limolab command. Sources are TypeScript, run through tsx's loader so that a
+// fresh checkout needs no build step.
+import { register } from 'tsx/esm/api';
+register();
+await import('../cli/main.ts');
