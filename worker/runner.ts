@@ -1,0 +1,54 @@
+// The runner interface: what a worker calls to execute one task. The worker owns the
+// transport (NATS), leases, cancellation and result publishing; a runner only computes.
+// Runners: `builtin` (diag + the embedded engine's ML kinds), `process` (external command
+// speaking JSON lines), `openai` (sampling against an OpenAI-compatible server).
+import type { ArtifactRef, LedgerEntry, Task, TaskKind } from '../gen/limolab/v1/task.js';
+
+/** Reads and writes content-addressed artifacts. Names from messages are never paths. */
+export interface ArtifactIO {
+  /** Bytes of an input artifact; verifies the sha256 digest before returning. */
+  get(ref: ArtifactRef): Promise<Uint8Array>;
+  /** Stores bytes under their sha256 digest and returns a reference with the given role. */
+  put(role: string, bytes: Uint8Array, mediaType?: string): Promise<ArtifactRef>;
+}
+
+export interface TaskContext {
+  task: Task;
+  /** Aborted when the task is cancelled, times out, or the worker shuts down. */
+  signal: AbortSignal;
+  artifacts: ArtifactIO;
+  /** Threads this task may use (from the worker's slots and the task's cpus). */
+  threads: number;
+  progress(fraction: number, message?: string): void;
+  log(line: string): void;
+  metric(name: string, value: number, step?: number): void;
+  /** Input artifact by role; throws a clear error when the task has none. */
+  input(role: string): ArtifactRef;
+}
+
+export interface RunOutput {
+  metrics: Record<string, number>;
+  ledger: Partial<LedgerEntry>;
+  outputs: ArtifactRef[];
+  /** Small structured output kept with the result (e.g. sample outputs for inspection). */
+  details?: Record<string, unknown>;
+}
+
+export interface Runner {
+  readonly name: string;
+  readonly kinds: readonly TaskKind[];
+  run(ctx: TaskContext): Promise<RunOutput>;
+}
+
+/** Thrown by runners for input that retrying cannot fix (bad spec, corrupt artifact). */
+export class BadTaskInputError extends Error {
+  override name = 'BadTaskInputError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Thrown when the task's signal aborted. */
+export class TaskCancelledError extends Error {
+  override name = 'TaskCancelledError';
+}
