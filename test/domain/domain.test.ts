@@ -1,0 +1,165 @@
+// The built-in reasoning domain: generation, rendering, verification, splits, corpus.
+import { describe, expect, it } from 'vitest';
+import {
+  CHAIN_STYLES,
+  Rng,
+  analyzeChain,
+  chainQuality,
+  defaultDomainConfig,
+  generateProblem,
+  makeSplits,
+  maxExampleChars,
+  parseDomainConfig,
+  parseFinalAnswer,
+  parseProblem,
+  pretrainCorpus,
+  problemText,
+  renderPrompt,
+  renderSolution,
+  verify,
+} from '../../experiments/domain/index.js';
+
+describe('problems', () => {
+  it('generates valid left-to-right problems with the asked number of steps', () => {
+    const rng = new Rng(3);
+    for (let steps = 1; steps <= 8; steps++) {
+      for (let i = 0; i < 50; i++) {
+        const p = generateProblem(rng, { steps, operandMax: 9 });
+        expect(p.steps).toHaveLength(steps);
+        for (const v of [p.start, ...p.values]) {
+          expect(Number.isInteger(v)).toBe(true);
+          expect(v).toBeGreaterThanOrEqual(0);
+          expect(v).toBeLessThanOrEqual(99);
+        }
+        expect(parseProblem(renderPrompt(p))).toEqual(p);
+      }
+    }
+  });
+
+  it('is deterministic by seed and differs across seeds', () => {
+    const a = generateProblem(new Rng(11), { steps: 4, operandMax: 9 });
+    const b = generateProblem(new Rng(11), { steps: 4, operandMax: 9 });
+    const texts = new Set(Array.from({ length: 20 }, (_, s) => problemText(generateProblem(new Rng(s), { steps: 4, operandMax: 9 }))));
+    expect(a).toEqual(b);
+    expect(texts.size).toBeGreaterThan(15);
+  });
+
+  it('renders every style as a completion whose final answer verifies', () => {
+    const p = parseProblem('Q:12+3*2-4')!;
+    expect(p.answer).toBe(26);
+    expect(renderPrompt(p)).toBe('Q:12+3*2-4\nA:');
+    expect(renderSolution(p, 'none')).toBe('#26');
+    expect(renderSolution(p, 'full')).toBe('12+3=15;15*2=30;30-4=26\n#26');
+    expect(renderSolution(p, 'terse')).toBe('12+3*2=30;30-4=26\n#26');
+    expect(renderSolution(p, 'full_check')).toBe('12+3=15(15-3=12);15*2=30(30/2=15);30-4=26(26+4=30)\n#26');
+    for (const s of CHAIN_STYLES) expect(verify(p, renderSolution(p, s))).toBe(true);
+  });
+});
+
+describe('answers and chain quality', () => {
+  const p = parseProblem('Q:12+3*2-4')!;
+
+  it('reads the integer after the first # marker', () => {
+    expect(parseFinalAnswer('1+2=3\n#3')).toBe(3);
+    expect(parseFinalAnswer('#26#27')).toBe(26);
+    expect(parseFinalAnswer('12+3=15')).toBeNull();
+    expect(parseFinalAnswer('#\n')).toBeNull();
+    expect(verify(p, '#27')).toBe(false);
+    expect(verify(p, '')).toBe(false);
+  });
+
+  it('scores full_check above full above terse above a bare answer, and wrong chains 0', () => {
+    const q = (s: (typeof CHAIN_STYLES)[number]) => chainQuality(p, renderSolution(p, s));
+    expect(q('full_check')).toBeCloseTo(1);
+    expect(q('full')).toBeGreaterThan(q('terse'));
+    expect(q('terse')).toBeGreaterThan(q('none'));
+    expect(q('none')).toBeGreaterThan(0);
+    expect(chainQuality(p, '#27')).toBe(0); // wrong answer
+    expect(chainQuality(p, '12+3=16;16*2=30;30-4=26\n#26')).toBe(0); // wrong step, right answer
+    expect(chainQuality(p, '12+3=15;15*2=30(30/2=14);30-4=26\n#26')).toBe(0); // wrong check
+    expect(chainQuality(p, '12+4=16;16*2=32;32-6=26\n#26')).toBe(0); // right arithmetic, other problem
+    expect(chainQuality(p, '12+3=15;15*2=30\n#26')).toBe(0); // chain stops early
+    expect(analyzeChain(p, renderSolution(p, 'full_check'))).toEqual({ correct: true, valid: true, steps: 3, checked: 3 });
+  });
+});
+
+describe('splits', () => {
+  const config = defaultDomainConfig();
+  const splits = makeSplits(config);
+
+  it('has the configured sizes, difficulties spread evenly, OOD longer than any training problem', () => {
+    expect(splits.pool).toHaveLength(config.poolSize);
+    expect(splits.test_id).toHaveLength(config.testSize);
+    expect(splits.test_ood).toHaveLength(config.testSize);
+    const count = (ps: typeof splits.pool) => {
+      const c: Record<number, number> = {};
+      for (const p of ps) c[p.steps.length] = (c[p.steps.length] ?? 0) + 1;
+      return c;
+    };
+    expect(count(splits.test_id)).toEqual({ 1: 30, 2: 30, 3: 30, 4: 30 });
+    expect(count(splits.test_ood)).toEqual({ 5: 60, 6: 60 });
+    expect(Object.keys(count(splits.pool)).map(Number).sort()).toEqual([1, 2, 3, 4]);
+    const maxTrain = Math.max(...splits.pool.map((p) => p.steps.length));
+    expect(Math.min(...splits.test_ood.map((p) => p.steps.length))).toBeGreaterThan(maxTrain);
+  });
+
+  it('never puts a problem in both the pool and a test split, nor twice in one split', () => {
+    const pool = new Set(splits.pool.map(problemText));
+    const id = new Set(splits.test_id.map(problemText));
+    const ood = new Set(splits.test_ood.map(problemText));
+    expect(pool.size).toBe(splits.pool.length);
+    expect(id.size).toBe(splits.test_id.length);
+    for (const k of [...id, ...ood]) expect(pool.has(k)).toBe(false);
+    for (const k of id) expect(ood.has(k)).toBe(false);
+  });
+
+  it('keeps every example within maxChars (< 200 at the hardest OOD level) and the alphabet', () => {
+    const all = [...splits.pool, ...splits.test_id, ...splits.test_ood];
+    expect(Math.max(...all.map(maxExampleChars))).toBeLessThan(200);
+    for (const p of all.slice(0, 300)) {
+      for (const s of CHAIN_STYLES) for (const ch of renderPrompt(p) + renderSolution(p, s)) expect(config.alphabet).toContain(ch);
+    }
+  });
+
+  it('is deterministic by seed', () => {
+    expect(makeSplits(config)).toEqual(splits);
+    expect(makeSplits(config, 99).test_id.map(problemText)).not.toEqual(splits.test_id.map(problemText));
+  });
+
+  it('fails with a hint when maxChars cannot hold the longest example', () => {
+    expect(() => makeSplits(defaultDomainConfig({ maxChars: 60, poolSize: 10, testSize: 4 }))).toThrow(/maxChars/);
+  });
+});
+
+describe('pretraining corpus', () => {
+  const config = defaultDomainConfig({ pretrainSize: 4000 });
+  const corpus = pretrainCorpus(config, 7);
+
+  it('is mostly single steps and short problems answered without a chain', () => {
+    expect(corpus).toHaveLength(4000);
+    const chained = corpus.filter((e) => e.style !== 'none').length / corpus.length;
+    expect(chained).toBeGreaterThan(0.03);
+    expect(chained).toBeLessThan(0.07);
+    const single = corpus.filter((e) => e.steps === 1).length / corpus.length;
+    expect(single).toBeGreaterThan(0.45);
+    expect(single).toBeLessThan(0.55);
+    expect(Math.max(...corpus.map((e) => e.steps))).toBe(3);
+    for (const e of corpus.slice(0, 200)) expect(verify(parseProblem(e.prompt)!, e.completion)).toBe(true);
+  });
+
+  it('holds no multi-step test problem, and is deterministic by seed', () => {
+    const splits = makeSplits(config);
+    const tests = new Set([...splits.test_id, ...splits.test_ood].map(renderPrompt));
+    for (const e of corpus) if (e.steps > 1) expect(tests.has(e.prompt)).toBe(false);
+    expect(pretrainCorpus(config, 7)).toEqual(corpus);
+  });
+});
+
+describe('config', () => {
+  it('fills defaults and rejects unknown keys and OOD ranges that overlap training', () => {
+    expect(defaultDomainConfig().trainSteps).toEqual([1, 4]);
+    expect(() => parseDomainConfig({ operandMx: 9 })).toThrow(/operandMx|unrecognized/i);
+    expect(() => parseDomainConfig({ trainSteps: [1, 4], oodSteps: [4, 6] })).toThrow(/oodSteps/);
+    expect(() => parseDomainConfig({ alphabet: '0123456789' })).toThrow(/alphabet lacks/);
+  });
+});
