@@ -1,0 +1,124 @@
+// Normalises a final-answer string written in LaTeX (or plain text) into a canonical LaTeX-ish
+// form: spacing commands, \left/\right, \dfrac/\tfrac, units in \text{}, degrees, percent,
+// dollar signs, thousands separators, "x =" / "x \in" prefixes and trailing periods removed.
+// The result is still LaTeX; latex-expr.ts turns a normalised scalar into a mathjs expression.
+
+/** Answers longer than this are cut before normalising: no real final answer is this long. */
+export const MAX_ANSWER_CHARS = 2000;
+
+// Words that follow a number as a unit; dropped when they end a numeric answer.
+const UNIT_WORDS = [
+  'cm', 'mm', 'km', 'm', 'meters?', 'centimeters?', 'kilometers?', 'inch(?:es)?', 'in', 'feet', 'foot', 'ft',
+  'yards?', 'miles?', 'mi', 'units?', 'square', 'sq', 'cubic', 'degrees?', 'deg', 'radians?', 'rad',
+  'cents?', 'dollars?', 'seconds?', 'sec', 's', 'minutes?', 'min', 'hours?', 'hr', 'days?', 'weeks?',
+  'years?', 'mph', 'kg', 'g', 'grams?', 'pounds?', 'lbs?', 'ounces?', 'oz', 'liters?', 'l', 'ml',
+  'gallons?', 'people', 'students?', 'ways', 'points?', 'percent', 'times', 'handshakes?',
+];
+const UNIT_TAIL = new RegExp(`^(.*?[\\d}).])\\s*(?:(?:${UNIT_WORDS.join('|')})(?:\\s*\\^?\\s*\\{?[23]\\}?)?\\s*)+$`, 'i');
+
+/** Contents of the brace group that opens at s[open] ('{'), or null if unbalanced. */
+export function braceGroup(s: string, open: number): { content: string; end: number } | null {
+  if (s[open] !== '{') return null;
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\') {
+      i++; // skip escaped char such as \{ or \}
+      continue;
+    }
+    if (c === '{') depth++;
+    else if (c === '}') {
+      depth--;
+      if (depth === 0) return { content: s.slice(open + 1, i), end: i + 1 };
+    }
+  }
+  return null;
+}
+
+/** Replaces every `\cmd{...}` (brace-matched) with f(content). */
+function replaceCommandArg(s: string, cmds: string[], f: (content: string, before: string, after: string) => string): string {
+  const re = new RegExp(`\\\\(?:${cmds.join('|')})\\s*(?=\\{)`, 'g');
+  let out = s;
+  for (let guard = 0; guard < 200; guard++) {
+    re.lastIndex = 0;
+    const m = re.exec(out);
+    if (!m) break;
+    const g = braceGroup(out, m.index + m[0].length);
+    if (!g) break;
+    const before = out.slice(0, m.index);
+    const after = out.slice(g.end);
+    out = before + f(g.content, before, after) + after;
+  }
+  return out;
+}
+
+const TEXT_CMDS = ['text', 'textbf', 'textit', 'textrm', 'mbox', 'mathrm', 'mathbf', 'mathit', 'textnormal', 'operatorname'];
+
+/** Removes \text{unit} blocks after a numeric part; unwraps them when they are the answer. */
+function handleText(s: string): string {
+  // A text block after something numeric is a unit ("5.4 \text{ cents}", "15\mbox{ cm}^2").
+  const stripped = replaceCommandArg(s, TEXT_CMDS, (_c, before) => (/[\d}.)]\s*$/.test(before) ? '\u0000' : `\u0001${_c}\u0002`))
+    .replace(/\u0000\s*(\^\s*\{?\s*[23]\s*\}?)?/g, '');
+  return stripped.replace(/\u0001/g, '').replace(/\u0002/g, '');
+}
+
+/** Strips the outer `$...$`, `\(...\)`, `\[...\]` math delimiters. */
+function stripMathDelimiters(s: string): string {
+  let t = s.trim();
+  for (let guard = 0; guard < 4; guard++) {
+    const before = t;
+    if (t.startsWith('$$') && t.endsWith('$$') && t.length >= 4) t = t.slice(2, -2).trim();
+    else if (t.startsWith('$') && t.endsWith('$') && t.length >= 2) t = t.slice(1, -1).trim();
+    else if (t.startsWith('\\(') && t.endsWith('\\)')) t = t.slice(2, -2).trim();
+    else if (t.startsWith('\\[') && t.endsWith('\\]')) t = t.slice(2, -2).trim();
+    if (t === before) break;
+  }
+  return t;
+}
+
+export function normalizeAnswer(input: string): string {
+  let s = String(input).slice(0, MAX_ANSWER_CHARS);
+  s = stripMathDelimiters(s);
+  s = s.replace(/\\displaystyle/g, '');
+  // Spacing: \! \, \; \: \quad and "\ ". "\!" inside "10,\!080" is a thousands separator's glue.
+  s = s.replace(/(?<!\\)\\[!,;:>]\s*/g, ' ').replace(/\\q?quad/g, ' ').replace(/(?<!\\)\\ /g, ' ').replace(/~/g, ' ');
+  s = s.replace(/\\[dtc]frac/g, '\\frac');
+  s = s.replace(/\\left\s*\./g, '').replace(/\\right\s*\./g, '');
+  s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)\s*(?=[()[\]|.]|\\[{}|])/g, '');
+  s = s.replace(/\\(?:left|right)/g, '');
+  // Degrees and percent.
+  s = s.replace(/\^\s*\{\s*\\circ\s*\}/g, '').replace(/\^\s*\\circ/g, '').replace(/\\circ/g, '').replace(/°/g, '');
+  s = s.replace(/\\degree/g, '');
+  s = s.replace(/\\%/g, '').replace(/%/g, '');
+  s = s.replace(/\\\$/g, '').replace(/\$/g, '');
+  s = handleText(s);
+  s = s.replace(/\\(?:mathbb|boldsymbol|bm)\s*\{([^{}]*)\}/g, '$1');
+  s = s.trim();
+  // Leading "the answer is" style words rarely survive extraction; drop a few that do.
+  s = s.replace(/^(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*/i, '');
+  // Trailing punctuation.
+  for (let guard = 0; guard < 4; guard++) {
+    const t = s.replace(/(?:\\\.|[.,;:])\s*$/, '').trim();
+    if (t === s) break;
+    s = t;
+  }
+  // "x = 5", "x \in [-2,7]", "k=": a single variable (optionally subscripted) on the left.
+  const prefix = /^([a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*(?:=|\\in)\s*(.+)$/s.exec(s);
+  if (prefix && !/=/.test(prefix[2]!) && !/^\\(?:frac|sqrt)$/.test(prefix[1]!)) s = prefix[2]!.trim();
+  // Units written as plain words after a number ("5 cm", "12 square units").
+  const unit = UNIT_TAIL.exec(s);
+  if (unit && unit[1]!.trim() !== '') s = unit[1]!.trim();
+  // Thousands separators: "10,080", "11,111,111,100" (commas between digit groups of three).
+  // Only when the whole answer is one grouped number: "(12,102)" is an interval, "1,234" is not a list.
+  if (/^-?\d{1,3}(?:,\s?\d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/,\s?/g, '');
+  s = s.replace(/\s+/g, ' ').trim();
+  // Multiple choice "(B)" and bare letters are compared as the letter.
+  const choice = /^\(([A-E])\)$/.exec(s);
+  if (choice) s = choice[1]!;
+  return s;
+}
+
+/** A form for plain string comparison: normalised, without spaces or braces, lower case. */
+export function compactForm(s: string): string {
+  return s.replace(/\s+/g, '').replace(/[{}]/g, '').toLowerCase();
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { isEquivalent, normalizeAnswer } from '../../experiments/math/index.js';
+
+const equal: [string, string][] = [
+  ['\\frac{1}{2}', '0.5'],
+  ['\\dfrac12', '1/2'],
+  ['\\tfrac{3}{4}', '\\frac 34'],
+  ['\\frac9{19}', '\\frac{9}{19}'],
+  ['x=5', '5'],
+  ['50\\%', '50'],
+  ['90^\\circ', '90'],
+  ['90^{\\circ}', '90 degrees'],
+  ['\\frac{270}7\\text{ degrees}', '\\frac{270}{7}'],
+  ['10,\\!080', '10080'],
+  ['11,\\! 111,\\! 111,\\! 100', '11111111100'],
+  ['\\$32,\\!348', '32348'],
+  ['5.4 \\text{ cents}', '5.4'],
+  ['15\\mbox{ cm}^2', '15'],
+  ['864 \\mbox{ inches}^2', '864'],
+  ['12 square units', '12'],
+  ['137 \\frac{1}{2}', '137.5'],
+  ['1\\frac{4}{5}', '\\frac{9}{5}'],
+  ['\\left( 3, \\frac{\\pi}{2} \\right)', '(3,\\frac{\\pi}{2})'],
+  ['(-\\infty, 0]', '(-\\infty,0]'],
+  ['(-\\infty, 2) \\cup (3, \\infty)', '(3,\\infty)\\cup(-\\infty,2)'],
+  ['\\{1,2\\}', '\\{2,1\\}'],
+  ['3, 5, 7', '7, 3, 5'],
+  ['\\{1\\pm\\sqrt{5},-2\\}', '-2, 1+\\sqrt5, 1-\\sqrt5'],
+  ['\\frac{-1\\pm\\sqrt5}{2}', '\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}'],
+  ['2x+3', '3+2x'],
+  ['x^2-1', '(x-1)(x+1)'],
+  ['(a+5)(b+2)', 'ab+2a+5b+10'],
+  ['\\sin^2 x + \\cos^2 x', '1'],
+  ['y = 2x + 3', 'y=3+2x'],
+  ['y = 2x + 3', '2x+3'],
+  ['x+y=1', '2x+2y-2=0'],
+  ['\\sqrt{8}', '2\\sqrt2'],
+  ['\\frac{\\sqrt{3}}{3}', '\\frac{1}{\\sqrt3}'],
+  ['3\\sqrt{13}', '\\sqrt{117}'],
+  ['1+2i', '2i+1'],
+  ['\\log_2 8', '3'],
+  ['\\text{(B)}', 'B'],
+  ['\\text{Evelyn}', 'evelyn'],
+  ['\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}', '\\begin{bmatrix} -\\frac13 \\\\ 0.666666667 \\end{bmatrix}'],
+  ['\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}', '\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}'],
+  ['2516_8', '2516_{8}'],
+  ['\\boxed{5}.', '5'],
+  ['$\\frac{2}{3}$', '2/3'],
+  ['x \\in [-2,7]', '[-2, 7]'],
+];
+
+const unequal: [string, string][] = [
+  ['(1,2)', '(2,1)'],
+  ['[1,2)', '[1,2]'],
+  ['(1,2)', '[1,2]'],
+  ['\\text{even}', '\\text{neve}'],
+  ['B', 'C'],
+  ['\\frac{1}{3}', '0.33'],
+  ['x^2+1', 'x^2-1'],
+  ['2x', '2y'],
+  ['3, 5, 7', '3, 5'],
+  ['\\{1,2\\}', '\\{1,2,3\\}'],
+  ['2516_8', '2516_9'],
+  ['1+2i', '1-2i'],
+  ['\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}', '\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}'],
+  ['y = 2x + 3', 'y = 2x + 4'],
+  ['\\sqrt{3}', '\\sqrt{2}'],
+];
+
+describe('isEquivalent', () => {
+  it.each(equal)('treats %s and %s as the same answer', (a, b) => {
+    const r = isEquivalent(a.replace(/^\\boxed\{(.*)\}\.$/, '$1.'), b);
+    expect(r.equal, `${a} vs ${b}: ${r.method} ${r.reason ?? ''}`).toBe(true);
+  });
+  it.each(unequal)('tells %s and %s apart', (a, b) => {
+    const r = isEquivalent(a, b);
+    expect(r.equal, `${a} vs ${b}: ${r.method}`).toBe(false);
+    expect(r.reason).toBeTruthy();
+  });
+
+  it('uses the configured numeric tolerance', () => {
+    expect(isEquivalent('3.14159', '\\pi').equal).toBe(true);
+    expect(isEquivalent('3.14', '\\pi').equal).toBe(false);
+    expect(isEquivalent('3.14', '\\pi', { relTol: 1e-2 }).equal).toBe(true);
+  });
+
+  it('returns false with a reason instead of hanging on huge or overflowing inputs', () => {
+    const cases: [string, string][] = [
+      ['100000000!', '1'],
+      ['\\binom{100000000}{50000000}', '1'],
+      ['9^{9^{9^{9}}}', '9^{9^{9^{9}}}+1'],
+      [Array.from({ length: 400 }, (_, i) => `x^{${i}}`).join('+'), '1'],
+      ['{'.repeat(900) + '1' + '}'.repeat(900), '2'],
+    ];
+    for (const [a, b] of cases) {
+      const t0 = performance.now();
+      const r = isEquivalent(a, b);
+      expect(performance.now() - t0).toBeLessThan(1500);
+      expect(r.equal).toBe(false);
+      expect(r.reason).toBeTruthy();
+    }
+  });
+
+  it('gives up with method "timeout" when the budget is spent', () => {
+    const a = Array.from({ length: 120 }, (_, i) => `${i}x`).join(',');
+    const b = Array.from({ length: 120 }, (_, i) => `${119 - i}x`).join(',');
+    expect(isEquivalent(a, b).equal).toBe(true);
+    const r = isEquivalent(a, b.replace('0x', '1000x'), { timeoutMs: 0 });
+    expect(r).toMatchObject({ equal: false, method: 'timeout' });
+  });
+});
+
+describe('normalizeAnswer', () => {
+  it('strips spacing, delimiters, units, prefixes and trailing periods', () => {
+    expect(normalizeAnswer('\\left( 3, \\frac{\\pi}{2} \\right)')).toBe('( 3, \\frac{\\pi}{2} )');
+    expect(normalizeAnswer('x = \\dfrac{1}{2}.')).toBe('\\frac{1}{2}');
+    expect(normalizeAnswer('58,500')).toBe('58500');
+    expect(normalizeAnswer('(12,102)')).toBe('(12,102)');
+    expect(normalizeAnswer('\\text{(C)}')).toBe('C');
+    expect(normalizeAnswer('120^\\circ')).toBe('120');
+  });
+});
