@@ -1,0 +1,35 @@
+// Public API of limolab's analysis layer (pure functions over RunRecords; no I/O).
+//
+//   queryRuns(records, {filter, groupBy, sort, columns, includePretrain, includeCuration, prices})
+//     -> Table; formatTable(table, 'text' | 'csv' | 'json') -> string      (limolab results)
+//   frontiers(records, {axis: 'flops' | 'device_s' | 'money', metric}) -> per-method Pareto frontier
+//   isoCompute(records, {budgets}) -> each method's accuracy at common FLOP budgets (null outside range)
+//   exchangeRate(records, {sftMethod, rlMethod, bootstrap}) -> RL FLOPs matching each SFT arm,
+//     with a seed-bootstrap interval and FLOPs per curated example
+//   accuracyVsN(records, {includeCuration}) -> accuracy against curated examples
+//   *Table(rows) turns comparison rows into Tables for the same formatters.
+// Errors: AnalysisError (UnknownKeyError for a bad filter/group/sort/column key, listing allowed keys).
+
+export type { Phase, RunRecord, Prices, CostOptions } from './types.js';
+export { PHASES, DEFAULT_PRICES, ACC_ID, ACC_OOD } from './types.js';
+export { AnalysisError, UnknownKeyError } from './errors.js';
+export {
+  mean, std, mulberry32, seedFor, quantileSorted, bootstrapMeanCI,
+  DEFAULT_BOOTSTRAP_ITERATIONS, DEFAULT_BOOTSTRAP_SEED,
+  type BootstrapOptions, type Interval,
+} from './stats.js';
+export {
+  countedPhases, flopsTotal, deviceSeconds, computeMoney, dataMoney, money, costOn, pricePerSecond,
+  COST_AXES, type CostAxis,
+} from './costs.js';
+export {
+  queryRuns, filterRecords, groupRecords, allowedKeys, defaultColumns, keyValue, sortRows, compareCells,
+  RECORD_KEYS, DEFAULT_GROUP_BY,
+  type QueryOptions, type Table, type Column, type ColumnFormat, type CellValue, type FilterValue,
+} from './query.js';
+export { formatTable, toTextTable, toCsv, toJson, formatCell, csvField, type TableFormat } from './format.js';
+export { paretoFrontier, accuracyAtCost, costForAccuracy, type CostAcc, type Interp } from './frontier.js';
+export {
+  armPoints, frontiers, isoCompute, isoComputeTable, exchangeRate, exchangeTable, accuracyVsN, accuracyVsNTable,
+  type CompareOptions, type ArmPoint, type MethodFrontier, type IsoComputeRow, type ExchangeRow, type AccuracyVsNRow,
+} from './compare.js';
