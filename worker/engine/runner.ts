@@ -1,0 +1,146 @@
+// Runs the generated graphs on onnxruntime-node: one session per graph kind (shapes are
+// symbolic), created lazily and warmed by use. Generic over float32 (the engine) and
+// float64 (the finite-difference gradient check). Also builds the rotary tables and masks.
+import * as ort from 'onnxruntime-node';
+import { type ModelConfig, headDim, paramSpecs } from './config.js';
+import { GraphRunError } from './errors.js';
+import { buildDecodeGraph, buildForwardGraph, buildTrainGraph } from './model-graph.js';
+import type { FloatType } from './onnx-builder.js';
+import type { PackedBatch } from './batch.js';
+
+export type FloatArray = Float32Array | Float64Array;
+export type ExecutionProvider = 'cpu' | 'cuda';
+export interface RunnerOptions { threads?: number; executionProvider?: ExecutionProvider }
+type Kind = 'train' | 'forward' | 'prefill' | 'step';
+
+export const MASKED = -1e9; // finite, so a fully masked (padding) row stays NaN-free
+
+export class ModelRunner {
+  private sessions = new Map<Kind, Promise<ort.InferenceSession>>();
+  private readonly names: string[];
+
+  constructor(readonly config: ModelConfig, readonly dtype: FloatType, readonly opts: RunnerOptions = {}) {
+    this.names = paramSpecs(config).map((p) => p.name);
+  }
+
+  private alloc(n: number): FloatArray {
+    return this.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  }
+
+  tensor(data: ArrayLike<number>, dims: number[]): ort.Tensor {
+    const arr = (this.dtype === 'float32' ? Float32Array : Float64Array).from(data as ArrayLike<number>);
+    return new ort.Tensor(this.dtype, arr, dims);
+  }
+
+  private session(kind: Kind): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(kind);
+    if (!s) {
+      const bytes = kind === 'train' ? buildTrainGraph(this.config, this.dtype)
+        : kind === 'forward' ? buildForwardGraph(this.config, this.dtype)
+          : buildDecodeGraph(this.config, this.dtype, kind === 'step');
+      const ep = this.opts.executionProvider ?? 'cpu';
+      s = ort.InferenceSession.create(bytes, {
+        executionProviders: ep === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+        intraOpNumThreads: this.opts.threads ?? 0,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3, // warnings about our own graphs are noise to a worker's log
+      }).catch((err: unknown) => {
+        this.sessions.delete(kind);
+        const hint = ep === 'cuda' ? ' (executionProvider "cuda" needs an onnxruntime-node build with CUDA and a GPU; use "cpu")' : '';
+        throw new GraphRunError(`onnxruntime could not create the ${kind} session${hint}: ${(err as Error).message}`, { cause: err });
+      });
+      this.sessions.set(kind, s);
+    }
+    return s;
+  }
+
+  private paramFeeds(params: FloatArray[]): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    const specs = paramSpecs(this.config);
+    specs.forEach((p, i) => { feeds[p.name] = new ort.Tensor(this.dtype, params[i]!, p.shape); });
+    return feeds;
+  }
+
+  private async run(kind: Kind, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const s = await this.session(kind);
+    try {
+      return await s.run(feeds);
+    } catch (err) {
+      throw new GraphRunError(`onnxruntime failed running the ${kind} graph: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** cos/sin for the given positions, HF convention: emb = cat(freqs, freqs). (len(pos), hd) each. */
+  rope(positions: ArrayLike<number>): { cos: FloatArray; sin: FloatArray } {
+    const hd = headDim(this.config), half = hd / 2;
+    const cos = this.alloc(positions.length * hd), sin = this.alloc(positions.length * hd);
+    for (let i = 0; i < positions.length; i++) {
+      for (let j = 0; j < half; j++) {
+        const a = positions[i]! / Math.pow(this.config.rope_theta, (2 * j) / hd);
+        cos[i * hd + j] = cos[i * hd + j + half] = Math.cos(a);
+        sin[i * hd + j] = sin[i * hd + j + half] = Math.sin(a);
+      }
+    }
+    return { cos, sin };
+  }
+
+  private sequenceFeeds(params: FloatArray[], b: PackedBatch, weights?: ArrayLike<number>): Record<string, ort.Tensor> {
+    const { B, T } = b, hd = headDim(this.config);
+    const mask = this.alloc(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = MASKED;
+    const { cos, sin } = this.rope(Array.from({ length: T }, (_, i) => i));
+    return {
+      ...this.paramFeeds(params),
+      input_ids: new ort.Tensor('int64', b.ids, [B, T]),
+      targets: new ort.Tensor('int64', b.targets, [B, T]),
+      loss_weights: this.tensor(weights ?? b.weights, [B, T]),
+      attn_mask: new ort.Tensor(this.dtype, mask, [T, T]),
+      rope_cos: new ort.Tensor(this.dtype, cos, [T, hd]),
+      rope_sin: new ort.Tensor(this.dtype, sin, [T, hd]),
+    };
+  }
+
+  /** loss = sum(coef * nll) and its gradient for every parameter (in paramSpecs order). */
+  async lossAndGrads(params: FloatArray[], b: PackedBatch, coef: ArrayLike<number>): Promise<{ loss: number; nll: FloatArray; grads: FloatArray[] }> {
+    const out = await this.run('train', this.sequenceFeeds(params, b, coef));
+    return {
+      loss: Number((out['loss']!.data as FloatArray)[0]),
+      nll: out['nll']!.data as FloatArray,
+      grads: this.names.map((n) => out['grad.' + n]!.data as FloatArray),
+    };
+  }
+
+  /** Per-token NLL (B, T) and logits (B, T, V). */
+  async forward(params: FloatArray[], b: PackedBatch): Promise<{ nll: FloatArray; logits: FloatArray }> {
+    const out = await this.run('forward', this.sequenceFeeds(params, b));
+    return { nll: out['nll']!.data as FloatArray, logits: out['logits']!.data as FloatArray };
+  }
+
+  /** One decode call: prefill when past is null. Returns logits (B, S, V) and the new cache. */
+  async decode(params: FloatArray[], ids: BigInt64Array, B: number, S: number, positions: number[], mask: FloatArray,
+    past: ort.Tensor[] | null): Promise<{ logits: FloatArray; present: ort.Tensor[] }> {
+    const hd = headDim(this.config), L = this.config.num_hidden_layers;
+    const { cos, sin } = this.rope(positions);
+    const PS = mask.length / (B * S);
+    const feeds: Record<string, ort.Tensor> = {
+      ...this.paramFeeds(params),
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attn_mask: new ort.Tensor(this.dtype, mask, [B, 1, S, PS]),
+      rope_cos: new ort.Tensor(this.dtype, cos, [B, 1, S, hd]),
+      rope_sin: new ort.Tensor(this.dtype, sin, [B, 1, S, hd]),
+    };
+    if (past) for (let l = 0; l < L; l++) { feeds[`past_key.${l}`] = past[2 * l]!; feeds[`past_value.${l}`] = past[2 * l + 1]!; }
+    const out = await this.run(past ? 'step' : 'prefill', feeds);
+    const present: ort.Tensor[] = [];
+    for (let l = 0; l < L; l++) present.push(out[`present_key.${l}`] as ort.Tensor, out[`present_value.${l}`] as ort.Tensor);
+    return { logits: out['logits']!.data as FloatArray, present };
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => null))?.release();
+  }
+}
