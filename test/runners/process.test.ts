@@ -36,7 +36,7 @@ out({ type: 'result', metrics: { accuracy: 0.75 }, details: { seen: input.task.d
 async function runScript(body: string, opts: Partial<ConstructorParameters<typeof ProcessRunner>[0]> = {}, task = {}) {
   const file = await script('runner.cjs', body);
   const runner = new ProcessRunner({ command: [process.execPath, file], kinds: KINDS, graceMs: 300, timeoutMs: 20_000, ...opts });
-  const rec = makeCtx({ diag: undefined, spec: { $case: 'diag', value: { op: 2, sleepMs: 0, message: 'hi', failTimes: 0, outputBytes: 0 } }, ...task });
+  const rec = makeCtx({ spec: { $case: 'diag', value: { op: 2, sleepMs: 0, message: 'hi', failTimes: 0, outputBytes: 0 } }, ...task });
   return { runner, rec };
 }
 
