@@ -1,0 +1,50 @@
+// Ready-made configurations of the whole pipeline (model + domain + every kind's knobs) as
+// plain JSON, so tests and sweep specs reuse one source. defaultTinyConfig: seconds, for
+// tests. defaultStudyConfig: sized so a 3-seed limo-vs-rl study fits in an hour on 2 cores.
+import type { DomainConfigInput } from '../../experiments/domain/index.js';
+import type { z } from 'zod';
+import type { CurateOptionsSchema, EvalOptionsSchema, ModelSpecSchema, PretrainTrainSchema, RolloutOptionsSchema, TrainOptionsSchema } from './schemas.js';
+
+export interface MlConfig {
+  model: z.input<typeof ModelSpecSchema>; // PretrainSpec.model
+  domain: DomainConfigInput; // every spec's domain
+  pretrain: z.input<typeof PretrainTrainSchema>; // PretrainSpec.train
+  curate: { n: number; k: number; candidates: number; options: z.input<typeof CurateOptionsSchema> };
+  sft: { epochs: number; lr: number; batchSize: number; options: z.input<typeof TrainOptionsSchema> };
+  rft: { epochs: number; lr: number; batchSize: number; maxPerPrompt: number; options: z.input<typeof TrainOptionsSchema> };
+  rollout: { rounds: number; numShards: number; prompts: number; k: number; temperature: number; options: z.input<typeof RolloutOptionsSchema> };
+  eval: { nSamples: number; k: number[]; temperature: number; keepOutputs: number; options: z.input<typeof EvalOptionsSchema> };
+}
+
+/** Seconds per kind on one core: a 1-layer d=32 model, short problems, small splits. */
+export function defaultTinyConfig(): MlConfig {
+  return {
+    model: { hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 },
+    domain: { trainSteps: [1, 2], oodSteps: [3, 3], poolSize: 120, testSize: 12, pretrainSteps: [1, 2], pretrainSize: 300, maxChars: 62 },
+    pretrain: { steps: 20, batchSize: 16, lr: 3e-3, warmupSteps: 2 },
+    curate: { n: 8, k: 2, candidates: 16, options: { batch: 32 } },
+    sft: { epochs: 1, lr: 1e-3, batchSize: 8, options: {} },
+    rft: { epochs: 1, lr: 1e-3, batchSize: 8, maxPerPrompt: 2, options: {} },
+    rollout: { rounds: 1, numShards: 2, prompts: 8, k: 2, temperature: 1, options: { batch: 32 } },
+    eval: { nSamples: 2, k: [2], temperature: 1, keepOutputs: 2, options: { batch: 32 } },
+  };
+}
+
+/**
+ * The study's base: d=64, 2 layers, context 128 (the longest 6-step full_check example is 126
+ * tokens). Pretraining makes single steps reliable while multi-step answers without a chain
+ * stay poor; SFT on a few hundred chained examples then teaches reasoning aloud. Numbers
+ * observed with these settings are in the ML runner's report (bench/ml-study.ts if present).
+ */
+export function defaultStudyConfig(): MlConfig {
+  return {
+    model: { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 176, max_position_embeddings: 128 },
+    domain: {},
+    pretrain: { steps: 2000, batchSize: 32, lr: 3e-3, warmupSteps: 100 },
+    curate: { n: 400, k: 4, candidates: 1200, options: {} },
+    sft: { epochs: 3, lr: 1e-3, batchSize: 16, options: {} },
+    rft: { epochs: 1, lr: 1e-3, batchSize: 16, maxPerPrompt: 4, options: {} },
+    rollout: { rounds: 3, numShards: 2, prompts: 400, k: 4, temperature: 1, options: {} },
+    eval: { nSamples: 4, k: [4], temperature: 1, keepOutputs: 4, options: { limit: 0 } },
+  };
+}
