@@ -1,0 +1,103 @@
+// Batched sampling with a KV cache: prompts are left-padded to a common length, prefilled in
+// one call, then extended one token per step (decode graph with past keys/values). Per-row
+// positions and the additive mask make each row compute exactly what it would alone.
+// Returns generated tokens (EOS included when it stops a row) and their log-probabilities.
+import type { ModelConfig } from './config.js';
+import { InvalidInputError, SequenceTooLongError, throwIfAborted } from './errors.js';
+import { flopsForSequences } from './flops.js';
+import { Rng } from './rng.js';
+import { MASKED, type FloatArray, type ModelRunner } from './runner.js';
+import { sampleToken } from './sampler.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  temperature: number;     // 0 = greedy
+  topK?: number;
+  topP?: number;
+  seed: number;
+  stopAtEos?: boolean;     // default true
+  batchSize?: number;      // prompts per decode batch (default 64)
+  signal?: AbortSignal;
+}
+export interface GenerateResult {
+  tokens: number[][];      // generated only
+  logprobs: number[][];    // log p(token) under the model at temperature 1
+  flops: number;
+  promptTokens: number;
+  generatedTokens: number;
+}
+
+export async function generateBatch(runner: ModelRunner, params: () => FloatArray[], c: ModelConfig, tok: Tokenizer,
+  prompts: number[][], o: GenerateOptions): Promise<GenerateResult> {
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) throw new InvalidInputError(`generate: maxNewTokens must be a non-negative integer, got ${o.maxNewTokens}`);
+  if (!(o.temperature >= 0)) throw new InvalidInputError(`generate: temperature must be >= 0, got ${o.temperature}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new InvalidInputError(`generate: topP must be in (0, 1], got ${o.topP}`);
+  prompts.forEach((p, i) => {
+    if (!Array.isArray(p) || p.length === 0) throw new InvalidInputError(`generate: prompt ${i} is empty; start it with the BOS token (${tok.bos})`);
+    for (const t of p) if (!Number.isInteger(t) || t < 0 || t >= c.vocab_size) throw new InvalidInputError(`generate: prompt ${i} has token id ${t} outside 0..${c.vocab_size - 1}`);
+    if (p.length + o.maxNewTokens > c.max_position_embeddings) {
+      throw new SequenceTooLongError(`generate: prompt ${i} (${p.length} tokens) + maxNewTokens ${o.maxNewTokens} exceeds max_position_embeddings=${c.max_position_embeddings}; lower maxNewTokens or shorten the prompt`);
+    }
+  });
+  const rng = new Rng(o.seed);
+  const res: GenerateResult = { tokens: [], logprobs: [], flops: 0, promptTokens: 0, generatedTokens: 0 };
+  const bs = o.batchSize ?? 64;
+  for (let i = 0; i < prompts.length; i += bs) {
+    const chunk = prompts.slice(i, i + bs);
+    const out = await generateChunk(runner, params(), c, tok, chunk, o, rng);
+    res.tokens.push(...out.tokens);
+    res.logprobs.push(...out.logprobs);
+  }
+  res.promptTokens = prompts.reduce((a, p) => a + p.length, 0);
+  res.generatedTokens = res.tokens.reduce((a, t) => a + t.length, 0);
+  // Tokens actually run through the model: the prompt and every generated token but the last.
+  res.flops = flopsForSequences(c, prompts.map((p, k) => p.length + Math.max(0, res.tokens[k]!.length - 1)), 'forward');
+  return res;
+}
+
+async function generateChunk(runner: ModelRunner, params: FloatArray[], c: ModelConfig, tok: Tokenizer,
+  prompts: number[][], o: GenerateOptions, rng: Rng): Promise<{ tokens: number[][]; logprobs: number[][] }> {
+  const B = prompts.length, V = c.vocab_size;
+  const Lp = Math.max(...prompts.map((p) => p.length));
+  const pads = prompts.map((p) => Lp - p.length);
+  const tokens: number[][] = prompts.map(() => []), logprobs: number[][] = prompts.map(() => []);
+  if (o.maxNewTokens === 0) return { tokens, logprobs };
+  const alloc = (n: number) => (runner.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
+
+  // Prefill: (B, Lp) left-padded; row b's token j sits at position j - pads[b].
+  const ids = new BigInt64Array(B * Lp).fill(BigInt(tok.pad));
+  const pos: number[] = new Array(B * Lp).fill(0);
+  const mask = alloc(B * Lp * Lp).fill(MASKED);                             // (B, 1, Lp, Lp)
+  prompts.forEach((p, b) => {
+    for (let j = pads[b]!; j < Lp; j++) {
+      ids[b * Lp + j] = BigInt(p[j - pads[b]!]!);
+      pos[b * Lp + j] = j - pads[b]!;
+      for (let k = pads[b]!; k <= j; k++) mask[(b * Lp + j) * Lp + k] = 0;
+    }
+  });
+  let { logits, present } = await runner.decode(params, ids, B, Lp, pos, mask, null);
+  let S = Lp; // rows of logits per batch entry in the last call
+  const done = new Array<boolean>(B).fill(false);
+  const last = new BigInt64Array(B).fill(BigInt(tok.pad));
+  for (let t = 0; t < o.maxNewTokens; t++) {
+    throwIfAborted(o.signal, 'generate');
+    for (let b = 0; b < B; b++) {
+      if (done[b]) continue;
+      const row = logits.subarray(((b + 1) * S - 1) * V, (b + 1) * S * V);
+      const { token, logprob } = sampleToken(row, o, rng);
+      tokens[b]!.push(token); logprobs[b]!.push(logprob);
+      last[b] = BigInt(token);
+      if (token === tok.eos && (o.stopAtEos ?? true)) done[b] = true;
+    }
+    if (done.every(Boolean) || t === o.maxNewTokens - 1) break;
+    // One step: the token just sampled, at position Lp + t - pads[b], attending to all real keys.
+    const P = Lp + t + 1;
+    const stepMask = alloc(B * P);
+    for (let b = 0; b < B; b++) for (let k = 0; k < pads[b]!; k++) stepMask[b * P + k] = MASKED;
+    const stepPos = pads.map((pd) => Lp + t - pd);
+    ({ logits, present } = await runner.decode(params, last, B, 1, stepPos, stepMask, present));
+    S = 1;
+  }
+  return { tokens, logprobs };
+}
