@@ -1,27 +1,10 @@
-// A real TaskContext for the ML kinds without NATS: an in-memory ArtifactIO that stores
-// bytes under their sha256 and verifies the digest on every read, and task builders for
-// each kind from the tiny defaults.
-import { createHash } from 'node:crypto';
+// A real TaskContext for the ML kinds without NATS: the in-memory sha256 ArtifactIO
+// (worker/ml/memory-artifacts.ts), recorded progress/logs/metrics, and a task builder.
 import { TaskKind, type ArtifactRef, type Task } from '../../gen/limolab/v1/task.js';
-import type { ArtifactIO, TaskContext } from '../../worker/runner.js';
+import type { TaskContext } from '../../worker/runner.js';
+import { MemoryArtifacts } from '../../worker/ml/memory-artifacts.js';
 
-export class MemoryArtifacts implements ArtifactIO {
-  readonly blobs = new Map<string, Uint8Array>();
-
-  async put(role: string, bytes: Uint8Array, mediaType = 'application/octet-stream'): Promise<ArtifactRef> {
-    const digest = createHash('sha256').update(bytes).digest('hex');
-    this.blobs.set(digest, bytes.slice());
-    return { role, digest, size: bytes.length, uri: `mem://${digest}`, mediaType };
-  }
-
-  async get(ref: ArtifactRef): Promise<Uint8Array> {
-    const bytes = this.blobs.get(ref.digest);
-    if (!bytes) throw new Error(`artifact ${ref.digest} not found in the memory store`);
-    const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== ref.digest) throw new Error(`artifact ${ref.digest} is corrupt (sha256 ${actual})`);
-    return bytes.slice();
-  }
-}
+export { MemoryArtifacts };
 
 export interface Recorded {
   progress: { fraction: number; message?: string }[];
@@ -29,14 +12,17 @@ export interface Recorded {
   metrics: { name: string; value: number; step?: number }[];
 }
 
-export function makeContext(task: Task, artifacts: MemoryArtifacts, opts: { signal?: AbortSignal; threads?: number } = {}): TaskContext & { recorded: Recorded } {
+export function makeContext(task: Task, artifacts: MemoryArtifacts, opts: { signal?: AbortSignal; threads?: number; onProgress?: (fraction: number, message?: string) => void } = {}): TaskContext & { recorded: Recorded } {
   const recorded: Recorded = { progress: [], logs: [], metrics: [] };
   return {
     task,
     signal: opts.signal ?? new AbortController().signal,
     artifacts,
     threads: opts.threads ?? 1,
-    progress: (fraction, message) => recorded.progress.push({ fraction, message }),
+    progress: (fraction, message) => {
+      recorded.progress.push({ fraction, message });
+      opts.onProgress?.(fraction, message);
+    },
     log: (line) => recorded.logs.push(line),
     metric: (name, value, step) => recorded.metrics.push({ name, value, step }),
     input(role) {

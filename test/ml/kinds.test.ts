@@ -146,10 +146,11 @@ describe('TRAIN, ROLLOUT, EVAL', () => {
     const ac = new AbortController();
     ac.abort(new Error('test cancel'));
     await expect(run(evalTask(7, [base]), ac.signal)).rejects.toThrow(TaskCancelledError);
+    // Abort in the middle of training: at the first step's progress report.
     const ac2 = new AbortController();
-    const p = run(pretrainTask(2), ac2.signal);
-    setTimeout(() => ac2.abort(new Error('test cancel')), 50);
-    await expect(p).rejects.toThrow(TaskCancelledError);
+    const ctx = makeContext(pretrainTask(2), store, { signal: ac2.signal, onProgress: (_f, m) => m?.startsWith('step') && ac2.abort(new Error('test cancel')) });
+    await expect(mlRunner.run(ctx)).rejects.toThrow(TaskCancelledError);
+    expect(ctx.recorded.progress.filter((p) => p.message?.startsWith('step'))).toHaveLength(1);
   });
 
   it('the runner refuses a task whose kind and spec disagree', async () => {

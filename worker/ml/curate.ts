@@ -8,7 +8,6 @@ import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.j
 import {
   chainQuality,
   deriveSeed,
-  makeSplits,
   problemText,
   renderPrompt,
   renderSolution,
@@ -20,7 +19,7 @@ import {
 } from '../../experiments/domain/index.js';
 import { Ledger, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
 import { writeDataset, type DatasetExample } from './formats.js';
-import { CurateOptionsSchema, parseDomain, parseStruct, type CurateOptions } from './schemas.js';
+import { CurateOptionsSchema, domainSplits, parseDomain, parseStruct, type CurateOptions } from './schemas.js';
 import type { Engine } from '../engine/index.js';
 
 const STRATEGIES = ['random', 'hard', 'limo'] as const;
@@ -63,7 +62,7 @@ export async function runCurate(ctx: TaskContext): Promise<RunOutput> {
   const seed = taskSeed(ctx);
   const rng = new Rng(deriveSeed(seed, 'curate'));
   const ledger = new Ledger(ctx.threads);
-  const pool = rng.shuffle(makeSplits(domain).pool);
+  const pool = rng.shuffle(domainSplits(domain, 'curate.domain').pool);
   if (n > pool.length) throw new BadTaskInputError(`curate.n ${n} exceeds the pool (${pool.length}); raise domain.poolSize or lower n`);
 
   if (strategy === 'random') {

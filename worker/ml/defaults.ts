@@ -19,8 +19,8 @@ export interface MlConfig {
 /** Seconds per kind on one core: a 1-layer d=32 model, short problems, small splits. */
 export function defaultTinyConfig(): MlConfig {
   return {
-    model: { hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 },
-    domain: { trainSteps: [1, 2], oodSteps: [3, 3], poolSize: 120, testSize: 12, pretrainSteps: [1, 2], pretrainSize: 300, maxChars: 62 },
+    model: { hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 80 },
+    domain: { trainSteps: [1, 2], oodSteps: [3, 3], poolSize: 120, testSize: 12, pretrainSteps: [1, 2], pretrainSize: 300, maxChars: 72 },
     pretrain: { steps: 20, batchSize: 16, lr: 3e-3, warmupSteps: 2 },
     curate: { n: 8, k: 2, candidates: 16, options: { batch: 32 } },
     sft: { epochs: 1, lr: 1e-3, batchSize: 8, options: {} },

@@ -6,7 +6,6 @@
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import {
   deriveSeed,
-  makeSplits,
   renderPrompt,
   renderSolution,
   Rng,
@@ -18,7 +17,7 @@ import {
 import type { Engine } from '../engine/index.js';
 import { Ledger, checkEngineFitsDomain, completionBudget, loadEngine, sampleCompletions, taskSeed, throwIfCancelled, withCancellation, type SampleJob } from './common.js';
 import { readDataset } from './formats.js';
-import { EvalOptionsSchema, parseDomain, parseStruct } from './schemas.js';
+import { EvalOptionsSchema, domainSplits, parseDomain, parseStruct } from './schemas.js';
 
 const SPLITS: readonly SplitName[] = ['test_id', 'test_ood', 'pool'];
 
@@ -75,7 +74,7 @@ export async function runEval(ctx: TaskContext): Promise<RunOutput> {
   const opts = parseStruct(EvalOptionsSchema, s.options, 'eval.options');
   const keep = s.keepOutputs || 4; // 0 = 4 per split
   const seed = taskSeed(ctx);
-  const all = makeSplits(domain);
+  const all = domainSplits(domain, 'eval.domain');
   const ledger = new Ledger(ctx.threads);
 
   let shotPool: TextExample[] = [];

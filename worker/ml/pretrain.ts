@@ -5,7 +5,7 @@ import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.j
 import { CharTokenizer, Engine, type ModelConfig } from '../engine/index.js';
 import { deriveSeed, pretrainCorpus, type DomainConfig } from '../../experiments/domain/index.js';
 import { Ledger, checkEngineFitsDomain, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
-import { ModelSpecSchema, PretrainTrainSchema, parseDomain, parseStruct, type ModelSpec } from './schemas.js';
+import { ModelSpecSchema, PretrainTrainSchema, domainSplits, parseDomain, parseStruct, type ModelSpec } from './schemas.js';
 
 export function modelConfigFor(spec: ModelSpec, domain: DomainConfig): { config: ModelConfig; tokenizer: CharTokenizer } {
   const tokenizer = new CharTokenizer(domain.alphabet);
@@ -25,6 +25,7 @@ export async function runPretrain(ctx: TaskContext): Promise<RunOutput> {
   const seed = taskSeed(ctx);
   const ledger = new Ledger(ctx.threads);
 
+  domainSplits(domain, 'pretrain.domain'); // the corpus excludes the tests: fail here with a clear message
   const corpus = pretrainCorpus(domain, seed);
   const { config, tokenizer } = modelConfigFor(modelSpec, domain);
   const examples = corpus.map((e) => toExample(tokenizer, e.prompt, e.completion, train.promptWeight));
@@ -50,7 +51,7 @@ export async function runPretrain(ctx: TaskContext): Promise<RunOutput> {
         seed: deriveSeed(seed, 'train'),
         signal: ctx.signal,
         onStep: (step, total, loss) => {
-          if (step % 50 === 0 || step === total) {
+          if (step % Math.max(1, Math.floor(total / 100)) === 0 || step === total) {
             ctx.progress(0.05 + 0.9 * (step / total), `step ${step}/${total} loss ${loss.toFixed(3)}`);
             ctx.metric('loss', loss, step);
           }

@@ -3,10 +3,10 @@
 // prompts are `prompts` pool problems chosen by (task.seed, round), so every shard of a round
 // must carry the same task.seed; shard s of S takes the s-th contiguous slice.
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
-import { chainQuality, deriveSeed, makeSplits, problemText, renderPrompt, Rng, verify } from '../../experiments/domain/index.js';
+import { chainQuality, deriveSeed, problemText, renderPrompt, Rng, verify } from '../../experiments/domain/index.js';
 import { Ledger, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
 import { writeRollouts, type DatasetExample } from './formats.js';
-import { RolloutOptionsSchema, parseDomain, parseStruct } from './schemas.js';
+import { RolloutOptionsSchema, domainSplits, parseDomain, parseStruct } from './schemas.js';
 
 /** [start, end) of shard `shard` of `numShards` over `total` items; sizes differ by at most one. */
 export function shardSlice(total: number, shard: number, numShards: number): [number, number] {
@@ -25,7 +25,7 @@ export async function runRollout(ctx: TaskContext): Promise<RunOutput> {
   const domain = parseDomain(s.domain, 'rollout.domain');
   const opts = parseStruct(RolloutOptionsSchema, s.options, 'rollout.options');
   const seed = taskSeed(ctx);
-  const pool = makeSplits(domain).pool;
+  const pool = domainSplits(domain, 'rollout.domain').pool;
   if (s.prompts > pool.length) throw new BadTaskInputError(`rollout.prompts ${s.prompts} exceeds the pool (${pool.length}); raise domain.poolSize`);
   const round = new Rng(deriveSeed(seed, `rollout-round:${s.round}`)).shuffle(pool).slice(0, s.prompts);
   const [lo, hi] = shardSlice(round.length, s.shard, numShards);

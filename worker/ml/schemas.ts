@@ -4,7 +4,7 @@
 // field means "use the default" where 0 would be meaningless (documented at each use).
 import { z } from 'zod';
 import { BadTaskInputError } from '../runner.js';
-import { CHAIN_STYLES, parseDomainConfig, type DomainConfig } from '../../experiments/domain/index.js';
+import { CHAIN_STYLES, makeSplits, parseDomainConfig, type DomainConfig, type Splits } from '../../experiments/domain/index.js';
 
 /** PretrainSpec.model: the engine's ModelConfig less vocab_size (taken from the domain's alphabet). */
 export const ModelSpecSchema = z.strictObject({
@@ -85,5 +85,14 @@ export function parseDomain(value: unknown, where: string): DomainConfig {
     return parseDomainConfig(value);
   } catch (e) {
     throw new BadTaskInputError(`${where}: ${(e as Error).message}; fix the sweep spec (see experiments/domain/config.ts)`, { cause: e });
+  }
+}
+
+/** The domain's splits; a domain that cannot produce them (too long, too few problems) is bad input. */
+export function domainSplits(domain: DomainConfig, where: string): Splits {
+  try {
+    return makeSplits(domain);
+  } catch (e) {
+    throw new BadTaskInputError(`${where}: ${(e as Error).message}`, { cause: e });
   }
 }
