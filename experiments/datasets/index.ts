@@ -1,0 +1,3 @@
+// Public surface of the dataset loaders and prompt templates.
+export * from './limo.js';
+export * from './templates.js';
