@@ -1,0 +1,45 @@
+// A promise-based client of the Coordinator gRPC service for the CLI, with one clear
+// line when the coordinator cannot be reached.
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { CoordinatorClient, type SweepEvent } from '../gen/limolab/v1/coordinator.js';
+import { ConnectionError, LimolabError } from '../common/errors.js';
+
+export interface ClientOptions { address: string; token?: string; tlsCa?: string; insecure?: boolean }
+
+type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => grpc.ClientUnaryCall;
+
+export class Client {
+  private c: CoordinatorClient;
+  private md = new grpc.Metadata();
+  constructor(readonly opts: ClientOptions) {
+    const creds = opts.tlsCa ? grpc.credentials.createSsl(readFileSync(opts.tlsCa)) : grpc.credentials.createInsecure();
+    this.c = new CoordinatorClient(opts.address, creds);
+    if (opts.token) this.md.set('authorization', `Bearer ${opts.token}`);
+  }
+
+  call<Req, Res>(method: keyof CoordinatorClient, req: Req, timeoutMs = 30_000): Promise<Res> {
+    const fn = (this.c[method] as unknown as Unary<Req, Res>).bind(this.c);
+    return new Promise((resolve, reject) => {
+      fn(req, this.md, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(this.wrap(e)) : resolve(r)));
+    });
+  }
+
+  watch(id: string, onEvent: (ev: SweepEvent) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stream = this.c.watchSweep({ id }, this.md);
+      stream.on('data', onEvent);
+      stream.on('end', () => resolve());
+      stream.on('error', (e: grpc.ServiceError) => reject(this.wrap(e)));
+    });
+  }
+
+  private wrap(e: grpc.ServiceError): Error {
+    if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
+      return new ConnectionError(`cannot reach the coordinator at ${this.opts.address} (${e.details || e.message}); start one with \`limolab coordinator\`, or pass --coordinator host:port`);
+    }
+    return new LimolabError(e.details || e.message);
+  }
+
+  close() { this.c.close(); }
+}

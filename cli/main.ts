@@ -1,0 +1,60 @@
+// The limolab command line: dispatches subcommands. `limolab --help` lists them.
+import { describeError } from '../common/errors.js';
+
+const HELP = `limolab — what reasoning costs: curated data (LIMO-style SFT) versus compute (sample-and-select RL)
+
+Usage: limolab <command> [options]
+
+Run everything on this machine:
+  run <spec.yaml>            nats-server on loopback (or in-process), coordinator, local workers,
+                             a SQLite file; progress bar, then the results table
+
+Cluster programs:
+  coordinator                gRPC coordinator + scheduler + SQLite store, on a NATS URL
+  worker                     a worker that joins a pool on a NATS URL
+  serve <checkpoint>         an OpenAI-compatible HTTP server for an embedded-engine checkpoint
+
+Talk to a running coordinator (--coordinator host:port, default 127.0.0.1:50551):
+  sweep submit <spec.yaml>   submit a sweep (--dry-run: validate and plan only)
+  sweep status <id>          a sweep's counts (--tasks for each task)
+  sweep watch <id>           follow a sweep until it ends
+  sweep cancel <id>          stop its running tasks, queue nothing more
+  sweep list                 recent sweeps
+  workers                    workers with state and current task
+  workers drain <id>         let its current task finish, then take no more
+  results                    result tables (--sweep, --group-by, --format table|csv|json)
+  report <sweep> -o FILE     a self-contained HTML report with plots
+  plot <name> --sweep ID     one figure as SVG or PNG
+
+Every command takes --help. --json prints machine-readable output where it applies.`;
+
+const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
+  run: () => import('./run.js'),
+  coordinator: () => import('./servers.js').then((m) => ({ main: m.coordinatorMain })),
+  worker: () => import('./servers.js').then((m) => ({ main: m.workerMain })),
+  sweep: () => import('./sweep.js'),
+  workers: () => import('./sweep.js').then((m) => ({ main: m.workersMain })),
+  results: () => import('./analysis.js').then((m) => ({ main: m.resultsMain })),
+  report: () => import('./analysis.js').then((m) => ({ main: m.reportMain })),
+  plot: () => import('./analysis.js').then((m) => ({ main: m.plotMain })),
+  serve: () => import('./serve.js'),
+};
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+  console.log(HELP);
+  process.exit(cmd ? 0 : 2);
+}
+const load = commands[cmd];
+if (!load) {
+  console.error(`limolab: unknown command "${cmd}"; \`limolab --help\` lists the commands`);
+  process.exit(2);
+}
+try {
+  const mod = await load();
+  process.exitCode = await mod.main(rest);
+} catch (err) {
+  console.error(`limolab ${cmd}: ${describeError(err)}`);
+  if (process.env.LIMOLAB_DEBUG) console.error(err);
+  process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
+}

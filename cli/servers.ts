@@ -1,0 +1,94 @@
+// `limolab coordinator` and `limolab worker`: the long-running cluster programs.
+import { TaskKind } from '../gen/limolab/v1/task.js';
+import { SpecError } from '../common/errors.js';
+import { startCoordinator } from '../coordinator/main.js';
+import { startWorker } from '../worker/main.js';
+import { NATS_HELP, NATS_OPTIONS, int, natsFrom, parse } from './args.js';
+
+const COORD_USAGE = `Usage: limolab coordinator [options]
+
+Runs the scheduler and the gRPC service (limolab.v1.Coordinator, plus grpc.health.v1 and
+reflection), recording everything in a SQLite file.
+  --db FILE                SQLite file (default ./limolab.db)
+  --listen HOST:PORT       gRPC address (default 127.0.0.1:50551; use 0.0.0.0:50551 to serve a cluster)
+  --token T                require "authorization: Bearer T" on every call (LIMOLAB_TOKEN)
+  --tls-cert FILE --tls-key FILE [--tls-ca FILE]   serve gRPC over TLS
+  --ack-wait-ms N          task lease before redelivery (default 30000)
+  --lost-after-ms N        heartbeat silence before a worker is marked lost (default 10000)
+  --max-in-flight N        tasks published but not finished (default 20000)
+  --replicas N             JetStream stream and object store replicas (default 1)
+  --artifact-dir DIR       shared directory for artifacts over 256 MiB
+${NATS_HELP}`;
+
+export async function coordinatorMain(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, {
+    ...NATS_OPTIONS, db: { type: 'string' }, listen: { type: 'string' }, token: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' }, 'ack-wait-ms': { type: 'string' }, 'lost-after-ms': { type: 'string' }, 'max-in-flight': { type: 'string' },
+    replicas: { type: 'string' }, 'artifact-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  }, COORD_USAGE);
+  if (v.help) { console.log(COORD_USAGE); return 0; }
+  if (!!v['tls-cert'] !== !!v['tls-key']) throw new SpecError('--tls-cert and --tls-key go together');
+  const c = await startCoordinator({
+    db: v.db ?? 'limolab.db', nats: natsFrom(v), listen: v.listen ?? '127.0.0.1:50551', token: v.token ?? process.env.LIMOLAB_TOKEN,
+    tls: v['tls-cert'] ? { cert: v['tls-cert'], key: v['tls-key']!, ca: v['tls-ca'] } : undefined,
+    ackWaitMs: int(v['ack-wait-ms'], 'ack-wait-ms', 30_000), lostAfterMs: int(v['lost-after-ms'], 'lost-after-ms', 10_000),
+    maxInFlight: int(v['max-in-flight'], 'max-in-flight', 20_000), replicas: int(v.replicas, 'replicas', 1), artifactDir: v['artifact-dir'],
+  });
+  console.error(`coordinator: listening on ${c.grpc.address}, database ${v.db ?? 'limolab.db'}`);
+  // Machine-readable line for scripts and tests that start it with --listen ...:0
+  console.log(JSON.stringify({ listening: c.grpc.address }));
+  await new Promise<void>((resolve) => {
+    const stop = () => { console.error('coordinator: shutting down'); resolve(); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await c.stop();
+  return 0;
+}
+
+const WORKER_USAGE = `Usage: limolab worker [options]
+
+Joins a pool and runs tasks: diagnostics and the embedded engine's ML tasks built in,
+and any task kinds handed to an external runner command.
+  --pool NAME              pool to pull tasks from (default "default")
+  --slots N                tasks at once (default 1)
+  --id ID                  worker id (default <host>-<pid>-<random>)
+  --heartbeat-ms N         heartbeat interval (default 2000)
+  --artifact-dir DIR       shared directory for large artifacts
+  --runner-cmd "CMD ARGS"  external runner (JSON-lines protocol, docs/runner-protocol.md)
+  --runner-kinds K,K       task kinds it runs: train,rollout,eval,curate,pretrain (default train,rollout,eval)
+  --runner-timeout-ms N    per-task limit for the external runner
+SIGTERM or SIGINT drains (finish running tasks, take no more); a second one stops at once
+and gives running tasks back.
+${NATS_HELP}`;
+
+const KINDS: Record<string, TaskKind> = { pretrain: TaskKind.TASK_KIND_PRETRAIN, curate: TaskKind.TASK_KIND_CURATE, train: TaskKind.TASK_KIND_TRAIN, rollout: TaskKind.TASK_KIND_ROLLOUT, eval: TaskKind.TASK_KIND_EVAL, diag: TaskKind.TASK_KIND_DIAG };
+
+export async function workerMain(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, {
+    ...NATS_OPTIONS, pool: { type: 'string' }, slots: { type: 'string' }, id: { type: 'string' }, 'heartbeat-ms': { type: 'string' },
+    'artifact-dir': { type: 'string' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, 'runner-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  }, WORKER_USAGE);
+  if (v.help) { console.log(WORKER_USAGE); return 0; }
+  const pool = v.pool ?? 'default';
+  if (!/^[A-Za-z0-9_-]+$/.test(pool)) throw new SpecError(`--pool ${JSON.stringify(pool)}: a pool name uses letters, digits, _ and - only`);
+  let processRunner;
+  if (v['runner-cmd']) {
+    const kinds = (v['runner-kinds'] ?? 'train,rollout,eval').split(',').map((k) => {
+      const kind = KINDS[k.trim()];
+      if (kind === undefined) throw new SpecError(`--runner-kinds: unknown kind "${k}"; use ${Object.keys(KINDS).join(', ')}`);
+      return kind;
+    });
+    processRunner = { command: v['runner-cmd'].split(' ').filter(Boolean), kinds, timeoutMs: v['runner-timeout-ms'] ? int(v['runner-timeout-ms'], 'runner-timeout-ms', 0) : undefined };
+  }
+  const { worker, done } = await startWorker({
+    nats: natsFrom(v), pool, slots: int(v.slots, 'slots', 1), id: v.id, heartbeatMs: int(v['heartbeat-ms'], 'heartbeat-ms', 2000),
+    artifactDir: v['artifact-dir'], processRunner,
+  });
+  let signals = 0;
+  const onSignal = () => { if (++signals === 1) worker.drain(); else worker.abort(); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await done;
+  return 0;
+}

@@ -1,0 +1,247 @@
+// The NATS JetStream implementation of Transport.
+//   tasks:    stream <NS>_TASKS (work queue), subject <ns>.task.<pool>.<sweep>;
+//             one durable pull consumer per pool, shared by that pool's workers.
+//   results:  stream <NS>_RESULTS (work queue), subject <ns>.result.<sweep>; published
+//             with Nats-Msg-Id = attempt id, so a retried publish is stored once.
+//   events:   core subject <ns>.event.<sweep>   (progress, logs: lossy by design)
+//   workers:  core <ns>.hb.<worker> heartbeats; <ns>.ctl.<worker> / <ns>.ctl.all control
+//   artifacts: object store bucket <ns>_artifacts, named by sha256 digest.
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
+import { decodeTask, decodeResult } from './wire.js';
+import { ObjectStoreArtifacts } from './artifacts.js';
+import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
+
+export interface NatsTransportOptions {
+  namespace?: string;       // subject/stream prefix; default "limolab"
+  ackWaitMs?: number;       // lease; default 30 s
+  replicas?: number;        // stream and object store replicas (1 on a single server)
+  artifactDir?: string;     // where artifacts over maxObjectBytes live (shared filesystem)
+  maxObjectBytes?: number;
+}
+
+const NS_RE = /^[a-z][a-z0-9_]*$/;
+export const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
+
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  readonly ns: string;
+  ackWaitMs: number;
+  private js: JetStreamClient;
+  private consumers = new Map<string, Promise<Consumer>>();
+  private subs: Subscription[] = [];
+  artifacts!: ObjectStoreArtifacts;
+
+  private constructor(readonly nc: NatsConnection, private jsm: JetStreamManager, private opts: NatsTransportOptions) {
+    this.ns = opts.namespace ?? 'limolab';
+    if (!NS_RE.test(this.ns)) throw new Error(`namespace ${JSON.stringify(this.ns)} must match ${NS_RE}`);
+    this.ackWaitMs = opts.ackWaitMs ?? 30_000;
+    this.js = jetstream(nc);
+  }
+
+  static async open(nc: NatsConnection, opts: NatsTransportOptions = {}): Promise<NatsTransport> {
+    const jsm = await jetstreamManager(nc);
+    const t = new NatsTransport(nc, jsm, opts);
+    await t.ensureStreams();
+    const os: ObjectStore = await new Objm(nc).create(`${t.ns}_artifacts`, { replicas: opts.replicas ?? 1, storage: StorageType.File });
+    t.artifacts = new ObjectStoreArtifacts(os, `${t.ns}_artifacts`, opts.artifactDir, opts.maxObjectBytes);
+    return t;
+  }
+
+  private get upper() { return this.ns.toUpperCase(); }
+
+  private async ensureStreams() {
+    const replicas = this.opts.replicas ?? 1;
+    for (const [name, subject] of [[`${this.upper}_TASKS`, `${this.ns}.task.>`], [`${this.upper}_RESULTS`, `${this.ns}.result.>`]] as const) {
+      try {
+        await this.jsm.streams.info(name);
+      } catch {
+        try {
+          await this.jsm.streams.add({ name, subjects: [subject], retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: replicas, duplicate_window: 120_000_000_000 });
+        } catch (err) {
+          // Another process created it between our info and add.
+          await this.jsm.streams.info(name).catch(() => { throw err; });
+        }
+      }
+    }
+  }
+
+  private consumerFor(pool: string): Promise<Consumer> {
+    let c = this.consumers.get(pool);
+    if (!c) {
+      c = (async () => {
+        const durable = `pool_${pool}`;
+        const stream = `${this.upper}_TASKS`;
+        let info;
+        try {
+          info = await this.jsm.consumers.info(stream, durable);
+        } catch {
+          info = await this.jsm.consumers.add(stream, {
+            durable_name: durable, filter_subject: `${this.ns}.task.${pool}.>`, ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All, ack_wait: this.ackWaitMs * 1_000_000, max_deliver: -1, max_ack_pending: 20_000,
+          }).catch(async (err) => { try { return await this.jsm.consumers.info(stream, durable); } catch { throw err; } });
+        }
+        // The consumer's lease wins over our option when another process made it first.
+        this.ackWaitMs = Math.round((info.config.ack_wait ?? this.ackWaitMs * 1_000_000) / 1_000_000);
+        return this.js.consumers.get(stream, durable);
+      })();
+      c.catch(() => this.consumers.delete(pool));
+      this.consumers.set(pool, c);
+    }
+    return c;
+  }
+
+  async prepareConsumer(pool: string) { await this.consumerFor(pool); }
+
+  async publishTasks(tasks: Task[]): Promise<void> {
+    const acks = tasks.map((t) => this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` }));
+    await Promise.all(acks);
+  }
+
+  async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {
+    let n = 0;
+    for (const pool of new Set(pools)) {
+      const r = await this.jsm.streams.purge(`${this.upper}_TASKS`, { filter: `${this.ns}.task.${pool}.${sweepId}` });
+      n += r.purged;
+    }
+    return n;
+  }
+
+  consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void): Closer {
+    let pending: DeliveredResult[] = [];
+    let chain = Promise.resolve();
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      const batch = pending;
+      pending = [];
+      if (batch.length) chain = chain.then(() => handler(batch)).catch((err) => onBad(err as Error));
+    };
+    let messages: { stop(): void; close(): Promise<void | Error> } | undefined;
+    const start = (async () => {
+      const stream = `${this.upper}_RESULTS`;
+      await this.jsm.consumers.info(stream, 'coordinator').catch(() =>
+        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 60_000_000_000, max_ack_pending: 50_000 }));
+      const consumer = await this.js.consumers.get(stream, 'coordinator');
+      messages = await consumer.consume({
+        max_messages: 2000,
+        callback: (m) => {
+          try {
+            pending.push({ result: decodeResult(m.data), ack: () => m.ack() });
+          } catch (err) {
+            onBad(err as Error);
+            m.term();
+          }
+          // Batch what arrives together into one SQLite transaction.
+          if (pending.length >= 1000) flush();
+          else if (!scheduled) { scheduled = true; setImmediate(flush); }
+        },
+      });
+    })();
+    start.catch((err) => onBad(err as Error));
+    return {
+      close: async () => {
+        await start.catch(() => {});
+        messages?.stop();
+        flush();
+        await chain;
+      },
+    };
+  }
+
+  subscribeEvents(handler: (ev: TaskEvent) => void, onBad: (err: Error) => void): Closer {
+    return this.track(this.nc.subscribe(`${this.ns}.event.>`, {
+      callback: (err, m) => {
+        if (err) return onBad(err);
+        try { handler(TaskEvent.decode(m.data)); } catch (e) { onBad(e as Error); }
+      },
+    }));
+  }
+
+  subscribeHeartbeats(handler: (hb: Heartbeat) => void): Closer {
+    return this.track(this.nc.subscribe(`${this.ns}.hb.>`, {
+      callback: (err, m) => {
+        if (err) return;
+        try { handler(Heartbeat.decode(m.data)); } catch { /* a bad heartbeat is dropped; the worker's next one counts */ }
+      },
+    }));
+  }
+
+  async control(workerId: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlReply | null> {
+    if (workerId === 'all') {
+      this.nc.publish(`${this.ns}.ctl.all`, ControlRequest.encode(req).finish());
+      await this.nc.flush();
+      return null;
+    }
+    const m = await this.nc.request(`${this.ns}.ctl.${workerId}`, ControlRequest.encode(req).finish(), { timeout: timeoutMs });
+    return ControlReply.decode(m.data);
+  }
+
+  async pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBad: (err: Error) => void): Promise<number> {
+    const consumer = await this.consumerFor(pool);
+    // No early break: leaving a fetch before it ends would orphan messages the server
+    // is still sending to it until their lease runs out.
+    const msgs = await consumer.fetch({ max_messages: max, expires: Math.max(1000, expiresMs) });
+    let n = 0;
+    for await (const m of msgs) {
+      n++;
+      let task: Task;
+      try {
+        task = decodeTask(m.data);
+      } catch (err) {
+        onBad(err as Error);
+        m.term();
+        continue;
+      }
+      onTask(deliveredTask(task, m));
+    }
+    return n;
+  }
+
+  async publishResult(result: TaskResult): Promise<void> {
+    await this.js.publish(`${this.ns}.result.${result.sweepId}`, TaskResult.encode(result).finish(), { msgID: result.attemptId });
+  }
+
+  publishEvent(ev: TaskEvent): void {
+    this.nc.publish(`${this.ns}.event.${ev.sweepId}`, TaskEvent.encode(ev).finish());
+  }
+
+  publishHeartbeat(hb: Heartbeat): void {
+    this.nc.publish(`${this.ns}.hb.${hb.info?.id ?? 'unknown'}`, Heartbeat.encode(hb).finish());
+  }
+
+  serveControl(workerId: string, handler: (req: ControlRequest) => Promise<ControlReply>): Closer {
+    const cb = (err: Error | null, m: { data: Uint8Array; respond(d: Uint8Array): boolean; reply?: string }) => {
+      if (err) return;
+      let req: ControlRequest;
+      try { req = ControlRequest.decode(m.data); } catch { return; }
+      void handler(req).then((r) => { if (m.reply) m.respond(ControlReply.encode(r).finish()); });
+    };
+    const a = this.track(this.nc.subscribe(`${this.ns}.ctl.${workerId}`, { callback: cb }));
+    const b = this.track(this.nc.subscribe(`${this.ns}.ctl.all`, { callback: cb }));
+    return { close: () => { a.close(); b.close(); } };
+  }
+
+  private track(sub: Subscription): Closer {
+    this.subs.push(sub);
+    return { close: () => sub.unsubscribe() };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+function deliveredTask(task: Task, m: JsMsg): DeliveredTask {
+  return {
+    task,
+    delivery: m.info.deliveryCount,
+    working: () => m.working(),
+    ack: async () => { await m.ackAck().catch(() => m.ack()); },
+    nak: (d) => m.nak(d),
+    term: (r) => m.term(r),
+  };
+}

@@ -1,0 +1,62 @@
+// The transport interface: everything the coordinator and workers exchange, without
+// naming NATS. Implementations: NatsTransport (JetStream work queue, result stream,
+// core subjects, object store) and MemoryTransport (one process, same semantics, used by
+// `limolab run` when no nats-server is installed).
+import type { ArtifactRef, ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
+
+export interface DeliveredTask {
+  task: Task;
+  /** JetStream delivery count of this message: 1 on first delivery, 2+ on redelivery. */
+  delivery: number;
+  /** Extends the lease (in-progress ack). */
+  working(): void;
+  ack(): Promise<void>;
+  /** Gives the task back for another worker, after delayMs. */
+  nak(delayMs?: number): void;
+  /** Drops the message for good (undecodable, or for a cancelled sweep). */
+  term(reason?: string): void;
+}
+
+export interface DeliveredResult {
+  result: TaskResult;
+  ack(): void;
+}
+
+export interface Closer { close(): Promise<void> | void }
+
+export interface ArtifactStore {
+  put(bytes: Uint8Array, meta: { role: string; mediaType?: string }): Promise<ArtifactRef>;
+  /** Bytes for a reference; the digest is checked, the uri's path is never trusted. */
+  get(ref: ArtifactRef): Promise<Uint8Array>;
+  has(digest: string): Promise<boolean>;
+}
+
+export interface Transport {
+  readonly kind: 'nats' | 'memory';
+  /** Lease length: a task not acked or extended within it is redelivered. */
+  readonly ackWaitMs: number;
+  readonly artifacts: ArtifactStore;
+
+  // --- coordinator side
+  publishTasks(tasks: Task[]): Promise<void>;
+  /** Removes queued (not yet delivered) tasks of a sweep; returns how many. */
+  purgeSweepTasks(sweepId: string, pools: string[]): Promise<number>;
+  consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void): Closer;
+  subscribeEvents(handler: (ev: TaskEvent) => void, onBadMessage: (err: Error) => void): Closer;
+  subscribeHeartbeats(handler: (hb: Heartbeat) => void): Closer;
+  /** To one worker (request/reply) or, with workerId 'all', a broadcast with no reply. */
+  control(workerId: string, req: ControlRequest, timeoutMs?: number): Promise<ControlReply | null>;
+
+  // --- worker side
+  /**
+   * Asks for up to `max` tasks of a pool; each is handed to onTask as it arrives.
+   * Resolves, with how many came, once `max` came or expiresMs passed.
+   */
+  pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBadMessage: (err: Error) => void): Promise<number>;
+  publishResult(result: TaskResult): Promise<void>;
+  publishEvent(ev: TaskEvent): void;
+  publishHeartbeat(hb: Heartbeat): void;
+  serveControl(workerId: string, handler: (req: ControlRequest) => Promise<ControlReply>): Closer;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+// A binary min-heap of ids ordered by (key, seq): the scheduler's ready queue, where
+// key = -priority and seq keeps first-in-first-out order within a priority.
+export class MinHeap<T> {
+  private items: { v: T; k: number; s: number }[] = [];
+  get size() { return this.items.length; }
+
+  push(v: T, key: number, seq: number): void {
+    const a = this.items;
+    a.push({ v, k: key, s: seq });
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(a[i]!, a[p]!)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+
+  pop(): T | undefined {
+    const a = this.items;
+    if (!a.length) return undefined;
+    const top = a[0]!.v;
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < a.length && less(a[l]!, a[m]!)) m = l;
+        if (r < a.length && less(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function less(a: { k: number; s: number }, b: { k: number; s: number }) {
+  return a.k < b.k || (a.k === b.k && a.s < b.s);
+}

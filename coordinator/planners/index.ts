@@ -1,0 +1,11 @@
+// The methods a sweep arm can name. ML methods come from experiments/ (they know the
+// built-in domain); they are loaded when present so the plane works without them.
+import { PlannerRegistry } from '../planner.js';
+import { diagPlanner } from './diag.js';
+
+export async function defaultPlanners(): Promise<PlannerRegistry> {
+  const reg = new PlannerRegistry().register(diagPlanner);
+  const ml = await import('../../experiments/planners.js').catch(() => null);
+  for (const p of ml?.mlPlanners ?? []) reg.register(p);
+  return reg;
+}

@@ -1,0 +1,69 @@
+// From the store to analysis: one RunRecord per arm instance and seed, with the arm's
+// accuracy (its evaluating task's metrics) and its cost by phase. An arm is charged the
+// full cost of every task in its DAG, shared ones included (a PRETRAIN shared by all
+// arms is charged to each): that is what the arm costs on its own.
+import type { QueryResultsRequest, QueryResultsResponse } from '../gen/limolab/v1/coordinator.js';
+import type { SqliteStore } from './store/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { queryRuns } from './analysis/index.js';
+
+export type Phase = 'pretrain' | 'curation' | 'training' | 'rollout' | 'evaluation';
+export interface RunRecord {
+  sweep: string; arm: string; method: string; seed: number;
+  params: Record<string, string | number | boolean>;
+  metrics: Record<string, number>;
+  flopsByPhase: Partial<Record<Phase, number>>;
+  deviceSByPhase: Partial<Record<Phase, number>>;
+  deviceSByKind: Record<string, number>;
+  curatedExamples: number;
+  status: string;
+}
+
+export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
+  const db = (store as SqliteStore).sqlite;
+  const sweeps = sweepId ? [sweepId] : (db.prepare('select id from sweeps order by created_ms').pluck().all() as string[]);
+  const out: RunRecord[] = [];
+  for (const sid of sweeps) {
+    const arms = store.sweepArms(sid);
+    if (!arms.length) continue;
+    const rows = db.prepare(`select t.id, t.arms_json, t.status, l.phase, l.flops, l.device_s, l.device_kind, l.curated_examples
+      from tasks t left join ledger l on l.task_id = t.id where t.sweep_id = ?`).all(sid) as {
+      id: string; arms_json: string; status: string; phase: string | null; flops: number | null; device_s: number | null; device_kind: string | null; curated_examples: number | null;
+    }[];
+    const metricStmt = db.prepare('select name, value from metrics where task_id = ? and step = 0');
+    const byArm = new Map<string, RunRecord>();
+    for (const a of arms) {
+      const metrics: Record<string, number> = {};
+      if (a.evalTaskId) for (const m of metricStmt.all(a.evalTaskId) as { name: string; value: number }[]) metrics[m.name] = m.value;
+      byArm.set(`${a.arm}|${a.seed}`, {
+        sweep: sid, arm: a.arm, method: a.method, seed: a.seed, params: a.params as RunRecord['params'], metrics,
+        flopsByPhase: {}, deviceSByPhase: {}, deviceSByKind: {}, curatedExamples: 0, status: 'succeeded',
+      });
+    }
+    for (const r of rows) {
+      for (const key of JSON.parse(r.arms_json) as string[]) {
+        const rec = byArm.get(key);
+        if (!rec) continue;
+        if (r.status === 'failed' || r.status === 'skipped' || r.status === 'cancelled') rec.status = 'failed';
+        else if (r.status !== 'succeeded' && r.status !== 'cached' && rec.status !== 'failed') rec.status = 'partial';
+        if (r.phase === null) continue;
+        const ph = r.phase as Phase;
+        rec.flopsByPhase[ph] = (rec.flopsByPhase[ph] ?? 0) + (r.flops ?? 0);
+        rec.deviceSByPhase[ph] = (rec.deviceSByPhase[ph] ?? 0) + (r.device_s ?? 0);
+        const kind = r.device_kind ?? 'cpu';
+        rec.deviceSByKind[kind] = (rec.deviceSByKind[kind] ?? 0) + (r.device_s ?? 0);
+        rec.curatedExamples += r.curated_examples ?? 0;
+      }
+    }
+    out.push(...byArm.values());
+  }
+  return out;
+}
+
+export function makeQueryHandler(store: Store) {
+  return (req: QueryResultsRequest): QueryResultsResponse => {
+    const records = loadRunRecords(store, req.sweep || undefined);
+    const t = queryRuns(records, { filter: req.filter, groupBy: req.perSeed ? ['arm', 'seed'] : req.groupBy.length ? req.groupBy : undefined, sort: req.sort ? [req.sort] : undefined });
+    return { columns: t.columns.map((c) => c.key), rows: t.rows };
+  };
+}

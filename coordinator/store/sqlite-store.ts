@@ -1,0 +1,201 @@
+// SqliteStore: the Store on one SQLite file through drizzle-orm and better-sqlite3.
+// WAL mode; committed migrations applied at open (idempotent); hot writes through
+// prepared statements with placeholders, one transaction per WriteBatch.
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import * as s from './schema.js';
+import type { ArtifactRef, LedgerEntry, Metric } from '../../gen/limolab/v1/task.js';
+import type { ArmRow, AttemptRow, CachedTask, ResultRecord, Store, SweepRow, TaskRow, WorkerRow, WriteBatch } from './store.js';
+import { LimolabError } from '../../common/errors.js';
+
+const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const ph = sql.placeholder;
+
+export class SqliteStore implements Store {
+  readonly sqlite: Database.Database;
+  readonly db: BetterSQLite3Database<typeof s>;
+  private stmts;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.sqlite = new Database(path);
+      this.sqlite.pragma('journal_mode = WAL');
+      this.sqlite.pragma('synchronous = NORMAL');
+      this.sqlite.pragma('busy_timeout = 5000');
+      this.db = drizzle(this.sqlite, { schema: s });
+      migrate(this.db, { migrationsFolder: MIGRATIONS });
+    } catch (err) {
+      throw new LimolabError(`cannot open the results database ${path}: ${(err as Error).message}; check the path is writable and not another program's file (pass --db to choose another)`, { cause: err });
+    }
+    const db = this.db;
+    this.stmts = {
+      updateTask: db.update(s.tasks).set({
+        status: ph('status') as never, dispatches: ph('dispatches') as never, nextDispatchMs: ph('nextDispatchMs') as never,
+        workerId: ph('workerId') as never, startedMs: ph('startedMs') as never, finishedMs: ph('finishedMs') as never,
+        error: ph('error') as never, reusedFrom: ph('reusedFrom') as never,
+      }).where(eq(s.tasks.id, ph('id'))).prepare(),
+      upsertAttempt: db.insert(s.attempts).values({
+        id: ph('id'), taskId: ph('taskId'), sweepId: ph('sweepId'), dispatch: ph('dispatch'), delivery: ph('delivery'),
+        workerId: ph('workerId'), status: ph('status'), startedMs: ph('startedMs'), finishedMs: ph('finishedMs'), error: ph('error'), errorCode: ph('errorCode'),
+      }).onConflictDoUpdate({
+        target: s.attempts.id,
+        set: {
+          workerId: sql`coalesce(excluded.worker_id, ${s.attempts.workerId})`,
+          // A late "started" event never reopens an attempt that already ended.
+          status: sql`case when ${s.attempts.status} in ('succeeded','failed','cancelled') and excluded.status = 'running' then ${s.attempts.status} else excluded.status end`,
+          startedMs: sql`coalesce(${s.attempts.startedMs}, excluded.started_ms)`,
+          finishedMs: sql`coalesce(excluded.finished_ms, ${s.attempts.finishedMs})`,
+          error: sql`coalesce(excluded.error, ${s.attempts.error})`,
+          errorCode: sql`coalesce(excluded.error_code, ${s.attempts.errorCode})`,
+        },
+      }).prepare(),
+      loseAttempts: db.update(s.attempts).set({ status: 'lost', error: ph('error') as never, finishedMs: ph('now') as never })
+        .where(and(eq(s.attempts.taskId, ph('taskId')), eq(s.attempts.dispatch, ph('dispatch')), sql`${s.attempts.delivery} < ${ph('before')}`, eq(s.attempts.status, 'running'))).prepare(),
+      insertResult: db.insert(s.results).values({
+        taskId: ph('taskId'), sweepId: ph('sweepId'), attemptId: ph('attemptId'), outputsJson: ph('outputsJson'), detailsJson: ph('detailsJson'), createdMs: ph('createdMs'),
+      }).onConflictDoNothing().prepare(),
+      insertLedger: db.insert(s.ledger).values({
+        taskId: ph('taskId'), sweepId: ph('sweepId'), phase: ph('phase'), flops: ph('flops'), tokensPrompt: ph('tokensPrompt'),
+        tokensGenerated: ph('tokensGenerated'), tokensTrained: ph('tokensTrained'), wallS: ph('wallS'), deviceKind: ph('deviceKind'),
+        deviceS: ph('deviceS'), params: ph('params'), curatedExamples: ph('curatedExamples'), reused: ph('reused'),
+      }).onConflictDoNothing().prepare(),
+      insertMetric: db.insert(s.metrics).values({ taskId: ph('taskId'), name: ph('name'), value: ph('value'), step: ph('step') }).onConflictDoNothing().prepare(),
+      insertArtifact: db.insert(s.artifacts).values({
+        digest: ph('digest'), size: ph('size'), uri: ph('uri'), mediaType: ph('mediaType'), role: ph('role'), taskId: ph('taskId'), createdMs: ph('createdMs'),
+      }).onConflictDoNothing().prepare(),
+      updateSweep: db.update(s.sweeps).set({ status: ph('status') as never, finishedMs: ph('finishedMs') as never, error: ph('error') as never }).where(eq(s.sweeps.id, ph('id'))).prepare(),
+    };
+  }
+
+  createSweep(sweep: SweepRow, arms: ArmRow[], tasks: TaskRow[], cached: Map<string, CachedTask>): void {
+    this.db.transaction((tx) => {
+      tx.insert(s.sweeps).values(sweep).run();
+      for (let i = 0; i < arms.length; i += 200) {
+        tx.insert(s.arms).values(arms.slice(i, i + 200).map((a) => ({ ...a, paramsJson: JSON.stringify(a.params) }))).run();
+      }
+      for (let i = 0; i < tasks.length; i += 200) {
+        tx.insert(s.tasks).values(tasks.slice(i, i + 200).map(taskToDb)).run();
+      }
+    });
+    const now = Date.now();
+    const results: ResultRecord[] = [];
+    for (const t of tasks) {
+      const c = cached.get(t.id);
+      if (c) results.push({ taskId: t.id, sweepId: t.sweepId, attemptId: `cached:${c.taskId}`, phase: t.phase, outputs: c.outputs, details: c.details, metrics: c.metrics, ledger: c.ledger ?? emptyLedger(), reused: true, createdMs: now });
+    }
+    if (results.length) this.apply({ results });
+  }
+
+  getSweep(id: string): SweepRow | null {
+    return (this.db.select().from(s.sweeps).where(eq(s.sweeps.id, id)).get() as SweepRow | undefined) ?? null;
+  }
+
+  listSweeps(limit: number, status?: string): SweepRow[] {
+    const q = this.db.select().from(s.sweeps);
+    return (status ? q.where(eq(s.sweeps.status, status)) : q).orderBy(desc(s.sweeps.createdMs)).limit(limit).all() as SweepRow[];
+  }
+
+  activeSweeps(): SweepRow[] {
+    return this.db.select().from(s.sweeps).where(eq(s.sweeps.status, 'running')).all() as SweepRow[];
+  }
+
+  sweepTasks(sweepId: string): TaskRow[] {
+    return this.db.select().from(s.tasks).where(eq(s.tasks.sweepId, sweepId)).all().map(taskFromDb);
+  }
+
+  sweepArms(sweepId: string): ArmRow[] {
+    return this.db.select().from(s.arms).where(eq(s.arms.sweepId, sweepId)).all()
+      .map(({ paramsJson, ...a }) => ({ ...a, params: JSON.parse(paramsJson) as Record<string, unknown> }));
+  }
+
+  apply(b: WriteBatch): void {
+    const st = this.stmts;
+    const now = Date.now();
+    this.sqlite.transaction(() => {
+      for (const a of b.attempts ?? []) st.upsertAttempt.run(a as unknown as Record<string, unknown>);
+      for (const l of b.lostAttempts ?? []) st.loseAttempts.run({ taskId: l.taskId, dispatch: l.dispatch, before: l.beforeDelivery, error: l.error, now });
+      for (const r of b.results ?? []) {
+        const ins = st.insertResult.run({ taskId: r.taskId, sweepId: r.sweepId, attemptId: r.attemptId, outputsJson: JSON.stringify(r.outputs), detailsJson: r.details ? JSON.stringify(r.details) : null, createdMs: r.createdMs });
+        if (ins.changes === 0) continue; // a redelivered task's second result: the first one stands
+        const L = r.ledger;
+        st.insertLedger.run({
+          taskId: r.taskId, sweepId: r.sweepId, phase: r.phase, flops: L.flops, tokensPrompt: L.tokensPrompt, tokensGenerated: L.tokensGenerated,
+          tokensTrained: L.tokensTrained, wallS: L.wallS, deviceKind: L.deviceKind || 'cpu', deviceS: L.deviceS, params: L.params, curatedExamples: L.curatedExamples, reused: r.reused ? 1 : 0,
+        });
+        for (const m of r.metrics) st.insertMetric.run({ taskId: r.taskId, name: m.name, value: m.value, step: m.step });
+        for (const o of r.outputs) st.insertArtifact.run({ digest: o.digest, size: o.size, uri: o.uri, mediaType: o.mediaType, role: o.role, taskId: r.taskId, createdMs: r.createdMs });
+      }
+      for (const t of b.tasks ?? []) st.updateTask.run({ id: t.id, status: t.status, dispatches: t.dispatches, nextDispatchMs: t.nextDispatchMs, workerId: t.workerId, startedMs: t.startedMs, finishedMs: t.finishedMs, error: t.error, reusedFrom: t.reusedFrom });
+      for (const sw of b.sweeps ?? []) st.updateSweep.run({ id: sw.id, status: sw.status, finishedMs: sw.finishedMs, error: sw.error ?? null });
+    })();
+  }
+
+  outputsOf(taskIds: string[]): Map<string, ArtifactRef[]> {
+    const out = new Map<string, ArtifactRef[]>();
+    for (let i = 0; i < taskIds.length; i += 500) {
+      const rows = this.db.select({ taskId: s.results.taskId, outputsJson: s.results.outputsJson }).from(s.results).where(inArray(s.results.taskId, taskIds.slice(i, i + 500))).all();
+      for (const r of rows) out.set(r.taskId, JSON.parse(r.outputsJson) as ArtifactRef[]);
+    }
+    return out;
+  }
+
+  findCached(cacheKey: string): CachedTask | null {
+    const row = this.db.select({ taskId: s.tasks.id, outputsJson: s.results.outputsJson, detailsJson: s.results.detailsJson })
+      .from(s.tasks).innerJoin(s.results, eq(s.results.taskId, s.tasks.id))
+      .where(and(eq(s.tasks.cacheKey, cacheKey), inArray(s.tasks.status, ['succeeded', 'cached']))).limit(1).get();
+    if (!row) return null;
+    const l = this.db.select().from(s.ledger).where(eq(s.ledger.taskId, row.taskId)).get();
+    const ms = this.db.select().from(s.metrics).where(eq(s.metrics.taskId, row.taskId)).all();
+    return {
+      taskId: row.taskId,
+      outputs: JSON.parse(row.outputsJson) as ArtifactRef[],
+      details: row.detailsJson ? JSON.parse(row.detailsJson) : undefined,
+      ledger: l ? { flops: l.flops, tokensPrompt: l.tokensPrompt, tokensGenerated: l.tokensGenerated, tokensTrained: l.tokensTrained, wallS: l.wallS, deviceKind: l.deviceKind, deviceS: l.deviceS, params: l.params, curatedExamples: l.curatedExamples } : null,
+      metrics: ms.map((m): Metric => ({ name: m.name, value: m.value, step: m.step })),
+    };
+  }
+
+  attemptsOf(taskId: string): AttemptRow[] {
+    return this.db.select().from(s.attempts).where(eq(s.attempts.taskId, taskId)).all() as AttemptRow[];
+  }
+
+  resultCount(sweepId: string): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(s.results).where(eq(s.results.sweepId, sweepId)).get()?.n ?? 0;
+  }
+
+  upsertWorkers(rows: WorkerRow[]): void {
+    if (!rows.length) return;
+    this.db.transaction((tx) => {
+      for (const w of rows) {
+        const v = { id: w.id, host: w.host, pool: w.pool, infoJson: JSON.stringify(w.info), state: w.state, runningJson: JSON.stringify(w.running), firstSeenMs: w.firstSeenMs, lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed };
+        tx.insert(s.workers).values(v).onConflictDoUpdate({ target: s.workers.id, set: { ...v, firstSeenMs: undefined } }).run();
+      }
+    });
+  }
+
+  listWorkers(): WorkerRow[] {
+    return this.db.select().from(s.workers).all().map(({ infoJson, runningJson, ...w }) => ({ ...w, info: JSON.parse(infoJson), running: JSON.parse(runningJson) as string[] }));
+  }
+
+  close(): void { this.sqlite.close(); }
+}
+
+export function emptyLedger(): LedgerEntry {
+  return { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: 0, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0 };
+}
+
+function taskToDb(t: TaskRow) {
+  const { deps, arms, ...rest } = t;
+  return { ...rest, depsJson: JSON.stringify(deps), armsJson: JSON.stringify(arms) };
+}
+
+function taskFromDb(r: typeof s.tasks.$inferSelect): TaskRow {
+  const { depsJson, armsJson, ...rest } = r;
+  return { ...rest, status: rest.status as TaskRow['status'], deps: JSON.parse(depsJson), arms: JSON.parse(armsJson) };
+}

@@ -1,0 +1,48 @@
+// Starts a worker process's runners and connects it: used by `limolab worker` and by
+// `limolab run`, which spawns several of these as child processes.
+import { connectNats, type NatsSettings } from '../common/nats-connect.js';
+import { NatsTransport } from '../common/nats-transport.js';
+import type { Transport } from '../common/transport.js';
+import { TaskKind } from '../gen/limolab/v1/task.js';
+import { diagRunner } from './diag.js';
+import type { Runner } from './runner.js';
+import { Worker } from './worker.js';
+
+export interface WorkerConfig {
+  nats?: NatsSettings;
+  transport?: Transport;
+  pool?: string;
+  slots?: number;
+  id?: string;
+  heartbeatMs?: number;
+  artifactDir?: string;
+  /** External runner: command and the task kinds it takes over. */
+  processRunner?: { command: string[]; kinds: TaskKind[]; timeoutMs?: number };
+  log?: (line: string) => void;
+}
+
+export async function builtinRunners(): Promise<Runner[]> {
+  const runners: Runner[] = [diagRunner];
+  const ml = await import('./ml/index.js').catch((err: Error) => {
+    if (!/Cannot find module|ERR_MODULE_NOT_FOUND/.test(err.message)) throw err;
+    return null;
+  });
+  if (ml?.mlRunner) runners.push(ml.mlRunner);
+  return runners;
+}
+
+export async function startWorker(cfg: WorkerConfig) {
+  let transport = cfg.transport;
+  if (!transport) {
+    const nc = await connectNats({ ...cfg.nats!, name: `limolab-worker-${process.pid}` });
+    transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir });
+  }
+  const runners = await builtinRunners();
+  if (cfg.processRunner) {
+    const { ProcessRunner } = await import('./runners/process.js');
+    runners.unshift(new ProcessRunner({ command: cfg.processRunner.command, kinds: cfg.processRunner.kinds, timeoutMs: cfg.processRunner.timeoutMs }) as unknown as Runner);
+  }
+  const worker = new Worker(transport, { id: cfg.id, pool: cfg.pool, slots: cfg.slots, runners, heartbeatMs: cfg.heartbeatMs, log: cfg.log });
+  const done = worker.run().finally(() => (cfg.transport ? undefined : transport!.close()));
+  return { worker, done };
+}

@@ -1,0 +1,258 @@
+// A worker: pulls tasks its runners can run from its pool's JetStream consumer, runs up
+// to `slots` at once, keeps each task's lease alive with in-progress acks, publishes a
+// result (durably) and only then acks the task. It heartbeats, answers control requests
+// (drain, cancel) and, when draining, finishes what it has and takes nothing more.
+import { randomBytes } from 'node:crypto';
+import { Heartbeat, TaskKind, WorkerState, type ControlReply, type ControlRequest, type Task, type TaskEvent, type TaskResult, type WorkerInfo } from '../gen/limolab/v1/task.js';
+import type { DeliveredTask, Transport } from '../common/transport.js';
+import { detectGpus, detectHost } from './capabilities.js';
+import { BadTaskInputError, TaskCancelledError, type Runner, type TaskContext } from './runner.js';
+
+export interface WorkerOptions {
+  id?: string;
+  pool?: string;
+  slots?: number;               // tasks at once
+  runners: Runner[];
+  heartbeatMs?: number;
+  pullExpiresMs?: number;
+  log?: (line: string) => void;
+  gpus?: ReturnType<typeof detectGpus>;
+}
+
+interface Running { dt: DeliveredTask; ac: AbortController; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown' }
+
+export class Worker {
+  readonly id: string;
+  readonly pool: string;
+  readonly slots: number;
+  private running = new Map<string, Running>();
+  private outstanding = 0;
+  private draining = false;
+  private stopped = false;
+  private completed = 0;
+  private failed = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private closers: { close(): unknown }[] = [];
+  private cancelledSweeps = new Set<string>();
+  private byKind = new Map<TaskKind, Runner>();
+  private info: WorkerInfo;
+  private log: (line: string) => void;
+  private slotFreed: (() => void) | null = null;
+  private drained!: Promise<void>;
+  private resolveDrained!: () => void;
+
+  constructor(private transport: Transport, private opts: WorkerOptions) {
+    const host = detectHost();
+    this.pool = opts.pool ?? 'default';
+    this.slots = opts.slots ?? 1;
+    this.id = opts.id ?? `${host.host.replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    this.log = opts.log ?? ((l) => console.error(l));
+    for (const r of opts.runners) for (const k of r.kinds) if (!this.byKind.has(k)) this.byKind.set(k, r);
+    this.info = {
+      id: this.id, host: host.host, pool: this.pool, cpus: host.cpus, memoryMb: host.memoryMb, gpus: opts.gpus ?? detectGpus(),
+      runners: [...new Set(opts.runners.map((r) => r.name))], kinds: [...this.byKind.keys()], slots: this.slots,
+      version: '0.1.0', startedMs: Date.now(), pid: process.pid,
+    };
+    this.drained = new Promise((r) => { this.resolveDrained = r; });
+  }
+
+  /** Starts heartbeats, control and the pull loop; resolves when it has drained and stopped. */
+  async run(): Promise<void> {
+    this.heartbeat();
+    this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 2000));
+    this.closers.push(this.transport.serveControl(this.id, (req) => this.control(req)));
+    this.log(`worker ${this.id}: pool ${this.pool}, ${this.slots} slot(s), kinds ${this.info.kinds.map((k) => TaskKind[k]?.replace('TASK_KIND_', '').toLowerCase()).join(', ')}`);
+    void this.pullLoop();
+    await this.drained;
+    await this.shutdown();
+  }
+
+  /** Finish running tasks, take no more, then stop. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.log(`worker ${this.id}: draining (${this.running.size} task(s) to finish)`);
+    this.heartbeat();
+    this.slotFreed?.();
+    if (this.running.size === 0 && this.outstanding === 0) this.resolveDrained();
+  }
+
+  /** Stop now: running tasks are aborted and given back for another worker. */
+  abort(): void {
+    for (const r of this.running.values()) { r.reason = 'shutdown'; r.ac.abort(); }
+    this.drain();
+  }
+
+  private async shutdown() {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.publishHeartbeat(WorkerState.WORKER_STATE_STOPPED);
+    for (const c of this.closers) await c.close();
+    this.log(`worker ${this.id}: stopped (${this.completed} completed, ${this.failed} failed)`);
+  }
+
+  private async pullLoop() {
+    const expires = this.opts.pullExpiresMs ?? 5000;
+    while (!this.draining) {
+      const free = this.slots - this.running.size - this.outstanding;
+      if (free <= 0) {
+        await new Promise<void>((r) => { this.slotFreed = r; });
+        this.slotFreed = null;
+        continue;
+      }
+      this.outstanding += free;
+      let received = 0;
+      try {
+        received = await this.transport.pullTasks(this.pool, free, expires, (dt) => { this.outstanding--; void this.handle(dt); },
+          (err) => this.log(`worker ${this.id}: dropped a malformed task message: ${err.message}`));
+      } catch (err) {
+        if (!this.draining) {
+          this.log(`worker ${this.id}: pulling tasks failed: ${(err as Error).message}; retrying in 1 s`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      } finally {
+        this.outstanding -= free - received;
+        if (this.outstanding < 0) this.outstanding = 0;
+      }
+    }
+    if (this.running.size === 0) this.resolveDrained();
+  }
+
+  private async handle(dt: DeliveredTask): Promise<void> {
+    const task = dt.task;
+    if (this.draining) { dt.nak(0); return this.freed(); }
+    if (this.cancelledSweeps.has(task.sweepId)) { dt.term('sweep cancelled'); return this.freed(); }
+    const runner = this.byKind.get(task.kind);
+    const need = task.resources;
+    const why = !runner ? `no runner for ${TaskKind[task.kind]}`
+      : need && need.gpus > this.info.gpus.length ? `needs ${need.gpus} GPU(s), this worker has ${this.info.gpus.length}`
+      : need && need.cpus > this.info.cpus ? `needs ${need.cpus} CPUs, this worker has ${this.info.cpus}` : null;
+    if (why) {
+      this.log(`worker ${this.id}: giving back task ${task.id}: ${why}`);
+      dt.nak(2000);
+      return this.freed();
+    }
+    const attemptId = `${task.id}#${task.attempt || 1}.${dt.delivery}`;
+    const ac = new AbortController();
+    const rec: Running = { dt, ac, attemptId };
+    this.running.set(task.id, rec);
+    const startedMs = Date.now();
+    this.event(task, attemptId, { $case: 'started', value: { delivery: dt.delivery } });
+    const lease = setInterval(() => dt.working(), Math.max(500, Math.floor(this.transport.ackWaitMs / 3)));
+    const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; ac.abort(); }, task.timeoutS * 1000) : undefined;
+    let result: TaskResult;
+    try {
+      // A runner that is slow to notice the abort must not hold up the cancel: the race
+      // reports at once, and the runner's own work stops when it next checks its signal.
+      const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(new TaskCancelledError('aborted')), { once: true }));
+      aborted.catch(() => {});
+      const out = await Promise.race([runner!.run(this.context(task, attemptId, ac.signal)), aborted]);
+      result = this.result(task, attemptId, dt.delivery, startedMs);
+      result.metrics = Object.entries(out.metrics).map(([name, value]) => ({ name, value, step: 0 }));
+      result.ledger = { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: (Date.now() - startedMs) / 1000, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0, ...out.ledger };
+      result.outputs = out.outputs;
+      result.details = out.details;
+      this.completed++;
+    } catch (err) {
+      if (rec.reason === 'shutdown') {
+        // Another worker takes it over; this attempt leaves no result.
+        clearInterval(lease); clearTimeout(timeout);
+        this.running.delete(task.id);
+        dt.nak(0);
+        return this.freed();
+      }
+      result = this.result(task, attemptId, dt.delivery, startedMs);
+      const cancelled = rec.reason === 'cancelled' || (err instanceof TaskCancelledError && rec.reason !== 'timeout');
+      const code = cancelled ? 'cancelled' : rec.reason === 'timeout' ? 'timeout' : err instanceof BadTaskInputError ? 'bad_input' : 'failed';
+      const message = rec.reason === 'timeout' ? `timed out after ${task.timeoutS} s` : (err as Error)?.message ?? String(err);
+      result.error = { message, code, retryable: code === 'failed' || code === 'timeout', logTail: [] };
+      this.failed++;
+      if (!cancelled) this.log(`worker ${this.id}: task ${task.id} attempt ${attemptId} ${code}: ${message}`);
+    } finally {
+      clearInterval(lease);
+      clearTimeout(timeout);
+    }
+    result.finishedMs = Date.now();
+    try {
+      await this.publishWithRetry(result);
+      await dt.ack();
+    } catch (err) {
+      // Unacked, the task returns after its lease and runs again; ingestion is idempotent.
+      this.log(`worker ${this.id}: could not publish the result of ${task.id}: ${(err as Error).message}; it will be redelivered`);
+    }
+    this.running.delete(task.id);
+    this.freed();
+  }
+
+  private freed() {
+    this.slotFreed?.();
+    if (this.draining && this.running.size === 0) this.resolveDrained();
+  }
+
+  private async publishWithRetry(r: TaskResult) {
+    for (let i = 0; ; i++) {
+      try { return await this.transport.publishResult(r); } catch (err) {
+        if (i >= 5) throw err;
+        await new Promise((res) => setTimeout(res, 200 * 2 ** i));
+      }
+    }
+  }
+
+  private result(task: Task, attemptId: string, delivery: number, startedMs: number): TaskResult {
+    return { taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, attempt: task.attempt || 1, delivery, startedMs, finishedMs: 0, metrics: [], outputs: [], ledger: undefined, error: undefined, details: undefined };
+  }
+
+  private context(task: Task, attemptId: string, signal: AbortSignal): TaskContext {
+    const artifacts = this.transport.artifacts;
+    let lastProgress = 0;
+    return {
+      task, signal,
+      threads: Math.max(1, Math.round(task.resources?.cpus || 1)),
+      artifacts: { get: (ref) => artifacts.get(ref), put: (role, bytes, mediaType) => artifacts.put(bytes, { role, mediaType }) },
+      progress: (fraction, message) => {
+        const now = Date.now();
+        if (now - lastProgress < 250 && fraction < 1) return;
+        lastProgress = now;
+        this.event(task, attemptId, { $case: 'progress', value: { fraction, message: message ?? '' } });
+      },
+      log: (line) => this.event(task, attemptId, { $case: 'log', value: line }),
+      metric: (name, value, step = 0) => this.event(task, attemptId, { $case: 'metric', value: { name, value, step } }),
+      input: (role) => {
+        const ref = task.inputs.find((i) => i.role === role);
+        if (!ref) throw new BadTaskInputError(`task ${task.id} has no input artifact with role "${role}" (it has: ${task.inputs.map((i) => i.role).join(', ') || 'none'})`);
+        return ref;
+      },
+    };
+  }
+
+  private event(task: Task, attemptId: string, event: TaskEvent['event']) {
+    try {
+      this.transport.publishEvent({ taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, tsMs: Date.now(), event });
+    } catch { /* events are best-effort */ }
+  }
+
+  private async control(req: ControlRequest): Promise<ControlReply> {
+    const op = req.op;
+    if (!op) return { ok: false, message: 'empty control request' };
+    if (op.$case === 'drainWorker') {
+      if (op.value !== this.id) return { ok: false, message: `this is worker ${this.id}` };
+      this.drain();
+      return { ok: true, message: `draining; ${this.running.size} task(s) to finish` };
+    }
+    const match = (r: Running) => (op.$case === 'cancelSweep' ? r.dt.task.sweepId === op.value : r.dt.task.id === op.value);
+    if (op.$case === 'cancelSweep') {
+      this.cancelledSweeps.add(op.value);
+      setTimeout(() => this.cancelledSweeps.delete(op.value), 10 * 60_000).unref();
+    }
+    let n = 0;
+    for (const r of this.running.values()) if (match(r)) { r.reason = 'cancelled'; r.ac.abort(); n++; }
+    return { ok: true, message: `cancelled ${n} running task(s)` };
+  }
+
+  private heartbeat() { if (!this.stopped) this.publishHeartbeat(this.draining ? WorkerState.WORKER_STATE_DRAINING : this.running.size ? WorkerState.WORKER_STATE_BUSY : WorkerState.WORKER_STATE_IDLE); }
+
+  private publishHeartbeat(state: WorkerState) {
+    const hb: Heartbeat = { info: this.info, state, running: [...this.running.keys()], tsMs: Date.now(), completed: this.completed, failed: this.failed };
+    try { this.transport.publishHeartbeat(hb); } catch { /* the next one may get through */ }
+  }
+}
