@@ -1,0 +1,66 @@
+// Figures rendered server-side: each SVG carries its stable id and class, and the named
+// marks have one item per datum (one point per arm, one bar segment per counted phase, ...).
+import { describe, expect, it } from 'vitest';
+import { AnalysisError } from '../../coordinator/analysis/index.js';
+import { plotSpec, renderPlot, type PlotName } from '../../coordinator/report/index.js';
+import { standardSweep, STANDARD } from '../fixtures/analysis/generate.js';
+import { countMarks } from './svg-marks.js';
+
+const recs = standardSweep();
+
+async function svgOf(name: PlotName, opts = {}) {
+  return renderPlot(recs, name, 'svg', opts);
+}
+
+describe('renderPlot', () => {
+  it('accuracy vs FLOPs: one point and one interval per arm, a frontier line per method, log x axis', async () => {
+    const svg = await svgOf('accuracy-vs-flops');
+    expect(svg.startsWith('<svg id="plot-accuracy-vs-flops" data-plot="accuracy-vs-flops"')).toBe(true);
+    expect(svg).toMatch(/class="marks limolab-plot"/);
+    const arms = 1 + STANDARD.sftN.length + STANDARD.rlRounds.length; // base + 3 SFT + 4 RL = 8
+    expect(countMarks(svg, 'arm_points')).toBe(arms);
+    expect(countMarks(svg, 'arm_ci')).toBe(arms);
+    expect(countMarks(svg, 'arm_labels')).toBe(arms);
+    // one line group per method (a line mark is one path per series)
+    expect((svg.match(/role-mark frontier_marks"/g) ?? []).length).toBe(3);
+    // log axis: decade ticks labelled 1e+12 etc.
+    expect(svg).toContain('1e+12');
+  });
+
+  it('accuracy vs N: one point per SFT arm, reference lines for base and RL', async () => {
+    const svg = await svgOf('accuracy-vs-n');
+    expect(countMarks(svg, 'n_points')).toBe(3);
+    expect(countMarks(svg, 'n_refs')).toBe(2);
+    expect(svg).toContain('rl best: rl-r1000 (0.550)');
+  });
+
+  it('cost by phase: one bar segment per arm and non-zero counted phase', async () => {
+    // base: evaluation (1); SFT: curation, training, evaluation (3 x 3); RL: training, rollout,
+    // evaluation (4 x 3). Pretrain is not counted by default. 1 + 9 + 12 = 22.
+    expect(countMarks(await svgOf('cost-by-phase'), 'phase_bars')).toBe(22);
+    // without curation: the SFT arms lose one segment each -> 19; with pretrain all 8 arms gain one -> 30
+    expect(countMarks(await svgOf('cost-by-phase', { includeCuration: false }), 'phase_bars')).toBe(19);
+    expect(countMarks(await svgOf('cost-by-phase', { includePretrain: true }), 'phase_bars')).toBe(30);
+  });
+
+  it('accuracy by difficulty: arms x difficulties points in each of the ID and OOD panels', async () => {
+    const svg = await svgOf('accuracy-by-difficulty');
+    expect(countMarks(svg, 'difficulty_id_points')).toBe(8 * 5);
+    expect(countMarks(svg, 'difficulty_ood_points')).toBe(8 * 5);
+  });
+
+  it('PNG output is a real PNG of the figure', async () => {
+    const png = await renderPlot(recs, 'accuracy-vs-flops', 'png');
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // IHDR width at byte 16: the SVG is drawn at 2x zoom
+    const svg = await svgOf('accuracy-vs-flops');
+    const w = Number(/width="(\d+)"/.exec(svg)![1]);
+    expect(png.readUInt32BE(16)).toBe(2 * w);
+  });
+
+  it('unknown plot names and formats are errors that list the choices', async () => {
+    expect(() => plotSpec(recs, 'pie' as PlotName)).toThrow(AnalysisError);
+    expect(() => plotSpec(recs, 'pie' as PlotName)).toThrow(/unknown plot 'pie'; choose one of: accuracy-vs-flops/);
+    await expect(renderPlot(recs, 'accuracy-vs-n', 'gif' as 'svg')).rejects.toThrow(/use 'svg' or 'png'/);
+  });
+});
