@@ -41,7 +41,7 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:32px;border-bot
 figure{margin:16px 0}figcaption{font-size:13px;color:#333;margin-bottom:6px;font-weight:bold}
 figure svg{max-width:100%;height:auto}
 table.limolab-table{border-collapse:collapse;font-size:12px;margin:8px 0;font-variant-numeric:tabular-nums}
-table.limolab-table th,table.limolab-table td{padding:3px 8px;border-bottom:1px solid #eee}
+table.limolab-table th,table.limolab-table td{padding:3px 8px;border-bottom:1px solid #eee;white-space:nowrap}
 table.limolab-table th{background:#f6f6f6;border-bottom:1px solid #ccc}
 .n{text-align:right}.t{text-align:left}.unavailable{color:#a33;font-size:13px}
 pre.spec{background:#f7f7f7;border:1px solid #e3e3e3;padding:12px;font-size:12px;overflow:auto}
