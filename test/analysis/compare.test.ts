@@ -121,6 +121,16 @@ describe('exchangeRate', () => {
     expect(exchangeRate(clean({ 100: [0.3, 0.5] }, [[0.2, 0.2], [0.6, 0.6]]))).toEqual(rows);
   });
 
+  it('bootstraps the RL arms too, redrawing the RL frontier in every draw', () => {
+    // SFT at .4 (one seed, fixed). The cheap RL arm (1e12) has seeds {.1, .3}: resampled means .1,
+    // .2, .3 (1/4, 1/2, 1/4); the dear one (1e14) is always .6. Matched log10 F = 12 + 2 (.4 - a)/(.6 - a):
+    // a = .3 -> 12.667 (the low end), a = .2 -> 13 (the point estimate), a = .1 -> 13.2 (the high end).
+    const r = exchangeRate(clean({ 100: [0.4] }, [[0.1, 0.3], [0.6, 0.6]]))[0]!;
+    expect(Math.log10(r.rlFlops!)).toBeCloseTo(13, 10);
+    expect(Math.log10(r.rlFlopsLo!)).toBeCloseTo(12 + 2 / 3, 10);
+    expect(Math.log10(r.rlFlopsHi!)).toBeCloseTo(13.2, 10);
+  });
+
   it('leaves the match undefined, with a note, when RL never reaches the SFT accuracy', () => {
     // SFT at .65 is above RL's best (.6); draws .55/.75 -> a quarter of draws (.75, .75) and half
     // (mean .65) are above: the upper bound is unbounded (null).
