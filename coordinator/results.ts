@@ -5,19 +5,7 @@
 import type { QueryResultsRequest, QueryResultsResponse } from '../gen/limolab/v1/coordinator.js';
 import type { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
-import { queryRuns } from './analysis/index.js';
-
-export type Phase = 'pretrain' | 'curation' | 'training' | 'rollout' | 'evaluation';
-export interface RunRecord {
-  sweep: string; arm: string; method: string; seed: number;
-  params: Record<string, string | number | boolean>;
-  metrics: Record<string, number>;
-  flopsByPhase: Partial<Record<Phase, number>>;
-  deviceSByPhase: Partial<Record<Phase, number>>;
-  deviceSByKind: Record<string, number>;
-  curatedExamples: number;
-  status: string;
-}
+import { queryRuns, type Phase, type RunRecord } from './analysis/index.js';
 
 export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
   const db = (store as SqliteStore).sqlite;

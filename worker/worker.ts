@@ -93,29 +93,33 @@ export class Worker {
 
   private async pullLoop() {
     const expires = this.opts.pullExpiresMs ?? 5000;
+    // Several fetches may be open at once: a slot that frees up is offered again at once
+    // instead of waiting for an open fetch to expire. Small top-ups are batched.
+    const minBatch = Math.max(1, Math.floor(this.slots / 8));
     while (!this.draining) {
       const free = this.slots - this.running.size - this.outstanding;
-      if (free <= 0) {
+      if (free <= 0 || (free < minBatch && this.outstanding > 0)) {
         await new Promise<void>((r) => { this.slotFreed = r; });
         this.slotFreed = null;
         continue;
       }
       this.outstanding += free;
-      let received = 0;
-      try {
-        received = await this.transport.pullTasks(this.pool, free, expires, (dt) => { this.outstanding--; void this.handle(dt); },
-          (err) => this.log(`worker ${this.id}: dropped a malformed task message: ${err.message}`));
-      } catch (err) {
-        if (!this.draining) {
-          this.log(`worker ${this.id}: pulling tasks failed: ${(err as Error).message}; retrying in 1 s`);
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-      } finally {
-        this.outstanding -= free - received;
-        if (this.outstanding < 0) this.outstanding = 0;
-      }
+      void this.transport.pullTasks(this.pool, free, expires, (dt) => { this.outstanding--; void this.handle(dt); },
+        (err) => this.log(`worker ${this.id}: dropped a malformed task message: ${err.message}`))
+        .then((received) => { this.outstanding -= free - received; })
+        .catch(async (err) => {
+          this.outstanding -= free;
+          if (!this.draining) {
+            this.log(`worker ${this.id}: pulling tasks failed: ${(err as Error).message}; retrying in 1 s`);
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        })
+        .finally(() => {
+          if (this.outstanding < 0) this.outstanding = 0;
+          this.freed();
+        });
     }
-    if (this.running.size === 0) this.resolveDrained();
+    if (this.running.size === 0 && this.outstanding === 0) this.resolveDrained();
   }
 
   private async handle(dt: DeliveredTask): Promise<void> {
@@ -186,7 +190,7 @@ export class Worker {
 
   private freed() {
     this.slotFreed?.();
-    if (this.draining && this.running.size === 0) this.resolveDrained();
+    if (this.draining && this.running.size === 0 && this.outstanding === 0) this.resolveDrained();
   }
 
   private async publishWithRetry(r: TaskResult) {

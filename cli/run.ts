@@ -1,0 +1,106 @@
+// `limolab run <spec>`: the embedded default. Starts a nats-server on loopback (when one
+// is installed), the coordinator with a SQLite file, N local worker processes; submits
+// the sweep, shows a progress bar and prints the results table at the end.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SpecError } from '../common/errors.js';
+import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../common/nats-server.js';
+import { parseSweepSpec } from '../coordinator/spec.js';
+import { startCoordinator } from '../coordinator/main.js';
+import { loadRunRecords } from '../coordinator/results.js';
+import { formatTable, queryRuns } from '../coordinator/analysis/index.js';
+import { int, parse } from './args.js';
+import { printSweep, progressLine } from './sweep.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'limolab.js');
+
+const USAGE = `Usage: limolab run <spec.yaml> [options]
+
+Runs a sweep on this machine and prints its results table.
+  --workers N        local worker processes (default 2)
+  --slots N          tasks at once per worker (default 1)
+  --db FILE          SQLite file (default ./limolab.db; results accumulate across runs)
+  --workdir DIR      nats-server store and logs (default ./.limolab)
+  --listen HOST:PORT also serve the coordinator's gRPC API while it runs (default 127.0.0.1:0)
+  --format F         results table format: table, csv or json (default table)
+  --json             print the final sweep state and the results as JSON
+Binds to loopback only.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, {
+    workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
+    format: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, USAGE);
+  if (v.help) { console.log(USAGE); return 0; }
+  if (!p[0]) throw new SpecError(`limolab run needs a sweep spec file, e.g. experiments/quick.yaml\n\n${USAGE}`);
+  const specPath = p[0];
+  let text: string;
+  try { text = readFileSync(specPath, 'utf8'); } catch (e) { throw new SpecError(`cannot read sweep spec ${specPath}: ${(e as Error).message}`); }
+  parseSweepSpec(text, specPath); // fail before starting anything
+  const nWorkers = int(v.workers, 'workers', 2);
+  const workdir = resolve(v.workdir ?? '.limolab');
+  mkdirSync(workdir, { recursive: true });
+  const say = (l: string) => { if (!v.json) process.stderr.write(`${l}\n`); };
+
+  if (!findNatsServer()) throw new SpecError(NATS_INSTALL_HINT);
+  const nats = await startNatsServer({ storeDir: join(workdir, `nats-${process.pid}`), logFile: join(workdir, 'nats-server.log') });
+  const coordLog: string[] = [];
+  const coord = await startCoordinator({
+    db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', ackWaitMs: 30_000, lostAfterMs: 10_000,
+    log: (l) => { coordLog.push(l); if (process.env.LIMOLAB_DEBUG) say(l); },
+  });
+  say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker(s)`);
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < nWorkers; i++) {
+    const child = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', String(int(v.slots, 'slots', 1)), '--id', `local-${i + 1}`], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NATS_URL: nats.url },
+    });
+    child.stderr!.on('data', (d: Buffer) => { if (process.env.LIMOLAB_DEBUG) process.stderr.write(`[worker ${i + 1}] ${d}`); });
+    workers.push(child);
+  }
+  let interrupted = false;
+  const ac = new AbortController();
+  const onInt = () => { interrupted = true; ac.abort(); };
+  process.once('SIGINT', onInt);
+  let code = 1;
+  try {
+    const sub = coord.coord.submit(text, specPath);
+    say(`limolab: sweep ${sub.sweep.id}: ${sub.planned} task(s), ${sub.reused} reused from earlier runs`);
+    const tty = process.stderr.isTTY && !v.json;
+    let lastLine = 0;
+    await coord.coord.watch(sub.sweep.id, (ev) => {
+      if (!ev.sweep || v.json) return;
+      if (ev.task?.status === 'failed') process.stderr.write(`${tty ? '\r\x1b[K' : ''}task ${ev.task.name} (${ev.task.arm}) failed: ${ev.task.error}\n`);
+      const now = Date.now();
+      if (tty) process.stderr.write(`\r\x1b[K${progressLine(ev.sweep)}`);
+      else if (now - lastLine > 5000 || ev.sweep.status !== 'running') { lastLine = now; process.stderr.write(`${progressLine(ev.sweep)}\n`); }
+    }, ac.signal);
+    if (tty) process.stderr.write('\n');
+    if (interrupted) {
+      await coord.coord.cancel(sub.sweep.id);
+      say('limolab: interrupted; sweep cancelled');
+    }
+    const final = coord.coord.getSweep(sub.sweep.id);
+    const records = loadRunRecords(coord.store, sub.sweep.id);
+    const tableOut = queryRuns(records, { statuses: 'all' });
+    if (v.json) {
+      console.log(JSON.stringify({ sweep: final, results: tableOut.rows }));
+    } else {
+      printSweep(final);
+      console.log(formatTable(tableOut, v.format === 'csv' ? 'csv' : v.format === 'json' ? 'json' : 'text'));
+      if (final.status === 'failed') for (const l of coordLog.filter((x) => x.includes('failed')).slice(-5)) say(l);
+    }
+    code = final.status === 'succeeded' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onInt);
+    for (const w of workers) w.kill('SIGTERM');
+    const killer = setTimeout(() => { for (const w of workers) w.kill('SIGKILL'); }, 5000);
+    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+    clearTimeout(killer);
+    await coord.stop();
+    await nats.stop({ removeStore: true });
+  }
+  return code;
+}
