@@ -80,13 +80,13 @@ export class Cluster {
   }
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 30_000, everyMs = 100): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 30_000, everyMs = 100): Promise<Exclude<NonNullable<T>, false | 0 | "">> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v as Exclude<NonNullable<T>, false | 0 | "">;
     } catch (err) { last = err; }
     await new Promise((r) => setTimeout(r, everyMs));
   }
