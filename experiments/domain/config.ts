@@ -30,7 +30,10 @@ export const DomainConfigSchema = z
     poolStyles: z.array(z.enum(CHAIN_STYLES)).min(1).default(['terse', 'full', 'full_check']),
     // The base model's knowledge: single steps plus short problems, mostly answered bare.
     pretrainSteps: stepRange.default([1, 3]),
-    pretrainSingleShare: z.number().min(0).max(1).default(0.5), // share of 1-step examples
+    // Single steps as bare equations (`12+3=15`, no prompt): the notation chains are written
+    // in, so the base knows every step as a fact without ever having chained one.
+    pretrainFactShare: z.number().min(0).max(1).default(0.3),
+    pretrainSingleShare: z.number().min(0).max(1).default(0.3), // share of 1-step problems among the Q/A examples
     chainShareInPretrain: z.number().min(0).max(1).default(0.05), // share answered with a chain (LIMO: base rarely reasons aloud)
     pretrainChainStyles: z.array(z.enum(CHAIN_STYLES)).min(1).default(['full']),
     pretrainSize: z.number().int().min(1).default(20000), // examples in the corpus (cycled by PRETRAIN)

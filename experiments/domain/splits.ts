@@ -4,7 +4,7 @@
 // the corpus are facts the base is meant to know, so they may coincide with 1-step tests.
 import { CHAIN_STYLES, type ChainStyle, type DomainConfig } from './config.js';
 import { generateProblem, problemText, renderPrompt, type Problem } from './problem.js';
-import { renderSolution } from './solution.js';
+import { renderChain, renderSolution } from './solution.js';
 import { deriveSeed, Rng } from './rng.js';
 
 export interface Splits {
@@ -90,14 +90,16 @@ export function testKeys(splits: Splits): Set<string> {
 }
 
 export interface PretrainExample extends TextExample {
+  kind: 'fact' | 'problem';
   steps: number;
-  style: ChainStyle;
+  style: ChainStyle; // 'full' for facts
 }
 
 /**
- * The base model's knowledge: `size` examples of single steps (share pretrainSingleShare) and
- * short problems (pretrainSteps), answered bare except a share chainShareInPretrain written
- * with a chain in one of pretrainChainStyles. Multi-step test problems are excluded.
+ * The base model's knowledge: `size` examples: single-step facts as bare equations (share
+ * pretrainFactShare, prompt ''), and Q/A problems (pretrainSteps; 1-step with share
+ * pretrainSingleShare) answered bare except a share chainShareInPretrain written with a chain
+ * in one of pretrainChainStyles. Multi-step test problems are excluded.
  */
 export function pretrainCorpus(config: DomainConfig, seed: number, size: number = config.pretrainSize): PretrainExample[] {
   const exclude = testKeys(makeSplits(config));
@@ -106,11 +108,16 @@ export function pretrainCorpus(config: DomainConfig, seed: number, size: number 
   const single = config.pretrainSteps[0] === 1;
   const out: PretrainExample[] = [];
   while (out.length < size) {
+    if (rng.next() < config.pretrainFactShare) {
+      const p = gen(rng, config, 1);
+      out.push({ prompt: '', completion: renderChain(p, 'full'), kind: 'fact', steps: 1, style: 'full' });
+      continue;
+    }
     const steps = single && (config.pretrainSteps[1] === 1 || rng.next() < config.pretrainSingleShare) ? 1 : rng.pick(multi);
     const p = gen(rng, config, steps);
     if (steps > 1 && exclude.has(problemText(p))) continue;
     const style: ChainStyle = rng.next() < config.chainShareInPretrain ? rng.pick(config.pretrainChainStyles) : 'none';
-    out.push({ prompt: renderPrompt(p), completion: renderSolution(p, style), steps, style });
+    out.push({ prompt: renderPrompt(p), completion: renderSolution(p, style), kind: 'problem', steps, style });
   }
   return out;
 }

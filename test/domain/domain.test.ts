@@ -135,16 +135,25 @@ describe('pretraining corpus', () => {
   const config = defaultDomainConfig({ pretrainSize: 4000 });
   const corpus = pretrainCorpus(config, 7);
 
-  it('is mostly single steps and short problems answered without a chain', () => {
+  it('is single-step facts and short problems mostly answered without a chain', () => {
     expect(corpus).toHaveLength(4000);
-    const chained = corpus.filter((e) => e.style !== 'none').length / corpus.length;
+    const facts = corpus.filter((e) => e.kind === 'fact');
+    const problems = corpus.filter((e) => e.kind === 'problem');
+    expect(facts.length / corpus.length).toBeGreaterThan(0.25);
+    expect(facts.length / corpus.length).toBeLessThan(0.35);
+    for (const f of facts.slice(0, 100)) {
+      expect(f.prompt).toBe('');
+      expect(f.completion).toMatch(/^\d+[-+*\/]\d+=\d+$/);
+      expect(parseProblem(f.completion.split('=')[0]!)!.answer).toBe(Number(f.completion.split('=')[1]));
+    }
+    const chained = problems.filter((e) => e.style !== 'none').length / problems.length;
     expect(chained).toBeGreaterThan(0.03);
     expect(chained).toBeLessThan(0.07);
-    const single = corpus.filter((e) => e.steps === 1).length / corpus.length;
-    expect(single).toBeGreaterThan(0.45);
-    expect(single).toBeLessThan(0.55);
+    const single = problems.filter((e) => e.steps === 1).length / problems.length;
+    expect(single).toBeGreaterThan(0.25);
+    expect(single).toBeLessThan(0.35);
     expect(Math.max(...corpus.map((e) => e.steps))).toBe(3);
-    for (const e of corpus.slice(0, 200)) expect(verify(parseProblem(e.prompt)!, e.completion)).toBe(true);
+    for (const e of problems.slice(0, 200)) expect(verify(parseProblem(e.prompt)!, e.completion)).toBe(true);
   });
 
   it('holds no multi-step test problem, and is deterministic by seed', () => {
