@@ -1,0 +1,106 @@
+// The analyst views of migration 0001_views (arm_summary, ledger_by_phase, task_attempts):
+// applied on a fresh SQLite file by SqliteStore, and checked against a store filled through
+// its real API, where every expected number is a sum the fixture makes by hand.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../coordinator/store/sqlite-store.js';
+import { loadRunRecords } from '../../coordinator/results.js';
+import { flopsTotal } from '../../coordinator/analysis/index.js';
+import { ACC, ACC_OOD, CURATED, DEVICE_S, FLOPS, SWEEP, SWEEP_EMPTY, fillStore } from './fixture.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'limolab-views-'));
+const db = join(dir, 'limolab.db');
+let sql: Database.Database;
+
+beforeAll(() => {
+  fillStore(db);
+  sql = new Database(db, { readonly: true });
+});
+afterAll(() => {
+  sql?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('migration 0001_views', () => {
+  it('applies on a fresh file and again on reopen (idempotent), creating the three views', () => {
+    const fresh = join(dir, 'fresh.db');
+    new SqliteStore(fresh).close();
+    const s = new SqliteStore(fresh);
+    const views = s.sqlite.prepare("select name from sqlite_master where type = 'view' order by name").pluck().all();
+    const applied = s.sqlite.prepare('select count(*) from __drizzle_migrations').pluck().get();
+    s.close();
+    expect(views).toEqual(['arm_summary', 'ledger_by_phase', 'task_attempts']);
+    const journal = JSON.parse(readFileSync(join(import.meta.dirname, '../../coordinator/store/migrations/meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+    expect(applied).toBe(journal.entries.length);
+    expect(journal.entries.map((e) => e.tag)).toContain('0001_views');
+  });
+});
+
+describe('arm_summary', () => {
+  type Row = Record<string, number | string | null>;
+  const row = (arm: string, seed: number) => sql.prepare('select * from arm_summary where sweep_id = ? and arm = ? and seed = ?').get(SWEEP, arm, seed) as Row;
+
+  it('gives each arm and seed its eval metrics, and flops without pretrain, by phase', () => {
+    for (const seed of [0, 1]) {
+      const sft = row('sft[n=10]', seed);
+      expect(sft).toMatchObject({
+        method: 'sft', status: 'succeeded', acc_id: ACC.sft[seed], acc_ood: ACC_OOD.sft[seed],
+        flops: FLOPS.curate + FLOPS.sftTrain + FLOPS.evaluation, flops_pretrain: FLOPS.pretrain, flops_curation: FLOPS.curate,
+        flops_training: FLOPS.sftTrain, flops_rollout: 0, flops_evaluation: FLOPS.evaluation,
+        device_s: DEVICE_S.curate + DEVICE_S.train + DEVICE_S.evaluation, device_s_pretrain: DEVICE_S.pretrain,
+        curated_examples: CURATED, tasks: 4, tasks_done: 4,
+      });
+      const rl = row('rl[k=4]', seed);
+      expect(rl).toMatchObject({
+        method: 'rl', status: 'succeeded', acc_id: ACC.rl[seed], acc_ood: ACC_OOD.rl[seed],
+        flops: FLOPS.rollout + FLOPS.rlTrain + FLOPS.evaluation, flops_pretrain: FLOPS.pretrain, flops_curation: 0,
+        curated_examples: 0, tasks: 4,
+      });
+    }
+  });
+
+  it('charges a shared pretrain to every arm it serves, and agrees with loadRunRecords', () => {
+    const store = new SqliteStore(db);
+    const records = loadRunRecords(store, SWEEP);
+    store.close();
+    expect(records).toHaveLength(4);
+    for (const r of records) {
+      const v = row(r.arm, r.seed);
+      expect(v.flops).toBeCloseTo(flopsTotal(r), 0);
+      expect(v.flops_pretrain).toBe(r.flopsByPhase.pretrain);
+      expect(v.acc_id).toBe(r.metrics['pass1.test_id']);
+      expect(v.status).toBe(r.status);
+    }
+  });
+
+  it('marks an arm with a cancelled task failed, with no accuracy', () => {
+    const r = sql.prepare('select status, acc_id, flops, flops_pretrain, tasks, tasks_done from arm_summary where sweep_id = ?').get(SWEEP_EMPTY);
+    expect(r).toEqual({ status: 'failed', acc_id: null, flops: 0, flops_pretrain: FLOPS.pretrain, tasks: 3, tasks_done: 1 });
+  });
+});
+
+describe('ledger_by_phase', () => {
+  it('has one row per arm, seed and phase with summed flops, seconds and tokens', () => {
+    const rows = sql.prepare("select phase, tasks, reused_tasks, flops, device_s, tokens_prompt, tokens_trained, curated_examples from ledger_by_phase where sweep_id = ? and arm = 'sft[n=10]' and seed = 1 order by phase").all(SWEEP);
+    expect(rows).toEqual([
+      { phase: 'curation', tasks: 1, reused_tasks: 0, flops: FLOPS.curate, device_s: DEVICE_S.curate, tokens_prompt: 100, tokens_trained: 200, curated_examples: CURATED },
+      { phase: 'evaluation', tasks: 1, reused_tasks: 0, flops: FLOPS.evaluation, device_s: DEVICE_S.evaluation, tokens_prompt: 100, tokens_trained: 200, curated_examples: 0 },
+      { phase: 'pretrain', tasks: 1, reused_tasks: 1, flops: FLOPS.pretrain, device_s: DEVICE_S.pretrain, tokens_prompt: 100, tokens_trained: 200, curated_examples: 0 },
+      { phase: 'training', tasks: 1, reused_tasks: 0, flops: FLOPS.sftTrain, device_s: DEVICE_S.train, tokens_prompt: 100, tokens_trained: 200, curated_examples: 0 },
+    ]);
+    const total = sql.prepare("select sum(flops) from ledger_by_phase where sweep_id = ? and phase = 'pretrain'").pluck().get(SWEEP);
+    expect(total).toBe(4 * FLOPS.pretrain); // 2 seeds x 2 arms, each charged its seed's pretrain
+  });
+});
+
+describe('task_attempts', () => {
+  it('counts attempts and keeps the last error of a task that needed a retry', () => {
+    const r = sql.prepare("select attempts, failed_attempts, lost_attempts, last_error, last_error_code, status, wall_s from task_attempts where task_id = 'rltrain0'").get();
+    expect(r).toEqual({ attempts: 2, failed_attempts: 1, lost_attempts: 0, last_error: 'out of memory', last_error_code: 'OOM', status: 'succeeded', wall_s: 2.5 });
+    const n = sql.prepare('select count(*) from task_attempts where sweep_id = ?').pluck().get(SWEEP);
+    expect(n).toBe(14);
+  });
+});
