@@ -175,7 +175,9 @@ def bench(a):
                 tok = torch.multinomial(logits[:, -1].softmax(-1), 1)
     sample()
     t0 = time.perf_counter(); sample(); sample_s = time.perf_counter() - t0
-    print(json.dumps(dict(train_tokens_per_s=a.batch * a.ctx * a.steps / train_s,
+    a1 = torch.randn(1024, 1024); a1 @ a1
+    t0 = time.perf_counter(); a1 @ a1; a1 @ a1; mm = 2 * 2 * 1024 ** 3 / (time.perf_counter() - t0)
+    print(json.dumps(dict(matmul_flops_per_s=mm, blas=torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0], train_tokens_per_s=a.batch * a.ctx * a.steps / train_s,
                           sample_tokens_per_s=a.batch * a.new_tokens / sample_s, threads=torch.get_num_threads())))
 
 
