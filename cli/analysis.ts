@@ -20,7 +20,8 @@ const DEFAULT_DB = 'limolab.db';
 const RESULTS_USAGE = `Usage: limolab results [options]
 
 One row per arm (mean over seeds, with std and a bootstrap 95% interval), succeeded arms only.
-Asks a running coordinator unless --db is given.
+Asks a running coordinator unless --db is given. With --db, money uses the spec's prices:
+block when it has one; a coordinator uses the default prices.
   --db FILE               read this SQLite file directly; no coordinator needed
   --sweep ID              the sweep (default: the latest one)
   --filter KEY=VALUE      keep rows whose arm has KEY=VALUE (sweep, arm, method, seed, status
@@ -37,7 +38,9 @@ const RESULTS_OPTIONS = {
 } as const;
 
 export async function resultsMain(argv: string[]): Promise<number> {
-  const { values: v, positionals: p } = parse(argv, RESULTS_OPTIONS, RESULTS_USAGE);
+  // "--sort -acc_id_mean" would read as short options; take the value as it was meant.
+  const args = argv.flatMap((a, i) => (argv[i - 1] === '--sort' && a.startsWith('-') ? [] : a === '--sort' && argv[i + 1]?.startsWith('-') ? [`--sort=${argv[i + 1]}`] : [a]));
+  const { values: v, positionals: p } = parse(args, RESULTS_OPTIONS, RESULTS_USAGE);
   if (v.help) { console.log(RESULTS_USAGE); return 0; }
   if (p.length) throw new SpecError(`limolab results takes no positional arguments (got ${p.join(' ')}); pass the sweep with --sweep ID\n\n${RESULTS_USAGE}`);
   const format = tableFormat(v.json ? 'json' : v.format);
@@ -50,7 +53,7 @@ export async function resultsMain(argv: string[]): Promise<number> {
     try {
       const sweep = resolveSweep(store, v.db, v.sweep);
       const records = loadRunRecords(store, sweep.id);
-      const t = queryRuns(records, { filter, groupBy: perSeed ? ['arm', 'seed'] : groupBy, sort: v.sort ? [v.sort] : undefined });
+      const t = queryRuns(records, { filter, groupBy: perSeed ? ['arm', 'seed'] : groupBy, sort: v.sort ? [v.sort] : undefined, prices: pricesOf(sweep) });
       process.stdout.write(formatTable(t, format));
       if (!t.rows.length) process.stderr.write(emptyNote(sweep.id, records) + '\n');
       return 0;

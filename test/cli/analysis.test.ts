@@ -1,0 +1,214 @@
+// `limolab results`, `report` and `plot` as real child processes: on a SQLite file filled
+// through SqliteStore (--db), and `results` against a real coordinator over gRPC.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PLOT_NAMES } from '../../coordinator/report/index.js';
+import { Cluster } from '../helpers/cluster.js';
+import { ACC, ACC_OOD, CURATED, FLOPS, SWEEP, SWEEP_EMPTY, fillStore } from './fixture.js';
+import { hasStackTrace, runCli } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'limolab-cli-'));
+const db = join(dir, 'limolab.db');
+
+beforeAll(() => fillStore(db));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type JsonTable = { columns: { key: string; label: string }[]; rows: Record<string, string | number | null>[] };
+const results = async (...args: string[]) => {
+  const r = await runCli(['results', '--db', db, ...args]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return r.stdout;
+};
+const json = async (...args: string[]) => JSON.parse(await results('--format', 'json', ...args)) as JsonTable;
+
+function parseCsv(text: string): Record<string, string>[] {
+  const [head, ...lines] = text.trimEnd().split('\r\n').map((l) => l.split(','));
+  return lines.map((l) => Object.fromEntries(head!.map((h, i) => [h, l[i]!])));
+}
+
+describe('limolab results --db', () => {
+  it('prints an aligned table with one row per arm, means over seeds', async () => {
+    const out = await results('--sweep', SWEEP);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^method\s+arm\s+n_seeds\s+acc_id\s/);
+    expect(lines[1]).toMatch(/^-+\s+-+/);
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toMatch(/^rl\s+rl\[k=4\]\s+2\s+0\.450\s/);
+    expect(lines[3]).toMatch(/^sft\s+sft\[n=10\]\s+2\s+0\.550\s/);
+    expect(lines[3]).toContain('3.10e+9');
+  });
+
+  it('writes CSV with full precision and money from the spec prices', async () => {
+    const rows = parseCsv(await results('--sweep', SWEEP, '--format', 'csv'));
+    expect(rows.map((r) => r.arm)).toEqual(['rl[k=4]', 'sft[n=10]']);
+    const sft = rows[1]!;
+    expect(Number(sft.acc_id)).toBeCloseTo((ACC.sft[0]! + ACC.sft[1]!) / 2, 12);
+    expect(Number(sft.flops)).toBe(FLOPS.curate + FLOPS.sftTrain + FLOPS.evaluation);
+    expect(Number(sft.curated_examples)).toBe(CURATED);
+    // spec prices: cpu $3.6/h = $0.001/s over the 7 counted device-seconds, $2 per curated example
+    expect(Number(sft.money)).toBeCloseTo(0.007 + 2 * CURATED, 9);
+  });
+
+  it('prints JSON per seed', async () => {
+    const t = await json('--sweep', SWEEP, '--per-seed');
+    expect(t.columns.slice(0, 2).map((c) => c.key)).toEqual(['arm', 'seed']);
+    expect(t.rows.map((r) => [r.arm, r.seed, r.acc_id_mean, r.acc_ood_mean])).toEqual([
+      ['rl[k=4]', 0, ACC.rl[0], ACC_OOD.rl[0]], ['rl[k=4]', 1, ACC.rl[1], ACC_OOD.rl[1]],
+      ['sft[n=10]', 0, ACC.sft[0], ACC_OOD.sft[0]], ['sft[n=10]', 1, ACC.sft[1], ACC_OOD.sft[1]],
+    ]);
+    const viaFlag = JSON.parse(await results('--sweep', SWEEP, '--per-seed', '--json')) as JsonTable;
+    expect(viaFlag.rows).toEqual(t.rows);
+  });
+
+  it('filters by record field and arm parameter; a repeated key matches any of its values', async () => {
+    expect((await json('--sweep', SWEEP, '--filter', 'method=sft')).rows.map((r) => r.arm)).toEqual(['sft[n=10]']);
+    expect((await json('--sweep', SWEEP, '--filter', 'k=4')).rows.map((r) => r.arm)).toEqual(['rl[k=4]']);
+    expect((await json('--sweep', SWEEP, '--filter', 'seed=1', '--per-seed')).rows.map((r) => `${r.arm}/${r.seed}`)).toEqual(['rl[k=4]/1', 'sft[n=10]/1']);
+    expect((await json('--sweep', SWEEP, '--filter', 'method=sft', '--filter', 'method=rl')).rows).toHaveLength(2);
+  });
+
+  it('groups by the given keys and sorts descending', async () => {
+    const t = await json('--sweep', SWEEP, '--group-by', 'method', '--sort', '-acc_id_mean');
+    expect(t.columns[0]!.key).toBe('method');
+    expect(t.columns.map((c) => c.key)).not.toContain('arm');
+    expect(t.rows.map((r) => r.method)).toEqual(['sft', 'rl']);
+    expect((await json('--sweep', SWEEP, '--group-by', 'method', '--sort=-acc_id_mean')).rows).toEqual(t.rows);
+    expect((await json('--sweep', SWEEP, '--group-by', 'method', '--sort', 'acc_id_mean')).rows.map((r) => r.method)).toEqual(['rl', 'sft']);
+  });
+
+  it('defaults to the latest sweep and says why its table is empty', async () => {
+    const r = await runCli(['results', '--db', db]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(2); // header and rule only
+    expect(r.stderr).toContain(`no succeeded arm in sweep ${SWEEP_EMPTY}`);
+    expect(r.stderr).toContain('1 failed');
+  });
+
+  it('rejects an unknown key with one line that lists the allowed keys', async () => {
+    for (const args of [['--filter', 'temperature=1'], ['--group-by', 'method,temperature'], ['--sort', 'temperature']]) {
+      const r = await runCli(['results', '--db', db, '--sweep', SWEEP, ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^limolab results: unknown (filter|group-by|sort) key 'temperature'; allowed: /);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(hasStackTrace(r.stderr)).toBe(false);
+    }
+    const allowed = (await runCli(['results', '--db', db, '--sweep', SWEEP, '--filter', 'temperature=1'])).stderr;
+    for (const k of ['method', 'arm', 'seed', 'n', 'k', 'curation']) expect(allowed).toContain(k);
+  });
+
+  it('names an unknown sweep, a missing file, a bad --filter and a bad --format', async () => {
+    const unknown = await runCli(['results', '--db', db, '--sweep', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no sweep "nope"');
+    expect(unknown.stderr).toContain(SWEEP);
+    const missing = await runCli(['results', '--db', join(dir, 'absent.db')]);
+    expect(missing.stderr).toContain(`no results database at ${join(dir, 'absent.db')}`);
+    expect(existsSync(join(dir, 'absent.db'))).toBe(false);
+    expect((await runCli(['results', '--db', db, '--filter', 'method'])).stderr).toContain('--filter takes KEY=VALUE');
+    expect((await runCli(['results', '--db', db, '--format', 'xml'])).stderr).toContain('--format must be table, csv or json');
+  });
+});
+
+describe('limolab results against a coordinator', () => {
+  it('prints one clear line when the coordinator cannot be reached', async () => {
+    const r = await runCli(['results', '--coordinator', '127.0.0.1:1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^limolab results: cannot reach the coordinator at 127\.0\.0\.1:1 .*--coordinator host:port/);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+  });
+
+  it('asks QueryResults over gRPC and prints the same accuracies and FLOPs as --db', async () => {
+    const c = new Cluster();
+    try {
+      fillStore(c.db);
+      await c.startNats();
+      await c.startCoordinatorInProcess();
+      const remote = await runCli(['results', '--coordinator', c.address, '--sweep', SWEEP, '--per-seed', '--format', 'json']);
+      expect(remote.stderr).toBe('');
+      const r = JSON.parse(remote.stdout) as JsonTable;
+      const local = JSON.parse((await runCli(['results', '--db', db, '--sweep', SWEEP, '--per-seed', '--format', 'json'])).stdout) as JsonTable;
+      expect(r.columns).toEqual(local.columns);
+      const pick = (t: JsonTable) => t.rows.map((x) => [x.arm, x.seed, x.acc_id_mean, x.acc_ood_mean, x.flops, x.device_s, x.curated_examples]);
+      expect(pick(r)).toEqual(pick(local));
+      expect(r.rows).toHaveLength(4);
+
+      const text = await runCli(['results', '--coordinator', c.address, '--sweep', SWEEP, '--filter', 'method=sft']);
+      expect(text.stdout).toMatch(/\nsft\s+sft\[n=10\]\s+2\s+0\.550\s/);
+      expect(text.stdout).not.toContain('rl[k=4]');
+
+      const latest = await runCli(['results', '--coordinator', c.address]);
+      expect(latest.code).toBe(0);
+      expect(latest.stderr).toContain(`sweep ${SWEEP_EMPTY} has no succeeded arm`);
+
+      const unknownSweep = await runCli(['results', '--coordinator', c.address, '--sweep', 'nope']);
+      expect(unknownSweep.code).toBe(1);
+      expect(unknownSweep.stderr).toMatch(/^limolab results: no sweep with id nope/);
+
+      const badKey = await runCli(['results', '--coordinator', c.address, '--sweep', SWEEP, '--group-by', 'temperature']);
+      expect(badKey.code).toBe(1);
+      expect(badKey.stderr).toMatch(/^limolab results: unknown group-by key 'temperature'; allowed: /);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+describe('limolab report', () => {
+  it('writes one self-contained HTML file with every figure, the spec (escaped) and the spec prices', async () => {
+    const out = join(dir, 'report.html');
+    const r = await runCli(['report', SWEEP, '--db', db, '-o', out], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`wrote ${out}`);
+    const html = readFileSync(out, 'utf8');
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    for (const name of PLOT_NAMES) expect(html).toContain(`id="plot-${name}"`);
+    expect(html).toContain('id="table-summary"');
+    expect(html).toContain('&lt;b&gt;escaped&lt;/b&gt;');
+    expect(html).not.toContain('<b>escaped</b>');
+    expect(html).toContain('($3.60/h)');                 // cpu price from the spec's prices: block
+    expect(html).toContain('curated example $2');
+    expect(html).not.toMatch(/<script|<link|\bsrc=|href="http/i);
+  });
+
+  it('refuses a sweep with no succeeded arm, and an unknown sweep', async () => {
+    const empty = await runCli(['report', SWEEP_EMPTY, '--db', db, '-o', join(dir, 'empty.html')]);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/^limolab report: sweep sw-empty \(later\) has no succeeded arm yet \(1 failed\)/);
+    expect(existsSync(join(dir, 'empty.html'))).toBe(false);
+    const unknown = await runCli(['report', 'nope', '--db', db, '-o', join(dir, 'x.html')]);
+    expect(unknown.stderr).toContain('no sweep "nope"');
+    const noOut = await runCli(['report', SWEEP, '--db', db]);
+    expect(noOut.code).toBe(1);
+    expect(noOut.stderr).toContain('needs -o FILE');
+  });
+});
+
+describe('limolab plot', () => {
+  it('writes an SVG and a PNG', async () => {
+    const svgPath = join(dir, 'cost.svg');
+    const svg = await runCli(['plot', 'cost-by-phase', '--sweep', SWEEP, '--db', db, '-o', svgPath], { timeoutMs: 60_000 });
+    expect(svg.code).toBe(0);
+    const text = readFileSync(svgPath, 'utf8');
+    expect(text).toMatch(/^<svg /);
+    expect(text).toContain('id="plot-cost-by-phase"');
+    const pngPath = join(dir, 'acc.png');
+    const png = await runCli(['plot', 'accuracy-vs-flops', '--sweep', SWEEP, '--db', db, '--format', 'png', '-o', pngPath], { timeoutMs: 60_000 });
+    expect(png.code).toBe(0);
+    const bytes = readFileSync(pngPath);
+    expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(bytes.length).toBeGreaterThan(2000);
+  });
+
+  it('lists the plot names for an unknown one', async () => {
+    const r = await runCli(['plot', 'accuracy-vs-money', '--sweep', SWEEP, '--db', db, '-o', join(dir, 'x.svg')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`limolab plot: unknown plot "accuracy-vs-money"; choose one of: ${PLOT_NAMES.join(', ')}\n`);
+    expect(existsSync(join(dir, 'x.svg'))).toBe(false);
+  });
+});
