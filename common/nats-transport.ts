@@ -122,8 +122,10 @@ export class NatsTransport implements Transport {
     let messages: { stop(): void; close(): Promise<void | Error> } | undefined;
     const start = (async () => {
       const stream = `${this.upper}_RESULTS`;
+      // A coordinator that dies holding unacked results gets them back after this lease
+      // (its successor then ingests them); ingestion is idempotent, so short is safe.
       await this.jsm.consumers.info(stream, 'coordinator').catch(() =>
-        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 60_000_000_000, max_ack_pending: 50_000 }));
+        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000, max_ack_pending: 50_000 }));
       const consumer = await this.js.consumers.get(stream, 'coordinator');
       messages = await consumer.consume({
         max_messages: 2000,
@@ -186,7 +188,6 @@ export class NatsTransport implements Transport {
     const msgs = await consumer.fetch({ max_messages: max, expires: Math.max(1000, expiresMs) });
     let n = 0;
     for await (const m of msgs) {
-      n++;
       let task: Task;
       try {
         task = decodeTask(m.data);
@@ -195,6 +196,7 @@ export class NatsTransport implements Transport {
         m.term();
         continue;
       }
+      n++;
       onTask(deliveredTask(task, m));
     }
     return n;

@@ -50,7 +50,8 @@ export interface Transport {
   // --- worker side
   /**
    * Asks for up to `max` tasks of a pool; each is handed to onTask as it arrives.
-   * Resolves, with how many came, once `max` came or expiresMs passed.
+   * Resolves, with how many were handed to onTask (malformed ones are not), once `max`
+   * came or expiresMs passed.
    */
   pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBadMessage: (err: Error) => void): Promise<number>;
   publishResult(result: TaskResult): Promise<void>;

@@ -75,9 +75,10 @@ export function parseSweepSpec(text: string, source = 'sweep spec'): SweepSpec {
   return r.data;
 }
 
-export function formatZodIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+export function formatZodIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[] = []): string[] {
   return issues.map((i) => {
-    const path = i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
+    const full = [...prefix, ...i.path];
+    const path = full.length ? full.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
     if (i.code === 'unrecognized_keys') return `${path === '(top level)' ? '' : path + ': '}unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
     return `${path}: ${i.message}`;
   });

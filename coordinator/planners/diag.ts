@@ -25,7 +25,7 @@ export const diagPlanner: MethodPlanner = {
   method: 'diag',
   validate({ params }: PlanArgs) {
     const r = Params.safeParse(params);
-    return r.success ? [] : formatZodIssues(r.error.issues).map((m) => `params.${m}`);
+    return r.success ? [] : formatZodIssues(r.error.issues, ['params']);
   },
   plan({ params }: PlanArgs): PlannedTask[] {
     const p = Params.parse(params);

@@ -46,7 +46,7 @@ export class Cluster {
   async startCoordinatorProcess(opts: { ackWaitMs?: number; lostAfterMs?: number } = {}) {
     const child = spawn(process.execPath, [BIN, 'coordinator', '--nats', this.nats.url, '--db', this.db, '--listen', '127.0.0.1:0',
       '--ack-wait-ms', String(opts.ackWaitMs ?? 30_000), '--lost-after-ms', String(opts.lostAfterMs ?? 10_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stderr!.on('data', (d: Buffer) => this.logs.push(`[coordinator] ${d.toString().trim()}`));
+    child.stderr!.on('data', (d: Buffer) => { for (const l of d.toString().trim().split('\n')) this.logs.push(`[coordinator] ${l}`); });
     this.coordinatorProc = child;
     const line = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: child.stdout! });
@@ -59,7 +59,7 @@ export class Cluster {
 
   startWorker(id: string, args: string[] = []): ChildProcess {
     const child = spawn(process.execPath, [BIN, 'worker', '--nats', this.nats.url, '--id', id, '--heartbeat-ms', '300', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (d: Buffer) => this.logs.push(`[${id}] ${d.toString().trim()}`));
+    child.stderr!.on('data', (d: Buffer) => { for (const l of d.toString().trim().split('\n')) this.logs.push(`[${id}] ${l}`); });
     this.workers.set(id, child);
     return child;
   }
@@ -71,6 +71,7 @@ export class Cluster {
   }
 
   async stop() {
+    if (process.env.LIMOLAB_TEST_LOGS) console.error(this.logs.join('\n'));
     for (const c of this.clients) c.close();
     for (const w of this.workers.values()) if (w.exitCode === null) w.kill('SIGKILL');
     if (this.coordinatorProc && this.coordinatorProc.exitCode === null) this.coordinatorProc.kill('SIGKILL');
