@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer, Engine, type Example, type ModelConfig } from '../../worker/engine/index.js';
+import { CharTokenizer, Engine, EngineAbortedError, type Example, type ModelConfig } from '../../worker/engine/index.js';
 
 const tokenizer = new CharTokenizer('abcdefghijklmnopqrstuvwxyz :=0123456789');
 const config: ModelConfig = {
@@ -121,6 +121,17 @@ describe('Engine', () => {
     expect(y.losses).toEqual(x.losses);
     expect(y.tokens).toEqual(x.tokens);
     expect(Buffer.from(y.bytes).equals(Buffer.from(x.bytes))).toBe(true);
+  });
+
+  it('stops training when the caller aborts', async () => {
+    const e = await Engine.create({ config, tokenizer, seed: 1, threads: 1 });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    await expect(e.train(randomExamples(8, 1), { steps: 50, batchSize: 4, lr: 1e-3, seed: 0, signal: ac.signal,
+      onStep: (step) => { seen.push(step); if (step === 2) ac.abort(); } })).rejects.toThrow(EngineAbortedError);
+    expect(seen).toEqual([1, 2]);
+    await e.dispose();
+    await expect(e.score(randomExamples(1, 1))).rejects.toThrow(/disposed/);
   });
 
   it('reports analytic FLOPs and token counts for train and score', async () => {
