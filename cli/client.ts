@@ -2,7 +2,16 @@
 // line when the coordinator cannot be reached.
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { CoordinatorClient, type SweepEvent } from '../gen/limolab/v1/coordinator.js';
+import {
+  CancelSweepRequest, CoordinatorClient, DrainWorkerRequest, GetSweepRequest, ListSweepsRequest, ListWorkersRequest,
+  QueryResultsRequest, SubmitSweepRequest, WatchSweepRequest, type SweepEvent,
+} from '../gen/limolab/v1/coordinator.js';
+
+// Requests are completed from partial objects: protobuf encoding needs every field set.
+const REQUESTS: Record<string, { fromPartial(o: object): unknown }> = {
+  submitSweep: SubmitSweepRequest, getSweep: GetSweepRequest, listSweeps: ListSweepsRequest, cancelSweep: CancelSweepRequest,
+  listWorkers: ListWorkersRequest, drainWorker: DrainWorkerRequest, queryResults: QueryResultsRequest, watchSweep: WatchSweepRequest,
+};
 import { ConnectionError, LimolabError } from '../common/errors.js';
 
 export interface ClientOptions { address: string; token?: string; tlsCa?: string; insecure?: boolean }
@@ -21,7 +30,8 @@ export class Client {
   call<Req, Res>(method: keyof CoordinatorClient, req: Req, timeoutMs = 30_000): Promise<Res> {
     const fn = (this.c[method] as unknown as Unary<Req, Res>).bind(this.c);
     return new Promise((resolve, reject) => {
-      fn(req, this.md, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(this.wrap(e)) : resolve(r)));
+      const full = (REQUESTS[method]?.fromPartial(req as object) ?? req) as Req;
+      fn(full, this.md, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(this.wrap(e)) : resolve(r)));
     });
   }
 

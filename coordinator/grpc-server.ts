@@ -2,7 +2,7 @@
 // standard health service and server reflection. Optional TLS and bearer token: when a
 // token is set, every call without `authorization: Bearer <token>` is refused.
 import * as grpc from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { CoordinatorService, type CoordinatorServer, type QueryResultsResponse }
 import { LimolabError, NotFoundError, SpecError } from '../common/errors.js';
 import type { Coordinator } from './coordinator.js';
 
-const DESCRIPTORS = join(dirname(fileURLToPath(import.meta.url)), '..', 'gen', 'limolab.binpb');
+const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'proto');
 
 export interface GrpcServerOptions {
   address: string;                 // host:port; port 0 picks a free one
@@ -60,7 +60,9 @@ export async function startGrpcServer(coord: Coordinator, opts: GrpcServerOption
   server.addService(CoordinatorService, impl);
   const health = new HealthImplementation({ '': 'SERVING', 'limolab.v1.Coordinator': 'SERVING' });
   health.addToServer(server);
-  new ReflectionService(loadFileDescriptorSetFromBuffer(readFileSync(DESCRIPTORS))).addToServer(server);
+  // Reflection lists the services; @grpc/reflection merges a package's files into one,
+  // so clients that resolve symbols by file (buf curl) should use gen/limolab.binpb.
+  new ReflectionService(loadSync(['limolab/v1/coordinator.proto', 'limolab/v1/task.proto'], { includeDirs: [PROTO_DIR] })).addToServer(server);
 
   const creds = opts.tls
     ? grpc.ServerCredentials.createSsl(opts.tls.ca ? readFileSync(opts.tls.ca) : null, [{ cert_chain: readFileSync(opts.tls.cert), private_key: readFileSync(opts.tls.key) }], false)
