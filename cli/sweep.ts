@@ -71,19 +71,131 @@ export function progressLine(s: Sweep): string {
   return `${bar(c.total ? done / c.total : 1)} ${done}/${c.total} tasks  running ${c.running}  failed ${c.failed}`;
 }
 
-async function watch(client: Client, id: string, json: boolean): Promise<number> {
+async function watch(caller: Client, id: string, json: boolean): Promise<number> {
+  // Progress per phase from the sweep's tasks (getSweep with tasks, polled every second) and a
+  // table of finished arms (every task of the arm terminal) with their per-seed results from
+  // QueryResults. A TTY gets a frame redrawn in place; a log gets a line every 5 s and one
+  // line per arm as it finishes. The final state goes to stdout. --json streams the events.
+  // Its own channel: main()'s `return watch(...)` inside try/finally closes the caller's
+  // client as soon as watch returns its promise.
+  const client = new Client(caller.opts);
+  type Task = Sweep['tasks'][number];
+  type Cell = string | number | null;
+  const TERMINAL = new Set(['succeeded', 'cached', 'failed', 'skipped', 'cancelled']);
+  const ORDER = ['pretrain', 'curation', 'training', 'rollout', 'evaluation', 'diag'];
+  const tty = !json && !!process.stderr.isTTY;
   let last: Sweep | undefined;
-  const tty = process.stderr.isTTY;
-  await client.watch(id, (ev: SweepEvent) => {
-    last = ev.sweep;
-    if (json) { console.log(JSON.stringify(ev)); return; }
-    if (ev.task && ['succeeded', 'failed', 'skipped'].includes(ev.task.status) && !tty) return;
-    if (ev.task?.status === 'failed') process.stderr.write(`${tty ? '\r\x1b[K' : ''}task ${ev.task.name} (${ev.task.arm}) failed: ${ev.task.error}\n`);
-    if (last) process.stderr.write(tty ? `\r\x1b[K${progressLine(last)}` : `${progressLine(last)}\n`);
-  });
-  if (tty) process.stderr.write('\n');
-  if (last && !json) printSweep(last);
-  return last?.status === 'succeeded' ? 0 : 1;
+  let tasks: Task[] = [];
+  const finished = new Map<string, { status: string; rows: Record<string, Cell>[] }>();
+  let frameLines = 0;
+  let lastLine = 0;
+  const started = Date.now();
+
+  const phases = () => {
+    const by = new Map<string, { done: number; total: number; failed: number }>();
+    for (const t of tasks) {
+      const p = by.get(t.phase) ?? { done: 0, total: 0, failed: 0 };
+      p.total++;
+      if (TERMINAL.has(t.status)) p.done++;
+      if (t.status === 'failed') p.failed++;
+      by.set(t.phase, p);
+    }
+    const rank = (ph: string) => (ORDER.includes(ph) ? ORDER.indexOf(ph) : ORDER.length);
+    return [...by.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  };
+  const armsTable = () => {
+    const rows: Cell[][] = [];
+    for (const [arm, f] of [...finished.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      if (!f.rows.length) rows.push([arm, null, f.status, null, null, null, null]);
+      for (const r of f.rows) rows.push([arm, r.seed ?? null, f.status, r.acc_id_mean ?? null, r.acc_ood_mean ?? null, r.flops ?? null, r.device_s ?? null]);
+    }
+    return table(['arm', 'seed', 'status', 'acc_id', 'acc_ood', 'flops', 'device_s'], rows);
+  };
+  const frame = (): string[] => {
+    if (!last) return [];
+    const ps = phases();
+    const w = Math.max(5, ...ps.map(([ph]) => ph.length));
+    const out = [`sweep ${last.id} (${last.name}): ${last.status}, ${Math.round((Date.now() - started) / 1000)}s`];
+    if (!ps.length) out.push(`  ${progressLine(last)}`);
+    for (const [ph, c] of ps) out.push(`  ${ph.padEnd(w)} ${bar(c.total ? c.done / c.total : 1, 24)} ${c.done}/${c.total}${c.failed ? `  ${c.failed} failed` : ''}`);
+    const armCount = last.arms.length;
+    out.push(`finished arms: ${finished.size}/${armCount}`);
+    if (finished.size) out.push(...armsTable().split('\n').map((l) => `  ${l}`));
+    return out;
+  };
+  const clearFrame = () => { if (tty && frameLines) process.stderr.write(`\x1b[${frameLines}F\x1b[J`); frameLines = 0; };
+  const draw = () => {
+    if (!tty) return;
+    clearFrame();
+    const lines = frame();
+    process.stderr.write(lines.map((l) => `${l}\n`).join(''));
+    frameLines = lines.length;
+  };
+  const say = (line: string) => { clearFrame(); process.stderr.write(`${line}\n`); draw(); };
+  const logLine = () => {
+    if (tty || !last) return;
+    const ps = phases().map(([ph, c]) => `${ph} ${c.done}/${c.total}`).join('  ');
+    process.stderr.write(`${last.status}  ${ps || progressLine(last)}  finished arms ${finished.size}/${last.arms.length}\n`);
+    lastLine = Date.now();
+  };
+
+  const refresh = async () => {
+    const s = await client.call<object, Sweep>('getSweep', { id, includeTasks: true });
+    last = s;
+    tasks = s.tasks;
+    const byArm = new Map<string, Task[]>();
+    for (const t of tasks) byArm.set(t.arm, [...(byArm.get(t.arm) ?? []), t]);
+    const newly = [...byArm.entries()].filter(([arm, ts]) => !finished.has(arm) && ts.every((t) => TERMINAL.has(t.status)));
+    if (newly.length) {
+      const res = await client.call<object, { columns: string[]; rows: Record<string, Cell>[] }>('queryResults', { sweep: id, filter: {}, groupBy: [], sort: '', perSeed: true })
+        .catch(() => ({ columns: [], rows: [] as Record<string, Cell>[] }));
+      for (const [arm, ts] of newly) {
+        const status = ts.some((t) => t.status === 'failed' || t.status === 'skipped' || t.status === 'cancelled') ? 'failed' : 'succeeded';
+        finished.set(arm, { status, rows: res.rows.filter((r) => r.arm === arm) });
+        if (!tty) {
+          const rows = finished.get(arm)!.rows;
+          const accs = rows.map((r) => `seed ${r.seed}: acc_id ${typeof r.acc_id_mean === 'number' ? r.acc_id_mean.toFixed(3) : '-'}`).join(', ');
+          process.stderr.write(`arm ${arm} finished (${status})${accs ? `: ${accs}` : ''}\n`);
+        }
+      }
+    }
+    if (!tty && Date.now() - lastLine >= 5000) logLine();
+    draw();
+  };
+
+  let polling = json;
+  let poll: Promise<void> = json ? Promise.resolve() : refresh().catch(() => undefined).finally(() => { polling = true; });
+  const timer = json ? undefined : setInterval(() => {
+    if (!polling) return;
+    polling = false;
+    poll = refresh().catch(() => undefined).finally(() => { polling = true; });
+  }, 1000);
+  try {
+    await client.watch(id, (ev: SweepEvent) => {
+      if (ev.sweep) last = { ...ev.sweep, tasks };
+      if (json) { console.log(JSON.stringify(ev)); return; }
+      if (ev.task?.status === 'failed') say(`task ${ev.task.name} (${ev.task.arm}) failed: ${ev.task.error}`);
+    });
+  } catch (err) {
+    if (timer) clearInterval(timer);
+    await poll;
+    client.close();
+    clearFrame();
+    throw err;
+  } finally {
+    if (timer) clearInterval(timer);
+    await poll;
+  }
+  if (json) { client.close(); return last?.status === 'succeeded' ? 0 : 1; }
+  await refresh().catch(() => undefined);
+  client.close();
+  clearFrame();
+  if (!last) return 1;
+  printSweep(last);
+  const w = Math.max(5, ...phases().map(([ph]) => ph.length));
+  for (const [ph, c] of phases()) console.log(`  ${ph.padEnd(w)} ${c.done}/${c.total}${c.failed ? `  ${c.failed} failed` : ''}`);
+  if (finished.size) console.log(`\n${armsTable()}`);
+  return last.status === 'succeeded' ? 0 : 1;
 }
 
 const WORKERS_USAGE = `Usage: limolab workers [drain <id>] [--all]
