@@ -113,7 +113,7 @@ class LeaseQueue {
       const m = this.msgs.get(seq);
       if (!m || m.state !== 'ready') continue; // purged since it was queued
       m.state = 'inflight';
-      m.deliveries = 1;
+      m.deliveries++;
       this.inflight++;
       const d = m.deliveries;
       m.timer = setTimeout(() => this.expire(m, d), this.leaseMs);

@@ -9,8 +9,9 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
-import { decodeTask, decodeResult } from './wire.js';
+import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
+import { decodeTask, decodeResultBatch } from './wire.js';
+import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
 
@@ -131,7 +132,10 @@ export class NatsTransport implements Transport {
         max_messages: 2000,
         callback: (m) => {
           try {
-            pending.push({ result: decodeResult(m.data), ack: () => m.ack() });
+            const results = decodeResultBatch(m.data);
+            // One message, several results: ack once all of them are stored.
+            let left = results.length;
+            for (const result of results) pending.push({ result, ack: () => { if (--left === 0) m.ack(); } });
           } catch (err) {
             onBad(err as Error);
             m.term();
@@ -202,8 +206,25 @@ export class NatsTransport implements Transport {
     return n;
   }
 
-  async publishResult(result: TaskResult): Promise<void> {
-    await this.js.publish(`${this.ns}.result.${result.sweepId}`, TaskResult.encode(result).finish(), { msgID: result.attemptId });
+  private resultQueue: { r: TaskResult; resolve(): void; reject(e: unknown): void }[] = [];
+  private resultFlush = false;
+
+  /** Results finishing within the same moment travel in one TaskResultBatch message. */
+  publishResult(result: TaskResult): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.resultQueue.push({ r: result, resolve, reject });
+      if (this.resultQueue.length >= 256) this.flushResults();
+      else if (!this.resultFlush) { this.resultFlush = true; setImmediate(() => this.flushResults()); }
+    });
+  }
+
+  private flushResults() {
+    this.resultFlush = false;
+    const batch = this.resultQueue.splice(0);
+    if (!batch.length) return;
+    const data = TaskResultBatch.encode({ results: batch.map((b) => b.r) }).finish();
+    this.js.publish(`${this.ns}.result.batch`, data, { msgID: `rb-${randomBytes(9).toString('base64url')}` })
+      .then(() => { for (const b of batch) b.resolve(); }, (err) => { for (const b of batch) b.reject(err); });
   }
 
   publishEvent(ev: TaskEvent): void {

@@ -1,6 +1,6 @@
 // Decoding of task-plane messages with validation: protobuf decodes almost any bytes
 // into *something*, so a message is accepted only when its required fields make sense.
-import { Task, TaskKind, TaskResult } from '../gen/limolab/v1/task.js';
+import { Task, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
 import { WireError } from './errors.js';
 
 export function decodeTask(data: Uint8Array): Task {
@@ -30,4 +30,19 @@ export function decodeResult(data: Uint8Array): TaskResult {
     throw new WireError(`malformed TaskResult message (${data.length} bytes): task_id, sweep_id and attempt_id are required`);
   }
   return r;
+}
+
+/** A worker's result message: a TaskResultBatch whose every result has its ids. */
+export function decodeResultBatch(data: Uint8Array): TaskResult[] {
+  let b: TaskResultBatch;
+  try {
+    b = TaskResultBatch.decode(data);
+  } catch (err) {
+    throw new WireError(`undecodable TaskResultBatch message (${data.length} bytes): ${(err as Error).message}`, { cause: err });
+  }
+  if (!b.results.length) throw new WireError(`malformed TaskResultBatch message (${data.length} bytes): no results`);
+  for (const r of b.results) {
+    if (!r.taskId || !r.sweepId || !r.attemptId) throw new WireError(`malformed TaskResultBatch message (${data.length} bytes): task_id, sweep_id and attempt_id are required in every result`);
+  }
+  return b.results;
 }

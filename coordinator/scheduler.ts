@@ -158,7 +158,9 @@ export class Scheduler extends EventEmitter {
           this.inFlight += batch.length;
           this.store.apply({ tasks: batch });
           try {
+            const ts = Date.now();
             await this.transport.publishTasks(protos);
+            if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
           } catch (err) {
             // Back to pending: the next tick tries again.
             this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);

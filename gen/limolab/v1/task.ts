@@ -448,6 +448,14 @@ export interface ControlReply {
   message: string;
 }
 
+/**
+ * What a worker publishes on the result stream: the results that finished together,
+ * in one message (one JetStream write and ack instead of one per task).
+ */
+export interface TaskResultBatch {
+  results: TaskResult[];
+}
+
 function createBaseArtifactRef(): ArtifactRef {
   return { role: "", digest: "", size: 0, uri: "", mediaType: "" };
 }
@@ -4015,6 +4023,75 @@ export const ControlReply: MessageFns<ControlReply> = {
     const message = createBaseControlReply();
     message.ok = object.ok ?? false;
     message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseTaskResultBatch(): TaskResultBatch {
+  return { results: [] };
+}
+
+export const TaskResultBatch: MessageFns<TaskResultBatch> = {
+  encode(message: TaskResultBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      TaskResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskResultBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskResultBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(TaskResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskResultBatch {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => TaskResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TaskResultBatch): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => TaskResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskResultBatch>, I>>(base?: I): TaskResultBatch {
+    return TaskResultBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskResultBatch>, I>>(object: I): TaskResultBatch {
+    const message = createBaseTaskResultBatch();
+    message.results = object.results?.map((e) => TaskResult.fromPartial(e)) || [];
     return message;
   },
 };
