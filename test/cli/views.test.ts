@@ -6,6 +6,9 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getTableName, is } from 'drizzle-orm';
+import { SQLiteTable } from 'drizzle-orm/sqlite-core';
+import * as schema from '../../coordinator/store/schema.js';
 import { SqliteStore } from '../../coordinator/store/sqlite-store.js';
 import { loadRunRecords } from '../../coordinator/results.js';
 import { flopsTotal } from '../../coordinator/analysis/index.js';
@@ -102,5 +105,27 @@ describe('task_attempts', () => {
     expect(r).toEqual({ attempts: 2, failed_attempts: 1, lost_attempts: 0, last_error: 'out of memory', last_error_code: 'OOM', status: 'succeeded', wall_s: 2.5 });
     const n = sql.prepare('select count(*) from task_attempts where sweep_id = ?').pluck().get(SWEEP);
     expect(n).toBe(14);
+  });
+});
+
+describe('docs/schema.md', () => {
+  const doc = readFileSync(join(import.meta.dirname, '../../docs/schema.md'), 'utf8');
+  const queries = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const LATEST = '(select id from sweeps order by created_ms desc limit 1)';
+
+  it('documents every table of schema.ts and every view', () => {
+    const tables = Object.values(schema).filter((t) => is(t, SQLiteTable)).map((t) => getTableName(t as SQLiteTable));
+    expect(tables).toHaveLength(9);
+    const names = [...tables, 'arm_summary', 'ledger_by_phase', 'task_attempts'];
+    for (const n of names) expect(doc).toContain(`### \`${n}\``);
+  });
+
+  it('has example queries that run, and the accuracy-per-FLOP one gives the fixture numbers', () => {
+    expect(queries.length).toBeGreaterThanOrEqual(5);
+    for (const q of queries) expect(() => sql.prepare(q).all()).not.toThrow();
+    const perFlop = sql.prepare(queries[0]!.replaceAll(LATEST, `'${SWEEP}'`)).all() as Record<string, string | number>[];
+    expect(perFlop.map((r) => [r.method, r.arm, r.seeds, r.acc_id])).toEqual([['rl', 'rl[k=4]', 2, 0.45], ['sft', 'sft[n=10]', 2, 0.55]]);
+    const sftFlops = FLOPS.curate + FLOPS.sftTrain + FLOPS.evaluation;
+    expect(Number(perFlop[1]!.acc_per_tflop)).toBeCloseTo(0.55 / (sftFlops / 1e12), 0);
   });
 });
