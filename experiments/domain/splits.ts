@@ -74,10 +74,20 @@ export function makeSplits(config: DomainConfig, seed: number = config.splitSeed
   const test_id = tests('test_id', range(config.trainSteps));
   const test_ood = tests('test_ood', range(config.oodSteps));
   const rng = new Rng(deriveSeed(seed, 'pool'));
-  const difficulties = range(config.trainSteps);
+  // Round-robin over difficulties; one that runs out of distinct problems (1 step with small
+  // values has only a few hundred) drops out and the others fill the pool.
+  let difficulties = range(config.trainSteps);
   const pool: Problem[] = [];
-  for (let i = 0; i < config.poolSize; i++) {
-    pool.push(...drawUnique(rng, config, difficulties[i % difficulties.length]!, 1, taken, 'pool'));
+  for (let i = 0; pool.length < config.poolSize; i++) {
+    if (difficulties.length === 0) {
+      throw new Error(`makeSplits: only ${pool.length} distinct pool problems of ${config.poolSize} exist outside the tests; lower poolSize or raise valueMax/operandMax`);
+    }
+    const d = difficulties[i % difficulties.length]!;
+    try {
+      pool.push(...drawUnique(rng, config, d, 1, taken, 'pool'));
+    } catch {
+      difficulties = difficulties.filter((x) => x !== d);
+    }
   }
   const shuffled = rng.shuffle(pool);
   for (const p of [...test_id, ...test_ood, ...shuffled]) checkLength(p, config);

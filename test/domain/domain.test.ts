@@ -147,8 +147,8 @@ describe('pretraining corpus', () => {
       expect(parseProblem(f.completion.split('=')[0]!)!.answer).toBe(Number(f.completion.split('=')[1]));
     }
     const chained = problems.filter((e) => e.style !== 'none').length / problems.length;
-    expect(chained).toBeGreaterThan(0.03);
-    expect(chained).toBeLessThan(0.07);
+    expect(chained).toBeGreaterThan(0.07);
+    expect(chained).toBeLessThan(0.13);
     const single = problems.filter((e) => e.steps === 1).length / problems.length;
     expect(single).toBeGreaterThan(0.25);
     expect(single).toBeLessThan(0.35);

@@ -1,16 +1,18 @@
 // A one-process probe of an SFT arm on the study defaults, for tuning: PRETRAIN -> EVAL(base)
 // -> CURATE -> TRAIN(sft) -> EVAL, through mlRunner with an in-memory artifact store.
-// Run: npx tsx worker/ml/probe.ts ['{"pretrain":{"steps":1500},"strategy":"limo","threads":2}']
+// Run: npx tsx worker/ml/probe.ts ['{"pretrain":{"steps":1500},"strategy":"limo","threads":2,"saveBase":"/tmp/base.bin"}']
+// ("loadBase" skips pretraining and the base eval.)
 // The JSON merges (one level deep) over defaultStudyConfig(); prints metrics and seconds per task.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { TaskKind, type ArtifactRef, type Task } from '../../gen/limolab/v1/task.js';
 import type { TaskContext } from '../runner.js';
 import { defaultStudyConfig, type MlConfig } from './defaults.js';
 import { mlRunner } from './index.js';
 import { MemoryArtifacts } from './memory-artifacts.js';
 
-type Probe = MlConfig & { strategy: string; seed: number; threads: number; evalLimit: number; skipSft: boolean };
+type Probe = MlConfig & { strategy: string; seed: number; threads: number; evalLimit: number; skipSft: boolean; saveBase: string; loadBase: string };
 const over = JSON.parse(process.argv[2] ?? '{}') as Partial<Record<keyof Probe, unknown>>;
-const base: Probe = { ...defaultStudyConfig(), strategy: 'limo', seed: 1, threads: 2, evalLimit: 0, skipSft: false };
+const base: Probe = { ...defaultStudyConfig(), strategy: 'limo', seed: 1, threads: 2, evalLimit: 0, skipSft: false, saveBase: '', loadBase: '' };
 const cfg = Object.fromEntries(Object.entries(base).map(([k, v]) => {
   const o = over[k as keyof Probe];
   return [k, o !== undefined && typeof v === 'object' && !Array.isArray(v) ? { ...v, ...(o as object) } : (o ?? v)];
@@ -35,10 +37,15 @@ async function run(kind: TaskKind, spec: Task['spec'], inputs: ArtifactRef[] = [
 
 const evalSpec = (): Task['spec'] => ({ $case: 'eval', value: { splits: [], nSamples: cfg.eval.nSamples, k: cfg.eval.k, temperature: cfg.eval.temperature, keepOutputs: 3, mode: 'model', shots: 0, domain: cfg.domain, options: { ...cfg.eval.options, limit: cfg.evalLimit } } });
 console.log(JSON.stringify({ model: cfg.model, domain: cfg.domain, pretrain: cfg.pretrain, curate: cfg.curate, sft: cfg.sft, strategy: cfg.strategy }));
-const pre = await run(TaskKind.TASK_KIND_PRETRAIN, { $case: 'pretrain', value: { model: cfg.model, domain: cfg.domain, train: cfg.pretrain } });
-const ckpt = pre.outputs[0]!;
-const ev0 = await run(TaskKind.TASK_KIND_EVAL, evalSpec(), [ckpt]);
-console.log('  base outputs:', JSON.stringify(ev0.details?.test_id));
+let ckpt: ArtifactRef;
+if (cfg.loadBase) {
+  ckpt = await store.put('checkpoint', new Uint8Array(readFileSync(cfg.loadBase)));
+} else {
+  ckpt = (await run(TaskKind.TASK_KIND_PRETRAIN, { $case: 'pretrain', value: { model: cfg.model, domain: cfg.domain, train: cfg.pretrain } })).outputs[0]!;
+  if (cfg.saveBase) writeFileSync(cfg.saveBase, await store.get(ckpt));
+  const ev0 = await run(TaskKind.TASK_KIND_EVAL, evalSpec(), [ckpt]);
+  console.log('  base outputs:', JSON.stringify(ev0.details?.test_id));
+}
 if (!cfg.skipSft) {
   const cur = await run(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy: cfg.strategy, n: cfg.curate.n, k: cfg.curate.k, candidates: cfg.curate.candidates, domain: cfg.domain, options: cfg.curate.options } }, [ckpt]);
   const sft = await run(TaskKind.TASK_KIND_TRAIN, { $case: 'train', value: { method: 'sft', epochs: cfg.sft.epochs, lr: cfg.sft.lr, batchSize: cfg.sft.batchSize, maxPerPrompt: 0, options: cfg.sft.options } }, [ckpt, cur.outputs[0]!]);
