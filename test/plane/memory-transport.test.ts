@@ -57,7 +57,10 @@ describe('MemoryTransport: task queue', () => {
     expect(seen).toEqual(['a', 'b', 'c']);
     // 'd' is still queued for the next pull; pools are separate queues.
     expect((await pull(t, 5, 50, 'gpu')).n).toBe(0);
-    const next = await pull(t, 5, 100);
+    // A pull finds what is already queued at once, not at its expiry.
+    const t1 = Date.now();
+    const next = await pull(t, 1, 10_000);
+    expect(Date.now() - t1).toBeLessThan(1000);
     expect(next).toMatchObject({ n: 1, ids: ['d'] });
     expect(next.got[0]!.delivery).toBe(1);
   });
