@@ -89,6 +89,18 @@ describe('CURATE', () => {
     expect(limo.metrics['quality.mean']).toBeGreaterThanOrEqual(hard.metrics['quality.mean']!);
   });
 
+  it("limo with limoSource base keeps only the base's own verified samples", async () => {
+    const out = await run(curateTask('limo', 3, [base], { ...cfg.curate.options, limoSource: 'base', temperature: 1 }));
+    const ds = JSON.parse(new TextDecoder().decode(await store.get(out.outputs[0]!)));
+    expect(out.ledger.curatedExamples).toBe(ds.examples.length);
+    expect(ds.examples.length).toBeLessThanOrEqual(cfg.curate.n);
+    for (const e of ds.examples) {
+      expect(e.style).toBe('base');
+      expect(e.quality).toBeGreaterThan(0);
+      expect(e.passRate).toBeGreaterThan(0);
+    }
+  });
+
   it('rejects an unknown strategy', async () => {
     await expect(run(curateTask('best', 3, [base]))).rejects.toThrow(/strategy "best"/);
   });

@@ -67,7 +67,7 @@ export async function runEval(ctx: TaskContext): Promise<RunOutput> {
   if (mode !== 'model' && mode !== 'icl') throw new BadTaskInputError(`eval.mode "${s.mode}" is unknown; use model or icl`);
   const splits = s.splits.length > 0 ? s.splits : ['test_id', 'test_ood'];
   for (const sp of splits) if (!(SPLITS as readonly string[]).includes(sp)) throw new BadTaskInputError(`eval.splits has "${sp}"; use ${SPLITS.join(', ')}`);
-  const ks = s.k.filter((k) => k > 1); // pass@1 is the greedy metric
+  const ks = s.k.filter((k) => k >= 1); // pass@1 here is sampled; pass1 is greedy
   for (const k of ks) if (k > s.nSamples) throw new BadTaskInputError(`eval.k ${k} needs n_samples >= ${k} (got ${s.nSamples})`);
   if (s.nSamples > 1 && s.temperature === 0) throw new BadTaskInputError('eval with n_samples > 1 at temperature 0 draws identical samples; set temperature (e.g. 1)');
   const domain = parseDomain(s.domain, 'eval.domain');
