@@ -7,9 +7,14 @@
 //             gives it back after delay; term drops it; ack removes it. Pulls wait in
 //             FIFO order and are served as tasks are published.
 //   results:  one durable work queue, consumed in batches; unacked results are
-//             redelivered after their own lease (resultAckWaitMs).
+//             redelivered after their own lease (resultAckWaitMs). One message per
+//             result: NATS batches results into TaskResultBatch messages to save
+//             JetStream writes, which costs nothing here; each result is validated as
+//             decodeResultBatch validates each of a batch's results.
 //   dedup:    publishTasks by `${task.id}#${task.attempt}`, publishResult by attempt id,
-//             within duplicateWindowMs (2 min), like Nats-Msg-Id.
+//             within duplicateWindowMs (2 min), like Nats-Msg-Id. (NATS result batches
+//             carry random msg ids: there a retried publish may store a result twice
+//             and idempotent ingestion absorbs it; here the copy is dropped.)
 //   events, heartbeats, control: broadcast to subscribers on a microtask, never inside
 //             the publisher's call.
 //   artifacts: in memory by sha256 digest (checked on get), or DirArtifacts.
@@ -25,7 +30,7 @@ import type { ArtifactStore, Closer, DeliveredResult, DeliveredTask, Transport }
 
 export interface MemoryTransportOptions {
   ackWaitMs?: number;          // task lease; default 30 s
-  resultAckWaitMs?: number;    // result lease; default 60 s (the NATS coordinator consumer's)
+  resultAckWaitMs?: number;    // result lease; default 10 s (the NATS coordinator consumer's)
   duplicateWindowMs?: number;  // msg-id de-duplication window; default 2 min
   maxAckPending?: number;      // tasks of one pool delivered and not yet acked; default 20 000
   artifactDir?: string;        // artifacts as files in this directory instead of in memory
@@ -217,7 +222,8 @@ class Dedup {
 
 interface Pull {
   max: number;
-  received: number;
+  taken: number;               // messages this pull took, malformed ones included (count toward max)
+  received: number;            // tasks handed to onTask (what the pull resolves with)
   onTask: (t: DeliveredTask) => void;
   onBad: (err: Error) => void;
   resolve: (n: number) => void;
@@ -263,7 +269,7 @@ export class MemoryTransport implements Transport {
 
   constructor(opts: MemoryTransportOptions = {}) {
     this.ackWaitMs = opts.ackWaitMs ?? 30_000;
-    this.resultAckWaitMs = opts.resultAckWaitMs ?? 60_000;
+    this.resultAckWaitMs = opts.resultAckWaitMs ?? 10_000;
     this.maxAckPending = opts.maxAckPending ?? 20_000;
     const window = opts.duplicateWindowMs ?? 120_000;
     for (const [name, v] of Object.entries({ ackWaitMs: this.ackWaitMs, resultAckWaitMs: this.resultAckWaitMs, maxAckPending: this.maxAckPending, duplicateWindowMs: window })) {
@@ -312,7 +318,7 @@ export class MemoryTransport implements Transport {
       const pull = p.pulls[0]!;
       const m = p.q.take();
       if (!m) return;
-      pull.received++;
+      pull.taken++;
       try {
         let task: Task | undefined;
         try {
@@ -322,6 +328,7 @@ export class MemoryTransport implements Transport {
           pull.onBad(err as Error);
         }
         if (task) {
+          pull.received++;
           const q = p.q, d = m.deliveries;
           pull.onTask({
             task, delivery: d,
@@ -338,7 +345,7 @@ export class MemoryTransport implements Transport {
         pull.reject(err as Error);
         continue;
       }
-      if (pull.received >= pull.max) this.finishPull(p, pull);
+      if (pull.taken >= pull.max) this.finishPull(p, pull);
     }
   }
 
@@ -375,7 +382,7 @@ export class MemoryTransport implements Transport {
     if (!(max >= 1)) return Promise.resolve(0);
     const p = this.pool(pool);
     return new Promise<number>((resolve, reject) => {
-      const pull: Pull = { max: Math.floor(max), received: 0, onTask, onBad, resolve, reject, done: false };
+      const pull: Pull = { max: Math.floor(max), taken: 0, received: 0, onTask, onBad, resolve, reject, done: false };
       p.pulls.push(pull);
       // When the pull ends by time, whatever is ready by then is still handed over.
       pull.timer = setTimeout(() => { this.servePulls(p); this.finishPull(p, pull); }, Math.max(0, expiresMs));
