@@ -25,7 +25,8 @@ block when it has one; a coordinator uses the default prices.
   --db FILE               read this SQLite file directly; no coordinator needed
   --sweep ID              the sweep (default: the latest one)
   --filter KEY=VALUE      keep rows whose arm has KEY=VALUE (sweep, arm, method, seed, status
-                          or any arm parameter); repeat for several keys
+                          or any arm parameter); repeat for several keys; with --db the
+                          same key twice matches either value
   --group-by A,B          group keys (default method,arm)
   --sort COL              sort by a column; prefix with - for descending (e.g. -acc_id_mean)
   --per-seed              one row per arm and seed (group by arm,seed)

@@ -35,7 +35,7 @@ describe('migration 0001_views', () => {
     const views = s.sqlite.prepare("select name from sqlite_master where type = 'view' order by name").pluck().all();
     const applied = s.sqlite.prepare('select count(*) from __drizzle_migrations').pluck().get();
     s.close();
-    expect(views).toEqual(['arm_summary', 'ledger_by_phase', 'task_attempts']);
+    expect(views).toEqual(['arm_summary', 'arm_tasks', 'ledger_by_phase', 'task_attempts']);
     const journal = JSON.parse(readFileSync(join(import.meta.dirname, '../../coordinator/store/migrations/meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
     expect(applied).toBe(journal.entries.length);
     expect(journal.entries.map((e) => e.tag)).toContain('0001_views');
@@ -85,6 +85,23 @@ describe('arm_summary', () => {
   });
 });
 
+describe('arm_tasks', () => {
+  it("splits '<arm>|<seed>' at the last '|', whatever the arm name holds", () => {
+    const s = new SqliteStore(join(dir, 'split.db'));
+    const arm = 'icl[sep=a|b,n=12]7';
+    s.createSweep({ id: 'X', name: 'x', status: 'running', priority: 0, specText: '', specJson: '{}', createdMs: 1, finishedMs: null, error: null },
+      [{ sweepId: 'X', arm, armGroup: 'icl', method: 'icl', seed: 12, params: {}, evalTaskId: null }],
+      [{ id: 'x1', sweepId: 'X', arm, seed: 12, name: 'x', kind: 'eval', phase: 'evaluation', pool: 'default', status: 'pending', priority: 0, taskProto: '', deps: [],
+        cacheKey: 'k', maxRetries: 0, dispatches: 0, nextDispatchMs: null, workerId: null, createdMs: 1, startedMs: null, finishedMs: null, error: null, reusedFrom: null,
+        arms: [`${arm}|12`, 'other|3'] }], new Map());
+    const rows = s.sqlite.prepare('select arm, seed, task_id from arm_tasks').all();
+    const summary = s.sqlite.prepare('select arm, seed, status, tasks from arm_summary').all();
+    s.close();
+    expect(rows).toEqual([{ arm, seed: 12, task_id: 'x1' }, { arm: 'other', seed: 3, task_id: 'x1' }]);
+    expect(summary).toEqual([{ arm, seed: 12, status: 'partial', tasks: 1 }]);
+  });
+});
+
 describe('ledger_by_phase', () => {
   it('has one row per arm, seed and phase with summed flops, seconds and tokens', () => {
     const rows = sql.prepare("select phase, tasks, reused_tasks, flops, device_s, tokens_prompt, tokens_trained, curated_examples from ledger_by_phase where sweep_id = ? and arm = 'sft[n=10]' and seed = 1 order by phase").all(SWEEP);
@@ -116,7 +133,7 @@ describe('docs/schema.md', () => {
   it('documents every table of schema.ts and every view', () => {
     const tables = Object.values(schema).filter((t) => is(t, SQLiteTable)).map((t) => getTableName(t as SQLiteTable));
     expect(tables).toHaveLength(9);
-    const names = [...tables, 'arm_summary', 'ledger_by_phase', 'task_attempts'];
+    const names = [...tables, 'arm_summary', 'arm_tasks', 'ledger_by_phase', 'task_attempts'];
     for (const n of names) expect(doc).toContain(`### \`${n}\``);
   });
 

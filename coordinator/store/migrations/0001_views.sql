@@ -3,6 +3,17 @@
 -- An arm instance and seed is charged the ledger of every task whose tasks.arms_json holds
 -- '<arm>|<seed>' (shared tasks, e.g. one PRETRAIN, are charged in full to each arm), the
 -- same rule as coordinator/results.ts's loadRunRecords.
+-- arm_tasks: one row per (arm instance, seed, task) charge. The key '<arm>|<seed>' is split
+-- with rtrim (the seed is the trailing digits after the last '|'), so the arms lookup uses
+-- its primary key instead of matching every arm against every task of the sweep (the views
+-- below CROSS JOIN arms after arm_tasks to keep SQLite's planner on that order).
+CREATE VIEW `arm_tasks` AS
+SELECT t.sweep_id AS sweep_id,
+  substr(rtrim(j.value, '0123456789'), 1, length(rtrim(j.value, '0123456789')) - 1) AS arm,
+  cast(substr(j.value, length(rtrim(j.value, '0123456789')) + 1) AS integer) AS seed,
+  t.id AS task_id, t.phase AS phase, t.status AS status
+FROM tasks t, json_each(t.arms_json) j;
+--> statement-breakpoint
 CREATE VIEW `ledger_by_phase` AS
 SELECT a.sweep_id AS sweep_id, a.arm AS arm, a.method AS method, a.seed AS seed, l.phase AS phase,
   count(*) AS tasks,
@@ -14,10 +25,9 @@ SELECT a.sweep_id AS sweep_id, a.arm AS arm, a.method AS method, a.seed AS seed,
   sum(l.tokens_generated) AS tokens_generated,
   sum(l.tokens_trained) AS tokens_trained,
   sum(l.curated_examples) AS curated_examples
-FROM arms a
-JOIN tasks t ON t.sweep_id = a.sweep_id
-JOIN json_each(t.arms_json) j ON j.value = a.arm || '|' || a.seed
-JOIN ledger l ON l.task_id = t.id
+FROM arm_tasks c
+CROSS JOIN arms a ON a.sweep_id = c.sweep_id AND a.arm = c.arm AND a.seed = c.seed
+JOIN ledger l ON l.task_id = c.task_id
 GROUP BY a.sweep_id, a.arm, a.method, a.seed, l.phase;
 --> statement-breakpoint
 -- One row per arm instance and seed. status: succeeded when every charged task succeeded
@@ -26,10 +36,8 @@ GROUP BY a.sweep_id, a.arm, a.method, a.seed, l.phase;
 -- analysis layer does by default; the per-phase columns keep everything.
 CREATE VIEW `arm_summary` AS
 WITH charged AS (
-  SELECT a.sweep_id, a.arm, a.seed, t.id AS task_id, t.status
-  FROM arms a
-  JOIN tasks t ON t.sweep_id = a.sweep_id
-  JOIN json_each(t.arms_json) j ON j.value = a.arm || '|' || a.seed
+  SELECT c.sweep_id, c.arm, c.seed, c.task_id, c.status
+  FROM arm_tasks c CROSS JOIN arms a ON a.sweep_id = c.sweep_id AND a.arm = c.arm AND a.seed = c.seed
 ),
 state AS (
   SELECT sweep_id, arm, seed,
