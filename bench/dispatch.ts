@@ -52,7 +52,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number) {
   const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {} });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
-    procs.push(spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
+    procs.push(spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
   }
   while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
   const dispatched = new Map<string, number>();

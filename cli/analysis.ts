@@ -5,7 +5,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { SpecError, LimolabError, NotFoundError } from '../common/errors.js';
 import type { QueryResultsResponse, Sweep } from '../gen/limolab/v1/coordinator.js';
-import { loadRunRecords } from '../coordinator/results.js';
+import { loadRunRecords, pricesOf } from '../coordinator/results.js';
 import { SqliteStore } from '../coordinator/store/sqlite-store.js';
 import type { SweepRow } from '../coordinator/store/store.js';
 import {
@@ -228,16 +228,6 @@ function countBy(xs: string[]): Record<string, number> {
 }
 
 /** The spec's `prices:` block (dollars per device-hour, per curated example) over the defaults. */
-export function pricesOf(sweep: SweepRow): Prices {
-  let spec: { prices?: { per_device_hour?: Record<string, number>; per_curated_example?: number } };
-  try { spec = JSON.parse(sweep.specJson); } catch { return DEFAULT_PRICES; }
-  const p = spec.prices;
-  if (!p) return DEFAULT_PRICES;
-  const perDeviceSecond = { ...DEFAULT_PRICES.perDeviceSecond };
-  for (const [kind, perHour] of Object.entries(p.per_device_hour ?? {})) perDeviceSecond[kind] = perHour / 3600;
-  return { perDeviceSecond, perCuratedExample: p.per_curated_example ?? DEFAULT_PRICES.perCuratedExample };
-}
-
 // Column formats of the default result columns, for tables that arrive over gRPC as keys only.
 const KNOWN_COLUMNS = new Map(queryRuns([], { groupBy: [] }).columns.map((c) => [c.key, c]));
 

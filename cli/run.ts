@@ -6,7 +6,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SpecError } from '../common/errors.js';
-import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../common/nats-server.js';
+import { findNatsServer, startNatsServer } from '../common/nats-server.js';
+import { MemoryTransport } from '../common/memory-transport.js';
+import { startWorker } from '../worker/main.js';
 import { parseSweepSpec } from '../coordinator/spec.js';
 import { startCoordinator } from '../coordinator/main.js';
 import { loadRunRecords } from '../coordinator/results.js';
@@ -26,12 +28,14 @@ Runs a sweep on this machine and prints its results table.
   --listen HOST:PORT also serve the coordinator's gRPC API while it runs (default 127.0.0.1:0)
   --format F         results table format: table, csv or json (default table)
   --json             print the final sweep state and the results as JSON
+  --in-process       no nats-server: coordinator and workers in this process over an
+                     in-process transport (the default when nats-server is not installed)
 Binds to loopback only.`;
 
 export async function main(argv: string[]): Promise<number> {
   const { values: v, positionals: p } = parse(argv, {
     workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
-    format: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (!p[0]) throw new SpecError(`limolab run needs a sweep spec file, e.g. experiments/quick.yaml\n\n${USAGE}`);
@@ -44,21 +48,33 @@ export async function main(argv: string[]): Promise<number> {
   mkdirSync(workdir, { recursive: true });
   const say = (l: string) => { if (!v.json) process.stderr.write(`${l}\n`); };
 
-  if (!findNatsServer()) throw new SpecError(NATS_INSTALL_HINT);
-  const nats = await startNatsServer({ storeDir: join(workdir, `nats-${process.pid}`), logFile: join(workdir, 'nats-server.log') });
+  const slots = int(v.slots, 'slots', 1);
+  const inProcess = !!v['in-process'] || !findNatsServer();
   const coordLog: string[] = [];
-  const coord = await startCoordinator({
-    db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', ackWaitMs: 30_000, lostAfterMs: 10_000,
-    log: (l) => { coordLog.push(l); if (process.env.LIMOLAB_DEBUG) say(l); },
-  });
-  say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker(s)`);
+  const log = (l: string) => { coordLog.push(l); if (process.env.LIMOLAB_DEBUG) say(l); };
+  let nats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+  let memory: MemoryTransport | undefined;
   const workers: ChildProcess[] = [];
-  for (let i = 0; i < nWorkers; i++) {
-    const child = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', String(int(v.slots, 'slots', 1)), '--id', `local-${i + 1}`], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NATS_URL: nats.url },
-    });
-    child.stderr!.on('data', (d: Buffer) => { if (process.env.LIMOLAB_DEBUG) process.stderr.write(`[worker ${i + 1}] ${d}`); });
-    workers.push(child);
+  const inProc: Awaited<ReturnType<typeof startWorker>>[] = [];
+  let coord: Awaited<ReturnType<typeof startCoordinator>>;
+  if (!inProcess) {
+    nats = await startNatsServer({ storeDir: join(workdir, `nats-${process.pid}`), logFile: join(workdir, 'nats-server.log') });
+    coord = await startCoordinator({ db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', ackWaitMs: 30_000, lostAfterMs: 10_000, log });
+    say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker process(es)`);
+    for (let i = 0; i < nWorkers; i++) {
+      const child = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', String(slots), '--id', `local-${i + 1}`], {
+        stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NATS_URL: nats.url },
+      });
+      child.stderr!.on('data', (d: Buffer) => { if (process.env.LIMOLAB_DEBUG) process.stderr.write(`[worker ${i + 1}] ${d}`); });
+      workers.push(child);
+    }
+  } else {
+    // Same coordinator and workers over an in-process transport: one event loop, so
+    // CPU-heavy tasks run one after another whatever --workers says.
+    memory = new MemoryTransport({ ackWaitMs: 30_000, artifactDir: join(workdir, 'artifacts') });
+    coord = await startCoordinator({ db: v.db ?? 'limolab.db', transport: memory, listen: v.listen ?? '127.0.0.1:0', lostAfterMs: 10_000, log });
+    say(`limolab: ${v['in-process'] ? '' : 'nats-server not found; '}running in-process (coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} in-process worker(s))`);
+    for (let i = 0; i < nWorkers; i++) inProc.push(await startWorker({ transport: memory, id: `local-${i + 1}`, slots, log: (l) => { if (process.env.LIMOLAB_DEBUG) say(l); } }));
   }
   let interrupted = false;
   const ac = new AbortController();
@@ -100,7 +116,10 @@ export async function main(argv: string[]): Promise<number> {
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
     clearTimeout(killer);
     await coord.stop();
-    await nats.stop({ removeStore: true });
+    for (const w of inProc) w.worker.abort();
+    await memory?.close();
+    await Promise.all(inProc.map((w) => w.done.catch(() => {})));
+    await nats?.stop({ removeStore: true });
   }
   return code;
 }

@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
         const r = await client.call<object, { sweep: Sweep; tasksPlanned: number; tasksReused: number }>('submitSweep', { spec: text, specPath: path, dryRun: !!v['dry-run'] });
         if (v.json) console.log(JSON.stringify(r));
         else console.log(v['dry-run'] ? `valid: ${r.tasksPlanned} task(s) would be planned, ${r.tasksReused} reused` : `submitted sweep ${r.sweep.id}: ${r.tasksPlanned} task(s), ${r.tasksReused} reused`);
-        if (v.watch && !v['dry-run']) return watch(client, r.sweep.id, !!v.json);
+        if (v.watch && !v["dry-run"]) return await watch(client, r.sweep.id, !!v.json);
         return 0;
       }
       case 'status': {
@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
         if (v.tasks) console.log('\n' + table(['task', 'arm', 'phase', 'status', 'attempts', 'worker', 'error'], s.tasks.map((t) => [t.name, t.arm, t.phase, t.status, t.attempts, t.workerId, t.error.slice(0, 60)])));
         return s.status === 'failed' ? 1 : 0;
       }
-      case 'watch': return watch(client, need(), !!v.json);
+      case "watch": return await watch(client, need(), !!v.json);
       case 'cancel': {
         const s = await client.call<object, Sweep>('cancelSweep', { id: need() });
         if (v.json) console.log(JSON.stringify(s)); else printSweep(s);

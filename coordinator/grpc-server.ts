@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorService, type CoordinatorServer, type QueryResultsResponse } from '../gen/limolab/v1/coordinator.js';
 import { LimolabError, NotFoundError, SpecError } from '../common/errors.js';
+import { AnalysisError } from './analysis/index.js';
 import type { Coordinator } from './coordinator.js';
 
 const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'proto');
@@ -80,7 +81,7 @@ function err(code: grpc.status, details: string): grpc.ServiceError {
 }
 
 function toStatus(e: unknown): grpc.ServiceError {
-  if (e instanceof SpecError) return err(grpc.status.INVALID_ARGUMENT, e.message);
+  if (e instanceof SpecError || e instanceof AnalysisError) return err(grpc.status.INVALID_ARGUMENT, e.message);
   if (e instanceof NotFoundError) return err(grpc.status.NOT_FOUND, e.message);
   if (e instanceof LimolabError) return err(grpc.status.FAILED_PRECONDITION, e.message);
   return err(grpc.status.INTERNAL, (e as Error)?.message ?? String(e));

@@ -5,7 +5,8 @@
 import type { QueryResultsRequest, QueryResultsResponse } from '../gen/limolab/v1/coordinator.js';
 import type { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
-import { queryRuns, type Phase, type RunRecord } from './analysis/index.js';
+import { DEFAULT_PRICES, queryRuns, type Phase, type Prices, type RunRecord } from './analysis/index.js';
+import type { SweepRow } from './store/store.js';
 
 export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
   const db = (store as SqliteStore).sqlite;
@@ -51,7 +52,20 @@ export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
 export function makeQueryHandler(store: Store) {
   return (req: QueryResultsRequest): QueryResultsResponse => {
     const records = loadRunRecords(store, req.sweep || undefined);
-    const t = queryRuns(records, { filter: req.filter, groupBy: req.perSeed ? ['arm', 'seed'] : req.groupBy.length ? req.groupBy : undefined, sort: req.sort ? [req.sort] : undefined });
+    const sweep = req.sweep ? store.getSweep(req.sweep) : null;
+    const t = queryRuns(records, { prices: sweep ? pricesOf(sweep) : DEFAULT_PRICES, filter: req.filter, groupBy: req.perSeed ? ['arm', 'seed'] : req.groupBy.length ? req.groupBy : undefined, sort: req.sort ? [req.sort] : undefined });
     return { columns: t.columns.map((c) => c.key), rows: t.rows };
   };
 }
+
+/** The sweep spec's prices (per device hour, per curated example) over the defaults. */
+export function pricesOf(sweep: SweepRow): Prices {
+  let spec: { prices?: { per_device_hour?: Record<string, number>; per_curated_example?: number } };
+  try { spec = JSON.parse(sweep.specJson); } catch { return DEFAULT_PRICES; }
+  const p = spec.prices;
+  if (!p) return DEFAULT_PRICES;
+  const perDeviceSecond = { ...DEFAULT_PRICES.perDeviceSecond };
+  for (const [kind, perHour] of Object.entries(p.per_device_hour ?? {})) perDeviceSecond[kind] = perHour / 3600;
+  return { perDeviceSecond, perCuratedExample: p.per_curated_example ?? DEFAULT_PRICES.perCuratedExample };
+}
+
