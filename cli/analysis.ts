@@ -20,8 +20,8 @@ const DEFAULT_DB = 'limolab.db';
 const RESULTS_USAGE = `Usage: limolab results [options]
 
 One row per arm (mean over seeds, with std and a bootstrap 95% interval), succeeded arms only.
-Asks a running coordinator unless --db is given. With --db, money uses the spec's prices:
-block when it has one; a coordinator uses the default prices.
+Asks a running coordinator unless --db is given. Money uses the sweep spec's prices: block
+when it has one, else the default prices.
   --db FILE               read this SQLite file directly; no coordinator needed
   --sweep ID              the sweep (default: the latest one)
   --filter KEY=VALUE      keep rows whose arm has KEY=VALUE (sweep, arm, method, seed, status
