@@ -263,7 +263,9 @@ function deliveredTask(task: Task, m: JsMsg): DeliveredTask {
     task,
     delivery: m.info.deliveryCount,
     working: () => m.working(),
-    ack: async () => { await m.ackAck().catch(() => m.ack()); },
+    // Fire-and-forget: the result is already stored durably; an ack lost on the wire only
+    // means a redelivery whose second result ingestion ignores.
+    ack: async () => { m.ack(); },
     nak: (d) => m.nak(d),
     term: (r) => m.term(r),
   };
