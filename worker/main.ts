@@ -27,7 +27,9 @@ export async function builtinRunners(): Promise<Runner[]> {
     if (!/Cannot find module|ERR_MODULE_NOT_FOUND/.test(err.message)) throw err;
     return null;
   });
-  if (ml?.mlRunner) runners.push(ml.mlRunner);
+  // The embedded engine runs the built-in model only; tasks naming an external model
+  // (model_ref) go to an external runner.
+  if (ml?.mlRunner) runners.push({ ...ml.mlRunner, name: ml.mlRunner.name, kinds: ml.mlRunner.kinds, run: (ctx) => ml.mlRunner.run(ctx), accepts: (t) => !t.modelRef || Object.keys(t.modelRef).length === 0 });
   return runners;
 }
 

@@ -37,6 +37,9 @@ export interface RunOutput {
 export interface Runner {
   readonly name: string;
   readonly kinds: readonly TaskKind[];
+  /** Whether it takes this task (e.g. only tasks whose model_ref names an external model);
+   * absent means every task of its kinds. The worker asks its runners in order. */
+  accepts?(task: Task): boolean;
   run(ctx: TaskContext): Promise<RunOutput>;
 }
 

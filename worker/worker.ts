@@ -34,7 +34,7 @@ export class Worker {
   private timers: NodeJS.Timeout[] = [];
   private closers: { close(): unknown }[] = [];
   private cancelledSweeps = new Set<string>();
-  private byKind = new Map<TaskKind, Runner>();
+  private byKind = new Map<TaskKind, Runner[]>();
   private info: WorkerInfo;
   private log: (line: string) => void;
   private slotFreed: (() => void) | null = null;
@@ -47,7 +47,7 @@ export class Worker {
     this.slots = opts.slots ?? 1;
     this.id = opts.id ?? `${host.host.replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}-${randomBytes(2).toString('hex')}`;
     this.log = opts.log ?? ((l) => console.error(l));
-    for (const r of opts.runners) for (const k of r.kinds) if (!this.byKind.has(k)) this.byKind.set(k, r);
+    for (const r of opts.runners) for (const k of r.kinds) this.byKind.set(k, [...(this.byKind.get(k) ?? []), r]);
     this.info = {
       id: this.id, host: host.host, pool: this.pool, cpus: host.cpus, memoryMb: host.memoryMb, gpus: opts.gpus ?? detectGpus(),
       runners: [...new Set(opts.runners.map((r) => r.name))], kinds: [...this.byKind.keys()], slots: this.slots,
@@ -126,9 +126,9 @@ export class Worker {
     const task = dt.task;
     if (this.draining) { dt.nak(0); return this.freed(); }
     if (this.cancelledSweeps.has(task.sweepId)) { dt.term('sweep cancelled'); return this.freed(); }
-    const runner = this.byKind.get(task.kind);
+    const runner = this.byKind.get(task.kind)?.find((r) => !r.accepts || r.accepts(task));
     const need = task.resources;
-    const why = !runner ? `no runner for ${TaskKind[task.kind]}`
+    const why = !runner ? `no runner for ${TaskKind[task.kind]}${task.modelRef ? ` with model_ref ${JSON.stringify(task.modelRef).slice(0, 80)}` : ''}`
       : need && need.gpus > this.info.gpus.length ? `needs ${need.gpus} GPU(s), this worker has ${this.info.gpus.length}`
       : need && need.cpus > this.info.cpus ? `needs ${need.cpus} CPUs, this worker has ${this.info.cpus}` : null;
     if (why) {
