@@ -4,7 +4,7 @@
 // the corpus are facts the base is meant to know, so they may coincide with 1-step tests.
 import { CHAIN_STYLES, type ChainStyle, type DomainConfig } from './config.js';
 import { generateProblem, problemText, renderPrompt, type Problem } from './problem.js';
-import { renderSolution } from './solution.js';
+import { renderChain, renderSolution } from './solution.js';
 import { deriveSeed, Rng } from './rng.js';
 
 export interface Splits {
@@ -120,7 +120,7 @@ export function pretrainCorpus(config: DomainConfig, seed: number, size: number 
   while (out.length < size) {
     if (rng.next() < config.pretrainFactShare) {
       const p = gen(rng, config, 1);
-      out.push({ prompt: '', completion: `${problemText(p)}=${p.answer}`, kind: 'fact', steps: 1, style: 'full' });
+      out.push({ prompt: '', completion: renderChain(p, 'full'), kind: 'fact', steps: 1, style: 'full' });
       continue;
     }
     const steps = single && (config.pretrainSteps[1] === 1 || rng.next() < config.pretrainSingleShare) ? 1 : rng.pick(multi);
