@@ -32,10 +32,12 @@ export function defaultTinyConfig(): MlConfig {
 
 /**
  * The study's base: d=64, 2 layers, context 128 (the longest 6-step full_check example is 126
- * tokens), domain defaults (values 0..19). Observed (worker/ml/probe.ts, 2 threads on a loaded
- * 2-core box, ~3.5 min pretraining): 1-step 97%, 2-step 50%, 4-step 30%, OOD 28% pass@1 without
- * chains. SFT on 400 chained examples makes it chain 100% of the time but, at this size, its
- * chains miscopy operands and accuracy falls (see the ML report): the study should expect that.
+ * tokens), domain defaults (values 0..19). Observed with worker/ml/probe.ts (2 threads, 2-core
+ * box shared with other jobs; pretraining 1.5-3.5 min): greedy pass@1 without chains 1-step
+ * 97%, 2-step 50%, 3-step 43%, 4-step 30%, OOD 28%. SFT makes it chain on every problem, but
+ * at this size its chains miscopy operands: 400 limo (full_check) examples x 10 epochs fell to
+ * 19% on test_id, x 20 epochs 43%; 400 random full-style x 20 epochs rose to 63%, 1600 x 5 to
+ * 74% (OOD fell to 9-14%: chains stop near the longest training length).
  */
 export function defaultStudyConfig(): MlConfig {
   return {
