@@ -56,7 +56,7 @@ export async function loadEngine(ctx: TaskContext, roles: string[]): Promise<Eng
   const ref = ctx.input(role);
   const bytes = await ctx.artifacts.get(ref);
   try {
-    return await Engine.fromBytes(bytes, { threads: ctx.threads });
+    return await Engine.fromBytes(bytes, { threads: threadsOf(ctx) });
   } catch (e) {
     throw new BadTaskInputError(`input "${role}" (sha256 ${ref.digest.slice(0, 12)}) is not a loadable engine checkpoint: ${(e as Error).message}`, { cause: e });
   }
@@ -169,4 +169,9 @@ export function decodeJson(bytes: Uint8Array, what: string): unknown {
 /** Task seed as a 32-bit number (the generated type may carry a bigint). */
 export function taskSeed(ctx: TaskContext): number {
   return Number(BigInt.asUintN(32, BigInt(ctx.task.seed)));
+}
+
+/** Threads for the engine and the ledger's device_s: the task's share, at least one. */
+export function threadsOf(ctx: TaskContext): number {
+  return Math.max(1, Math.floor(ctx.threads || 1));
 }

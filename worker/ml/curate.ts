@@ -17,7 +17,7 @@ import {
   type DomainConfig,
   type Problem,
 } from '../../experiments/domain/index.js';
-import { Ledger, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
+import { Ledger, threadsOf, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
 import { writeDataset, type DatasetExample } from './formats.js';
 import { CurateOptionsSchema, domainSplits, parseDomain, parseStruct, type CurateOptions } from './schemas.js';
 import type { Engine } from '../engine/index.js';
@@ -61,7 +61,7 @@ export async function runCurate(ctx: TaskContext): Promise<RunOutput> {
   const opts = parseStruct(CurateOptionsSchema, spec.value.options, 'curate.options');
   const seed = taskSeed(ctx);
   const rng = new Rng(deriveSeed(seed, 'curate'));
-  const ledger = new Ledger(ctx.threads);
+  const ledger = new Ledger(threadsOf(ctx));
   const pool = rng.shuffle(domainSplits(domain, 'curate.domain').pool);
   if (n > pool.length) throw new BadTaskInputError(`curate.n ${n} exceeds the pool (${pool.length}); raise domain.poolSize or lower n`);
 

@@ -15,7 +15,7 @@ import {
   type TextExample,
 } from '../../experiments/domain/index.js';
 import type { Engine } from '../engine/index.js';
-import { Ledger, checkEngineFitsDomain, completionBudget, loadEngine, sampleCompletions, taskSeed, throwIfCancelled, withCancellation, type SampleJob } from './common.js';
+import { Ledger, threadsOf, checkEngineFitsDomain, completionBudget, loadEngine, sampleCompletions, taskSeed, throwIfCancelled, withCancellation, type SampleJob } from './common.js';
 import { readDataset } from './formats.js';
 import { EvalOptionsSchema, domainSplits, parseDomain, parseStruct } from './schemas.js';
 
@@ -75,7 +75,7 @@ export async function runEval(ctx: TaskContext): Promise<RunOutput> {
   const keep = s.keepOutputs || 4; // 0 = 4 per split
   const seed = taskSeed(ctx);
   const all = domainSplits(domain, 'eval.domain');
-  const ledger = new Ledger(ctx.threads);
+  const ledger = new Ledger(threadsOf(ctx));
 
   let shotPool: TextExample[] = [];
   const shots = s.shots || 2; // icl only; 0 = 2

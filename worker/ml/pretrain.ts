@@ -4,7 +4,7 @@
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import { CharTokenizer, Engine, type ModelConfig } from '../engine/index.js';
 import { deriveSeed, pretrainCorpus, type DomainConfig } from '../../experiments/domain/index.js';
-import { Ledger, checkEngineFitsDomain, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
+import { Ledger, threadsOf, checkEngineFitsDomain, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
 import { ModelSpecSchema, PretrainTrainSchema, domainSplits, parseDomain, parseStruct, type ModelSpec } from './schemas.js';
 
 export function modelConfigFor(spec: ModelSpec, domain: DomainConfig): { config: ModelConfig; tokenizer: CharTokenizer } {
@@ -23,7 +23,7 @@ export async function runPretrain(ctx: TaskContext): Promise<RunOutput> {
   const domain = parseDomain(spec.value.domain, 'pretrain.domain');
   const train = parseStruct(PretrainTrainSchema, spec.value.train, 'pretrain.train');
   const seed = taskSeed(ctx);
-  const ledger = new Ledger(ctx.threads);
+  const ledger = new Ledger(threadsOf(ctx));
 
   domainSplits(domain, 'pretrain.domain'); // the corpus excludes the tests: fail here with a clear message
   const corpus = pretrainCorpus(domain, seed);
@@ -34,7 +34,7 @@ export async function runPretrain(ctx: TaskContext): Promise<RunOutput> {
 
   let engine: Engine;
   try {
-    engine = await Engine.create({ config, tokenizer, seed: deriveSeed(seed, 'init'), threads: ctx.threads });
+    engine = await Engine.create({ config, tokenizer, seed: deriveSeed(seed, 'init'), threads: threadsOf(ctx) });
   } catch (e) {
     throw new BadTaskInputError(`pretrain.model does not make a valid engine: ${(e as Error).message}`, { cause: e });
   }

@@ -4,7 +4,7 @@
 // must carry the same task.seed; shard s of S takes the s-th contiguous slice.
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import { chainQuality, deriveSeed, problemText, renderPrompt, Rng, verify } from '../../experiments/domain/index.js';
-import { Ledger, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
+import { Ledger, threadsOf, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
 import { writeRollouts, type DatasetExample } from './formats.js';
 import { RolloutOptionsSchema, domainSplits, parseDomain, parseStruct } from './schemas.js';
 
@@ -30,7 +30,7 @@ export async function runRollout(ctx: TaskContext): Promise<RunOutput> {
   const round = new Rng(deriveSeed(seed, `rollout-round:${s.round}`)).shuffle(pool).slice(0, s.prompts);
   const [lo, hi] = shardSlice(round.length, s.shard, numShards);
   const mine = round.slice(lo, hi);
-  const ledger = new Ledger(ctx.threads);
+  const ledger = new Ledger(threadsOf(ctx));
 
   const engine = await loadEngine(ctx, ['checkpoint']);
   try {

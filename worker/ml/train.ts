@@ -4,7 +4,7 @@
 // (options.promptWeight), 1 on the completion and EOS. Output role "checkpoint".
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import { deriveSeed, Rng } from '../../experiments/domain/index.js';
-import { Ledger, loadEngine, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
+import { Ledger, threadsOf, loadEngine, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
 import { readDataset, readRollouts, type DatasetExample } from './formats.js';
 import { TrainOptionsSchema, parseStruct } from './schemas.js';
 
@@ -36,7 +36,7 @@ export async function runTrain(ctx: TaskContext): Promise<RunOutput> {
   const lr = spec.value.lr || 1e-3; // 0 = 1e-3
   const batchSize = spec.value.batchSize || 16; // 0 = 16
   const seed = taskSeed(ctx);
-  const ledger = new Ledger(ctx.threads);
+  const ledger = new Ledger(threadsOf(ctx));
 
   let examples: DatasetExample[];
   let rawCount: number;
