@@ -2,6 +2,7 @@
 // transport (NATS), leases, cancellation and result publishing; a runner only computes.
 // Runners: `builtin` (diag + the embedded engine's ML kinds), `process` (external command
 // speaking JSON lines), `openai` (sampling against an OpenAI-compatible server).
+import { LimolabError } from '../common/errors.js';
 import type { ArtifactRef, LedgerEntry, Task, TaskKind } from '../gen/limolab/v1/task.js';
 
 /** Reads and writes content-addressed artifacts. Names from messages are never paths. */
@@ -44,7 +45,7 @@ export interface Runner {
 }
 
 /** Thrown by runners for input that retrying cannot fix (bad spec, corrupt artifact). */
-export class BadTaskInputError extends Error {
+export class BadTaskInputError extends LimolabError {
   override name = 'BadTaskInputError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -52,6 +53,6 @@ export class BadTaskInputError extends Error {
 }
 
 /** Thrown when the task's signal aborted. */
-export class TaskCancelledError extends Error {
+export class TaskCancelledError extends LimolabError {
   override name = 'TaskCancelledError';
 }

@@ -1,7 +1,8 @@
 // Errors raised by analysis and report code. One class, with an explicit name, so callers
 // (CLI, gRPC handlers) can map it to a user-facing message or an INVALID_ARGUMENT status.
+import { LimolabError } from '../../common/errors.js';
 
-export class AnalysisError extends Error {
+export class AnalysisError extends LimolabError {
   override name = 'AnalysisError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -2,6 +2,7 @@
 // training set): one object per line with the problem under "problem" or "question", an
 // optional worked "solution", and the final "answer" (string or number). Any malformed line
 // fails the whole load with file:line and what is wrong.
+import { LimolabError } from '../../common/errors.js';
 import { readFileSync } from 'node:fs';
 
 export interface LimoRecord {
@@ -17,7 +18,7 @@ export interface LimoRecord {
   meta: Record<string, unknown>;
 }
 
-export class LimoDatasetError extends Error {
+export class LimoDatasetError extends LimolabError {
   override name = 'LimoDatasetError';
 }
 

@@ -1,6 +1,7 @@
 // Prompt templates as data: a plain "Problem/Solution" template and chat templates (ChatML as
 // Qwen uses it, Llama-3). A template turns a problem into the prompt a model continues, and a
 // (problem, solution) pair into a training example whose completion is the only trained part.
+import { LimolabError } from '../../common/errors.js';
 
 export interface PromptTemplate {
   name: string;
@@ -63,7 +64,7 @@ export const TEMPLATES: Record<string, PromptTemplate> = {
 // Qwen2.5 uses ChatML with its own default system prompt.
 TEMPLATES.qwen = { ...TEMPLATES.chatml!, name: 'qwen', system: 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' };
 
-export class UnknownTemplateError extends Error {
+export class UnknownTemplateError extends LimolabError {
   override name = 'UnknownTemplateError';
 }
 

@@ -1,6 +1,7 @@
 // Measures the checker on MATH500 (LIMO eval format): the boxed answer of each reference
 // solution must verify equal to the record's `answer`, and against a shuffled pairing (fixed
 // seed) unequal. Run: npx tsx -e "import('./experiments/math/math500.ts').then(m => m.cli())"
+import { LimolabError } from '../../common/errors.js';
 import { readFileSync } from 'node:fs';
 import { isEquivalent } from './equivalence.js';
 import { lastBoxed } from './extract.js';
@@ -28,7 +29,7 @@ export interface Math500Report {
   ms: number;
 }
 
-export class Math500FileError extends Error {
+export class Math500FileError extends LimolabError {
   override name = 'Math500FileError';
 }
 

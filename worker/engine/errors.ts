@@ -1,7 +1,8 @@
 // Errors raised by the embedded engine. One hierarchy: every class has an explicit `name`,
 // keeps its `cause`, and its message says what failed and what to do about it.
+import { LimolabError } from '../../common/errors.js';
 
-export class EngineError extends Error {
+export class EngineError extends LimolabError {
   override name = 'EngineError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -2,6 +2,7 @@
 // /v1/completions or /v1/chat/completions, a concurrency limit, retries with exponential
 // backoff on 429/5xx/network errors/timeouts, a per-request timeout, token counts from the
 // response's `usage`, and FLOPs = 2 * params * (prompt + generated tokens).
+import { LimolabError } from '../../common/errors.js';
 
 export interface OpenAICompatOptions {
   /** Server root, e.g. http://127.0.0.1:8000 (with or without a trailing /v1). */
@@ -40,7 +41,7 @@ export interface CompletionBatch {
 }
 
 /** A request failed after all retries, or with a status retrying cannot fix. */
-export class OpenAICompatError extends Error {
+export class OpenAICompatError extends LimolabError {
   override name = 'OpenAICompatError';
   constructor(
     message: string,

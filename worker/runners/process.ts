@@ -2,6 +2,7 @@
 // of docs/runner-protocol.md. Input artifacts are written to a private work dir, the task goes
 // in on stdin, stdout lines are validated one by one, stderr is kept as the log tail. Cancel
 // and timeout send SIGTERM to the process group, then SIGKILL after graceMs.
+import { LimolabError } from '../../common/errors.js';
 import { spawn } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ export interface ProcessRunnerOptions {
 }
 
 /** Base of everything ProcessRunner throws for a failed attempt; carries the log tail. */
-export class ProcessRunnerError extends Error {
+export class ProcessRunnerError extends LimolabError {
   override name = 'ProcessRunnerError';
   constructor(
     message: string,
