@@ -42,7 +42,7 @@ export class Coordinator {
   listSweeps(limit = 50, status?: string): Sweep[] {
     return this.store.listSweeps(limit, status).map((r) => {
       const live = this.scheduler.liveSweep(r.id);
-      return this.toSweep(live?.row ?? r, live ? live.counts : countsOf(this.store.sweepTasks(r.id)), []);
+      return this.toSweep(live?.row ?? r, live ? live.counts : countsFrom(this.store.taskCounts(r.id)), []);
     });
   }
 
@@ -111,6 +111,12 @@ export class Coordinator {
       tasks: tasks.map(summary), spec: row.specText, arms: [...new Set(all.map((t) => t.arm))],
     };
   }
+}
+
+function countsFrom(by: Partial<Record<string, number>>): Counts {
+  const c = countsOf([]);
+  for (const [k, n] of Object.entries(by)) { (c as Record<string, number>)[k] = n ?? 0; c.total += n ?? 0; }
+  return c;
 }
 
 function summary(t: TaskRow & { progress?: number }): TaskSummary {

@@ -7,5 +7,8 @@ export async function defaultPlanners(): Promise<PlannerRegistry> {
   const reg = new PlannerRegistry().register(diagPlanner);
   const ml = await import('../../experiments/planners.js').catch(() => null);
   for (const p of ml?.mlPlanners ?? []) reg.register(p);
+  // External models (model_ref: an OpenAI-compatible endpoint or a local HF checkpoint).
+  const ext = await import('../../experiments/external.js').catch(() => null);
+  for (const p of ext?.externalPlanners ?? []) reg.register(p);
   return reg;
 }

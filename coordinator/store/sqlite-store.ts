@@ -109,6 +109,11 @@ export class SqliteStore implements Store {
     return this.db.select().from(s.tasks).where(eq(s.tasks.sweepId, sweepId)).all().map(taskFromDb);
   }
 
+  taskCounts(sweepId: string): Partial<Record<TaskRow['status'], number>> {
+    const rows = this.db.select({ status: s.tasks.status, n: sql<number>`count(*)` }).from(s.tasks).where(eq(s.tasks.sweepId, sweepId)).groupBy(s.tasks.status).all();
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
   sweepArms(sweepId: string): ArmRow[] {
     return this.db.select().from(s.arms).where(eq(s.arms.sweepId, sweepId)).all()
       .map(({ paramsJson, ...a }) => ({ ...a, params: JSON.parse(paramsJson) as Record<string, unknown> }));

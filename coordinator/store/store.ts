@@ -57,6 +57,8 @@ export interface Store {
   getSweep(id: string): SweepRow | null;
   listSweeps(limit: number, status?: string): SweepRow[];
   sweepTasks(sweepId: string): TaskRow[];
+  /** Tasks of a sweep by status, counted in SQL. */
+  taskCounts(sweepId: string): Partial<Record<TaskStatus, number>>;
   sweepArms(sweepId: string): ArmRow[];
   activeSweeps(): SweepRow[];
   apply(batch: WriteBatch): void;
