@@ -22,7 +22,9 @@ export interface WorkerConfig {
 }
 
 export async function builtinRunners(): Promise<Runner[]> {
-  const runners: Runner[] = [diagRunner];
+  // The openai runner takes only tasks whose model_ref.kind is "openai" (an external served model).
+  const { OpenAIRunner } = await import('./runners/openai-runner.js');
+  const runners: Runner[] = [diagRunner, new OpenAIRunner()];
   const ml = await import('./ml/index.js').catch((err: Error) => {
     if (!/Cannot find module|ERR_MODULE_NOT_FOUND/.test(err.message)) throw err;
     return null;
@@ -42,7 +44,10 @@ export async function startWorker(cfg: WorkerConfig) {
   const runners = await builtinRunners();
   if (cfg.processRunner) {
     const { ProcessRunner } = await import('./runners/process.js');
-    runners.unshift(new ProcessRunner({ command: cfg.processRunner.command, kinds: cfg.processRunner.kinds, timeoutMs: cfg.processRunner.timeoutMs }) as unknown as Runner);
+    // Ahead of the embedded engine (it takes what the engine would), but after the openai
+    // runner, which must keep the tasks that name an OpenAI-compatible endpoint.
+    const at = runners.findIndex((r) => r.name === 'openai') + 1;
+    runners.splice(at, 0, new ProcessRunner({ command: cfg.processRunner.command, kinds: cfg.processRunner.kinds, timeoutMs: cfg.processRunner.timeoutMs }) as unknown as Runner);
   }
   const worker = new Worker(transport, { id: cfg.id, pool: cfg.pool, slots: cfg.slots, runners, heartbeatMs: cfg.heartbeatMs, log: cfg.log });
   const done = worker.run().finally(() => (cfg.transport ? undefined : transport!.close()));
