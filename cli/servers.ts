@@ -49,7 +49,8 @@ export async function coordinatorMain(argv: string[]): Promise<number> {
 const WORKER_USAGE = `Usage: limolab worker [options]
 
 Joins a pool and runs tasks: diagnostics and the embedded engine's ML tasks built in,
-and any task kinds handed to an external runner command.
+EVAL/ROLLOUT against OpenAI-compatible servers for tasks whose model_ref has kind "openai"
+(docs/external-models.md), and any task kinds handed to an external runner command.
   --pool NAME              pool to pull tasks from (default "default")
   --slots N                tasks at once (default 1)
   --id ID                  worker id (default <host>-<pid>-<random>)

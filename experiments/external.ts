@@ -29,7 +29,7 @@ export const HfModelRefSchema = z.strictObject({
 });
 
 export const ModelRefSchema = z.discriminatedUnion('kind', [OpenAIModelRefSchema, HfModelRefSchema], {
-  error: (iss) => (iss.input === undefined ? 'model_ref is required: {kind: openai, base_url, model, params} or {kind: hf, path, params}' : iss.code === 'invalid_union' ? 'model_ref.kind must be "openai" (a served OpenAI-compatible endpoint) or "hf" (a local Hugging Face checkpoint)' : undefined),
+  error: (iss) => (iss.code === 'invalid_union' ? 'model_ref.kind must be "openai" (a served OpenAI-compatible endpoint) or "hf" (a local Hugging Face checkpoint)' : undefined),
 });
 export type ModelRef = z.output<typeof ModelRefSchema>;
 
@@ -42,7 +42,9 @@ const Sampling = {
 
 /** The sweep's `base:` block for external methods. */
 export const ExternalBaseSchema = z.strictObject({
-  model_ref: ModelRefSchema,
+  model_ref: ModelRefSchema.optional().describe('the model every arm uses; or name several under models and pick one per arm with params.model'),
+  models: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a model name uses letters, digits, _ . -'), ModelRefSchema).optional()
+    .describe('named model_refs; an arm picks one with params.model (a grid: model: [a, b])'),
   datasets: z.array(z.strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a dataset name uses letters, digits, _ . - (it becomes part of metric names)'),
     path: DatasetPath.describe('LIMO-format eval file, read on the worker'),
@@ -57,8 +59,10 @@ export const ExternalBaseSchema = z.strictObject({
 });
 type ExternalBase = z.output<typeof ExternalBaseSchema>;
 
-const EvalParams = z.strictObject({});
+const modelParam = z.string().optional().describe('which of base.models this arm uses');
+const EvalParams = z.strictObject({ model: modelParam });
 const RolloutParams = z.strictObject({
+  model: modelParam,
   prompts: z.number().int().min(1).default(64).describe('problems sampled per round (split over shards)'),
   k: z.number().int().min(1).default(4).describe('samples per problem'),
   shards: z.number().int().min(1).max(64).default(2),
@@ -76,6 +80,12 @@ function check(schema: z.ZodType, args: PlanArgs, needPool: boolean): string[] {
     const e = b.data.eval;
     for (const k of e.k) if (k > e.n_samples) problems.push(`base.eval.k: pass@${k} needs n_samples >= ${k} (n_samples is ${e.n_samples})`);
     if (e.n_samples > 1 && e.temperature === 0) problems.push('base.eval.temperature: n_samples > 1 at temperature 0 draws identical samples; set a temperature (e.g. 0.6)');
+    const picked = (args.params as { model?: unknown }).model;
+    if (b.data.model_ref && b.data.models) problems.push('base: give either model_ref (one model) or models (named, picked by params.model), not both');
+    else if (!b.data.model_ref && !b.data.models) problems.push('base.model_ref: model_ref is required: {kind: openai, base_url, model, params} or {kind: hf, path, params} (or name several under base.models)');
+    else if (b.data.models && picked === undefined) problems.push(`params.model: base.models names several models; pick one per arm: model: ${Object.keys(b.data.models)[0] ?? 'name'} (or a list for a grid)`);
+    else if (b.data.models && !(String(picked) in b.data.models)) problems.push(`params.model: "${String(picked)}" is not in base.models (${Object.keys(b.data.models).join(', ')})`);
+    else if (b.data.model_ref && picked !== undefined) problems.push('params.model: picks from base.models, but this sweep has base.model_ref; drop params.model or use base.models');
     if (needPool && !b.data.pool) problems.push('base.pool: external-rollout needs a LIMO-format problem pool on the worker, e.g. pool: /data/limo/train.jsonl');
   }
   const p = schema.safeParse(args.params);
@@ -83,9 +93,14 @@ function check(schema: z.ZodType, args: PlanArgs, needPool: boolean): string[] {
   return problems;
 }
 
-/** The model_ref carried by the task, without defaults filled in (so the cache key is what the user wrote). */
+/** The model_ref carried by the task, as the user wrote it (defaults are the runner's), so
+ * the cache key changes exactly when the model does. */
 function modelRefOf(args: PlanArgs): Record<string, unknown> {
-  return (args.base as { model_ref: Record<string, unknown> }).model_ref;
+  const base = args.base as { model_ref?: Record<string, unknown>; models?: Record<string, Record<string, unknown>> };
+  const picked = (args.params as { model?: unknown }).model;
+  const ref = base.model_ref ?? base.models?.[String(picked)];
+  if (!ref) throw new Error('no model_ref for this arm (planner bug: validate should have said so)');
+  return ref;
 }
 
 function samplingOptions(s: ExternalBase['rollout'] | ExternalBase['eval']): Record<string, unknown> {

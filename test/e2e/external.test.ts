@@ -10,12 +10,15 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, waitFor } from '../helpers/cluster.js';
+import { Cluster, ROOT, waitFor } from '../helpers/cluster.js';
 import { createOpenAICompatServer, defaultRenderChat, type ServerCompletionOptions } from '../../worker/runners/openai-server.js';
 import { getTemplate, parseLimoJsonl, renderPrompt } from '../../experiments/datasets/index.js';
 import { OpenAIRunner, passAtK } from '../../worker/runners/openai-runner.js';
 import { Task, TaskKind, type ArtifactRef } from '../../gen/limolab/v1/task.js';
 import { TaskCancelledError, type TaskContext } from '../../worker/runner.js';
+import { parseSweepSpec } from '../../coordinator/spec.js';
+import { planSweep } from '../../coordinator/planner.js';
+import { defaultPlanners } from '../../coordinator/planners/index.js';
 
 const MATH500 = '/work/shared/data/limo-eval/math500.jsonl';
 const PARAMS = 7_615_616_512; // declared parameter count (Qwen2.5-7B)
@@ -227,6 +230,28 @@ arms:
     expect(metricsOf(ev.id)['pass1.small']).toBe(3 / 6);
   }, 240_000);
 
+  it('compares several named models in one sweep (params.model grid); each arm is charged its own declared size', async () => {
+    const path = writeJsonl('small2.jsonl', SMALL);
+    const s = await runSweep(`
+name: ext-models
+seeds: [2]
+base:
+  models:
+    small: {kind: openai, base_url: "${baseUrl}", model: small-1b, params: 1.0e9}
+    large: {kind: openai, base_url: "${baseUrl}", model: large-70b, params: 7.0e10, api: chat}
+  datasets: [{name: small, path: "${path}"}]
+arms:
+  - {name: cmp, method: external-eval, params: {model: [small, large]}}
+`);
+    expect(s.status, cluster.logs.join('\n')).toBe('succeeded');
+    const rows = query<{ arm: string; params: number; device_kind: string }>(
+      'select a.arm, l.params, l.device_kind from arms a join ledger l on l.task_id = a.eval_task_id where a.sweep_id = ? order by a.arm', s.id);
+    expect(rows).toEqual([
+      { arm: 'cmp[model=large]', params: 7e10, device_kind: 'remote:large-70b' },
+      { arm: 'cmp[model=small]', params: 1e9, device_kind: 'remote:small-1b' },
+    ]);
+  }, 240_000);
+
   it('rejects sweeps with a bad model_ref or dataset path, with clear messages', () => {
     const bad = `
 name: ext-bad
@@ -292,5 +317,16 @@ describe('OpenAIRunner cancellation', () => {
     expect(started).toBe(2); // nothing more was sent after the abort
     slow.closeAllConnections();
     await new Promise((r) => slow.close(r));
+  });
+});
+
+describe('experiments/external-example.yaml', () => {
+  it('is a valid sweep: one EVAL shared by both arms, 4 rollout shards, model_ref on every task', async () => {
+    const file = join(ROOT, 'experiments', 'external-example.yaml');
+    const plan = planSweep('s', parseSweepSpec(readFileSync(file, 'utf8'), file), await defaultPlanners());
+    expect(plan.arms.map((a) => a.arm)).toEqual(['eval', 'sample']);
+    expect(plan.tasks.map((t) => t.kind)).toEqual(['eval', 'rollout', 'rollout', 'rollout', 'rollout']);
+    const t = Task.decode(Buffer.from(plan.tasks[0]!.taskProto, 'base64'));
+    expect(t.modelRef).toMatchObject({ kind: 'openai', model: 'Qwen/Qwen2.5-7B-Instruct', params: 7615616512 });
   });
 });
