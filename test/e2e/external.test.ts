@@ -252,6 +252,25 @@ arms:
     ]);
   }, 240_000);
 
+  it('fails a task at once, without retries, when the server refuses the request (404: wrong base_url)', async () => {
+    const path = writeJsonl('small3.jsonl', SMALL);
+    const s = await runSweep(`
+name: ext-404
+seeds: [4]
+defaults: {retries: 2}
+base:
+  model_ref: {kind: openai, base_url: "${baseUrl}/not-here", model: m, params: 1e9}
+  datasets: [{name: small, path: "${path}"}]
+arms:
+  - {name: a, method: external-eval}
+`);
+    expect(s.status).toBe('failed');
+    const task = s.tasks!.find((t) => t.phase === 'evaluation')!;
+    expect(task.error).toMatch(/404/);
+    const attempts = query<{ error_code: string }>('select error_code from attempts where task_id = ?', task.id);
+    expect(attempts.map((a) => a.error_code)).toEqual(['bad_input']);
+  }, 120_000);
+
   it('rejects sweeps with a bad model_ref or dataset path, with clear messages', () => {
     const bad = `
 name: ext-bad
