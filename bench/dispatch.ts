@@ -1,7 +1,7 @@
 // Dispatch benchmark: no-op tasks through the whole path (submit, JetStream, worker
 // processes, result, SQLite row) with 1 and 4 workers, against the raw JetStream
 // publish + fetch + ack rate on the same nats-server in the same run.
-// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 to change sizes)
+// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 to change sizes)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { startCoordinator } from '../coordinator/main.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 3_000);
+const WORKERS = (process.env.WORKERS ?? '1,4').split(',').map(Number);
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
@@ -60,8 +61,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number) {
   const t0 = performance.now();
   const { sweep } = c.coord.submit(`name: bench\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
   await new Promise<void>((resolve) => {
-    const check = () => (c.coord.getSweep(sweep!.id).status !== 'running' ? resolve() : setTimeout(check, 20));
-    check();
+    c.coord.scheduler.on('closed', (row: { id: string }) => { if (row.id === sweep!.id) resolve(); });
   });
   const secs = (performance.now() - t0) / 1000;
   const d = new Database(db, { readonly: true });
@@ -81,13 +81,13 @@ try {
   console.log(`raw JetStream publish+fetch+ack: ${raw.toFixed(0)} msg/s (${TASKS} msgs)`);
   console.log('\nthroughput: all tasks submitted at once (max in flight 20000)');
   console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows');
-  for (const w of [1, 4]) {
+  for (const w of WORKERS) {
     const r = await endToEnd(w, TASKS, 20_000);
     console.log(`${String(w).padStart(7)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / raw).toFixed(3).padStart(12)}  ${r.resultRows}`);
   }
   console.log('\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row)');
   console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99');
-  for (const w of [1, 4]) {
+  for (const w of WORKERS) {
     const r = await endToEnd(w, LAT_TASKS, 64);
     console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}`);
   }

@@ -97,8 +97,12 @@ export class NatsTransport implements Transport {
   async prepareConsumer(pool: string) { await this.consumerFor(pool); }
 
   async publishTasks(tasks: Task[]): Promise<void> {
-    const acks = tasks.map((t) => this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` }));
-    await Promise.all(acks);
+    // In windows of 500 acks: tens of thousands of requests in flight at once cost more
+    // (timers, reply mux) than they gain, and workers can start on the first window.
+    for (let i = 0; i < tasks.length; i += 500) {
+      await Promise.all(tasks.slice(i, i + 500).map((t) =>
+        this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` })));
+    }
   }
 
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {

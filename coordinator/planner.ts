@@ -117,8 +117,11 @@ function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, arm
   const seed = p.seed ?? armSeed;
   const resources = { ...spec.defaults.resources, ...(arm.resources ?? {}), ...(p.resources ?? {}) };
   const cacheable = p.cacheable !== false;
-  const content = configHash(p.kind, Task.toJSON({ ...Task.fromPartial({}), spec: p.spec }), seed, p.modelRef ?? null, deps.map((d) => [d.role, d.cacheKey]));
-  const cacheKey = cacheable ? content : `nocache:${configHash(content, sweepId, inst, armSeed, p.key)}`;
+  // Non-cacheable tasks (diagnostics) are unique by where they stand in the sweep; hashing
+  // their content too would cost a second hash per task for nothing.
+  const cacheKey = cacheable
+    ? configHash(p.kind, Task.toJSON({ ...Task.fromPartial({}), spec: p.spec }), seed, p.modelRef ?? null, deps.map((d) => [d.role, d.cacheKey]))
+    : `nocache:${configHash(sweepId, inst, armSeed, p.key, deps.map((d) => d.cacheKey))}`;
   const id = `${sweepId}.${cacheKey.replace('nocache:', '').slice(0, 20)}`;
   const task: Task = Task.fromPartial({
     id, sweepId, arm: inst, kind: p.kind, phase: p.phase, seed,
@@ -131,5 +134,6 @@ function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, arm
     status: 'pending', priority: arm.priority ?? spec.priority, taskProto: Buffer.from(Task.encode(task).finish()).toString('base64'),
     deps: deps.map(({ task: t, role }) => ({ task: t, role })), cacheKey, maxRetries: arm.retries ?? spec.defaults.retries,
     dispatches: 0, nextDispatchMs: null, workerId: null, createdMs: now, startedMs: null, finishedMs: null, error: null, reusedFrom: null, arms: [],
+    task,
   };
 }

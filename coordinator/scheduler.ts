@@ -91,15 +91,15 @@ export class Scheduler extends EventEmitter {
     const row: SweepRow = { id, name: spec.name, status: 'running', priority: spec.priority, specText, specJson: JSON.stringify(spec), createdMs: now, finishedMs: null, error: null };
     if (dryRun) return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size };
     this.store.createSweep(row, plan.arms, plan.tasks, plan.cached);
-    this.load(row);
+    this.load(row, plan.tasks);
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
     this.checkDone(id);
     this.pump();
     return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size };
   }
 
-  private load(row: SweepRow): void {
-    const rows = this.store.sweepTasks(row.id);
+  private load(row: SweepRow, planned?: TaskRow[]): void {
+    const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
     const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set() };
     this.sweeps.set(row.id, sw);
@@ -176,7 +176,7 @@ export class Scheduler extends EventEmitter {
   }
 
   private buildTask(t: LiveTask): Task {
-    const task = Task.decode(Buffer.from(t.taskProto, 'base64'));
+    const task: Task = t.task ? { ...t.task } : Task.decode(Buffer.from(t.taskProto, 'base64'));
     task.attempt = t.dispatches;
     if (t.deps.length) {
       const outs = this.store.outputsOf(t.deps.map((d) => d.task));

@@ -51,7 +51,8 @@ export const tasks = sqliteTable('tasks', {
   reusedFrom: text('reused_from'),               // a task of an earlier sweep with the same cache key
   /** arms (instance|seed) that share this task, e.g. one PRETRAIN for every arm */
   armsJson: text('arms_json').notNull(),
-}, (t) => [index('tasks_sweep_status').on(t.sweepId, t.status), index('tasks_cache_key').on(t.cacheKey)]);
+  // No index on status: it changes three times per task, and every change would rewrite the index entry.
+}, (t) => [index('tasks_sweep').on(t.sweepId), index('tasks_cache_key').on(t.cacheKey)]);
 
 export const attempts = sqliteTable('attempts', {
   id: text('id').primaryKey(),                   // <task>#<dispatch>.<delivery>

@@ -14,12 +14,11 @@ import type { ArmRow, AttemptRow, CachedTask, ResultRecord, Store, SweepRow, Tas
 import { LimolabError } from '../../common/errors.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
-const ph = sql.placeholder;
 
 export class SqliteStore implements Store {
   readonly sqlite: Database.Database;
   readonly db: BetterSQLite3Database<typeof s>;
-  private stmts;
+  private stmts: Record<'updateTask' | 'upsertAttempt' | 'loseAttempts' | 'insertResult' | 'insertLedger' | 'insertMetric' | 'insertArtifact' | 'updateSweep', Database.Statement>;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -33,56 +32,46 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw new LimolabError(`cannot open the results database ${path}: ${(err as Error).message}; check the path is writable and not another program's file (pass --db to choose another)`, { cause: err });
     }
-    const db = this.db;
+    // The dispatch path commits thousands of rows a second: these statements are plain
+    // better-sqlite3 prepared statements (drizzle's wrapper costs ~2x per row here); the
+    // schema and migrations stay drizzle's, and the column names are checked by the tests.
+    const q = (sql: string) => this.sqlite.prepare(sql);
     this.stmts = {
-      updateTask: db.update(s.tasks).set({
-        status: ph('status') as never, dispatches: ph('dispatches') as never, nextDispatchMs: ph('nextDispatchMs') as never,
-        workerId: ph('workerId') as never, startedMs: ph('startedMs') as never, finishedMs: ph('finishedMs') as never,
-        error: ph('error') as never, reusedFrom: ph('reusedFrom') as never,
-      }).where(eq(s.tasks.id, ph('id'))).prepare(),
-      upsertAttempt: db.insert(s.attempts).values({
-        id: ph('id'), taskId: ph('taskId'), sweepId: ph('sweepId'), dispatch: ph('dispatch'), delivery: ph('delivery'),
-        workerId: ph('workerId'), status: ph('status'), startedMs: ph('startedMs'), finishedMs: ph('finishedMs'), error: ph('error'), errorCode: ph('errorCode'),
-      }).onConflictDoUpdate({
-        target: s.attempts.id,
-        set: {
-          workerId: sql`coalesce(excluded.worker_id, ${s.attempts.workerId})`,
-          // A late "started" event never reopens an attempt that already ended.
-          status: sql`case when ${s.attempts.status} in ('succeeded','failed','cancelled') and excluded.status = 'running' then ${s.attempts.status} else excluded.status end`,
-          startedMs: sql`coalesce(${s.attempts.startedMs}, excluded.started_ms)`,
-          finishedMs: sql`coalesce(excluded.finished_ms, ${s.attempts.finishedMs})`,
-          error: sql`coalesce(excluded.error, ${s.attempts.error})`,
-          errorCode: sql`coalesce(excluded.error_code, ${s.attempts.errorCode})`,
-        },
-      }).prepare(),
-      loseAttempts: db.update(s.attempts).set({ status: 'lost', error: ph('error') as never, finishedMs: ph('now') as never })
-        .where(and(eq(s.attempts.taskId, ph('taskId')), eq(s.attempts.dispatch, ph('dispatch')), sql`${s.attempts.delivery} < ${ph('before')}`, eq(s.attempts.status, 'running'))).prepare(),
-      insertResult: db.insert(s.results).values({
-        taskId: ph('taskId'), sweepId: ph('sweepId'), attemptId: ph('attemptId'), outputsJson: ph('outputsJson'), detailsJson: ph('detailsJson'), createdMs: ph('createdMs'),
-      }).onConflictDoNothing().prepare(),
-      insertLedger: db.insert(s.ledger).values({
-        taskId: ph('taskId'), sweepId: ph('sweepId'), phase: ph('phase'), flops: ph('flops'), tokensPrompt: ph('tokensPrompt'),
-        tokensGenerated: ph('tokensGenerated'), tokensTrained: ph('tokensTrained'), wallS: ph('wallS'), deviceKind: ph('deviceKind'),
-        deviceS: ph('deviceS'), params: ph('params'), curatedExamples: ph('curatedExamples'), reused: ph('reused'),
-      }).onConflictDoNothing().prepare(),
-      insertMetric: db.insert(s.metrics).values({ taskId: ph('taskId'), name: ph('name'), value: ph('value'), step: ph('step') }).onConflictDoNothing().prepare(),
-      insertArtifact: db.insert(s.artifacts).values({
-        digest: ph('digest'), size: ph('size'), uri: ph('uri'), mediaType: ph('mediaType'), role: ph('role'), taskId: ph('taskId'), createdMs: ph('createdMs'),
-      }).onConflictDoNothing().prepare(),
-      updateSweep: db.update(s.sweeps).set({ status: ph('status') as never, finishedMs: ph('finishedMs') as never, error: ph('error') as never }).where(eq(s.sweeps.id, ph('id'))).prepare(),
+      updateTask: q(`update tasks set status = @status, dispatches = @dispatches, next_dispatch_ms = @nextDispatchMs, worker_id = @workerId,
+        started_ms = @startedMs, finished_ms = @finishedMs, error = @error, reused_from = @reusedFrom where id = @id`),
+      // A late "started" event never reopens an attempt that already ended.
+      upsertAttempt: q(`insert into attempts (id, task_id, sweep_id, dispatch, delivery, worker_id, status, started_ms, finished_ms, error, error_code)
+        values (@id, @taskId, @sweepId, @dispatch, @delivery, @workerId, @status, @startedMs, @finishedMs, @error, @errorCode)
+        on conflict (id) do update set worker_id = coalesce(excluded.worker_id, attempts.worker_id),
+          status = case when attempts.status in ('succeeded','failed','cancelled') and excluded.status = 'running' then attempts.status else excluded.status end,
+          started_ms = coalesce(attempts.started_ms, excluded.started_ms), finished_ms = coalesce(excluded.finished_ms, attempts.finished_ms),
+          error = coalesce(excluded.error, attempts.error), error_code = coalesce(excluded.error_code, attempts.error_code)`),
+      loseAttempts: q(`update attempts set status = 'lost', error = @error, finished_ms = @now
+        where task_id = @taskId and dispatch = @dispatch and delivery < @before and status = 'running'`),
+      insertResult: q(`insert into results (task_id, sweep_id, attempt_id, outputs_json, details_json, created_ms)
+        values (@taskId, @sweepId, @attemptId, @outputsJson, @detailsJson, @createdMs) on conflict do nothing`),
+      insertLedger: q(`insert into ledger (task_id, sweep_id, phase, flops, tokens_prompt, tokens_generated, tokens_trained, wall_s, device_kind, device_s, params, curated_examples, reused)
+        values (@taskId, @sweepId, @phase, @flops, @tokensPrompt, @tokensGenerated, @tokensTrained, @wallS, @deviceKind, @deviceS, @params, @curatedExamples, @reused) on conflict do nothing`),
+      insertMetric: q('insert into metrics (task_id, name, value, step) values (@taskId, @name, @value, @step) on conflict do nothing'),
+      insertArtifact: q(`insert into artifacts (digest, size, uri, media_type, role, task_id, created_ms)
+        values (@digest, @size, @uri, @mediaType, @role, @taskId, @createdMs) on conflict do nothing`),
+      updateSweep: q('update sweeps set status = @status, finished_ms = @finishedMs, error = @error where id = @id'),
     };
   }
 
   createSweep(sweep: SweepRow, arms: ArmRow[], tasks: TaskRow[], cached: Map<string, CachedTask>): void {
-    this.db.transaction((tx) => {
-      tx.insert(s.sweeps).values(sweep).run();
-      for (let i = 0; i < arms.length; i += 200) {
-        tx.insert(s.arms).values(arms.slice(i, i + 200).map((a) => ({ ...a, paramsJson: JSON.stringify(a.params) }))).run();
-      }
-      for (let i = 0; i < tasks.length; i += 200) {
-        tx.insert(s.tasks).values(tasks.slice(i, i + 200).map(taskToDb)).run();
-      }
-    });
+    this.sqlite.transaction(() => {
+      this.db.insert(s.sweeps).values(sweep).run();
+      const arm = this.sqlite.prepare(`insert into arms (sweep_id, arm, arm_group, method, seed, params_json, eval_task_id)
+        values (@sweepId, @arm, @armGroup, @method, @seed, @paramsJson, @evalTaskId)`);
+      for (const a of arms) arm.run({ sweepId: a.sweepId, arm: a.arm, armGroup: a.armGroup, method: a.method, seed: a.seed, paramsJson: JSON.stringify(a.params), evalTaskId: a.evalTaskId });
+      // Raw prepared inserts: a sweep can plan tens of thousands of tasks.
+      const task = this.sqlite.prepare(`insert into tasks (id, sweep_id, arm, seed, name, kind, phase, pool, status, priority, task_proto, deps_json, cache_key,
+        max_retries, dispatches, next_dispatch_ms, worker_id, created_ms, started_ms, finished_ms, error, reused_from, arms_json)
+        values (@id, @sweepId, @arm, @seed, @name, @kind, @phase, @pool, @status, @priority, @taskProto, @depsJson, @cacheKey,
+        @maxRetries, @dispatches, @nextDispatchMs, @workerId, @createdMs, @startedMs, @finishedMs, @error, @reusedFrom, @armsJson)`);
+      for (const t of tasks) task.run(taskToDb(t));
+    })();
     const now = Date.now();
     const results: ResultRecord[] = [];
     for (const t of tasks) {
@@ -123,7 +112,7 @@ export class SqliteStore implements Store {
     const st = this.stmts;
     const now = Date.now();
     this.sqlite.transaction(() => {
-      for (const a of b.attempts ?? []) st.upsertAttempt.run(a as unknown as Record<string, unknown>);
+      for (const a of b.attempts ?? []) st.upsertAttempt.run(a);
       for (const l of b.lostAttempts ?? []) st.loseAttempts.run({ taskId: l.taskId, dispatch: l.dispatch, before: l.beforeDelivery, error: l.error, now });
       for (const r of b.results ?? []) {
         const ins = st.insertResult.run({ taskId: r.taskId, sweepId: r.sweepId, attemptId: r.attemptId, outputsJson: JSON.stringify(r.outputs), detailsJson: r.details ? JSON.stringify(r.details) : null, createdMs: r.createdMs });
@@ -196,7 +185,7 @@ export function emptyLedger(): LedgerEntry {
 }
 
 function taskToDb(t: TaskRow) {
-  const { deps, arms, ...rest } = t;
+  const { deps, arms, task: _planned, ...rest } = t;
   return { ...rest, depsJson: JSON.stringify(deps), armsJson: JSON.stringify(arms) };
 }
 

@@ -1,7 +1,7 @@
 // The store interface the scheduler, server and analysis depend on; SqliteStore
 // implements it. Writes come as batches (one SQLite transaction each) because the
 // dispatch path commits thousands of state changes a second.
-import type { ArtifactRef, LedgerEntry, Metric } from '../../gen/limolab/v1/task.js';
+import type { ArtifactRef, LedgerEntry, Metric, Task } from '../../gen/limolab/v1/task.js';
 
 export type TaskStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'cached';
 export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled', 'cached']);
@@ -15,6 +15,8 @@ export interface TaskRow {
   dispatches: number; nextDispatchMs: number | null; workerId: string | null; createdMs: number;
   startedMs: number | null; finishedMs: number | null; error: string | null; reusedFrom: string | null;
   arms: string[];   // "<arm>|<seed>" keys charged for this task
+  /** The planned Task, kept in memory after planning so dispatch need not decode taskProto. */
+  task?: Task;
 }
 
 export interface SweepRow {
