@@ -141,7 +141,9 @@ export class Worker {
     const rec: Running = { dt, ac, attemptId };
     this.running.set(task.id, rec);
     const startedMs = Date.now();
-    this.event(task, attemptId, { $case: 'started', value: { delivery: dt.delivery } });
+    // A task that finishes within 20 ms reports its start with its result instead: one
+    // message and two SQLite writes fewer per task on the dispatch path.
+    const announce = setTimeout(() => this.event(task, attemptId, { $case: 'started', value: { delivery: dt.delivery } }), dt.delivery > 1 ? 0 : 20);
     const lease = setInterval(() => dt.working(), Math.max(500, Math.floor(this.transport.ackWaitMs / 3)));
     const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; ac.abort(); }, task.timeoutS * 1000) : undefined;
     let result: TaskResult;
@@ -160,7 +162,7 @@ export class Worker {
     } catch (err) {
       if (rec.reason === 'shutdown') {
         // Another worker takes it over; this attempt leaves no result.
-        clearInterval(lease); clearTimeout(timeout);
+        clearInterval(lease); clearTimeout(timeout); clearTimeout(announce);
         this.running.delete(task.id);
         dt.nak(0);
         return this.freed();
@@ -175,6 +177,7 @@ export class Worker {
     } finally {
       clearInterval(lease);
       clearTimeout(timeout);
+      clearTimeout(announce);
     }
     result.finishedMs = Date.now();
     try {
