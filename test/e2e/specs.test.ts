@@ -1,0 +1,32 @@
+// Every shipped sweep spec parses and plans; the full study keeps at least 3 seeds per arm.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSweepSpec } from '../../coordinator/spec.js';
+import { planSweep } from '../../coordinator/planner.js';
+import { defaultPlanners } from '../../coordinator/planners/index.js';
+import { ROOT } from '../helpers/cluster.js';
+
+const dir = join(ROOT, 'experiments');
+const specs = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+
+describe('shipped sweep specs', () => {
+  it('include the quick and the full study', () => {
+    expect(specs).toEqual(expect.arrayContaining(['quick.yaml', 'limo-vs-rl.yaml']));
+  });
+  for (const f of specs) {
+    it(`${f} parses and plans`, async () => {
+      const spec = parseSweepSpec(readFileSync(join(dir, f), 'utf8'), f);
+      const plan = planSweep('s', spec, await defaultPlanners());
+      expect(plan.tasks.length).toBeGreaterThan(0);
+      for (const a of plan.arms) expect(a.evalTaskId).not.toBeNull();
+      if (f === 'limo-vs-rl.yaml' || f === 'quick.yaml') {
+        const methods = new Set(plan.arms.map((a) => a.method));
+        expect([...methods].sort()).toEqual(['base', 'icl', 'rl', 'sft']);
+        if (f === 'limo-vs-rl.yaml') expect(spec.seeds.length).toBeGreaterThanOrEqual(3);
+        // One PRETRAIN per seed, shared by every arm of that seed.
+        expect(plan.tasks.filter((t) => t.kind === 'pretrain')).toHaveLength(spec.seeds.length);
+      }
+    });
+  }
+});
