@@ -36,7 +36,9 @@ export function natsSettingsFromEnv(partial: Partial<NatsSettings>, env = proces
 
 export async function connectNats(s: NatsSettings): Promise<NatsConnection> {
   const servers = s.url.split(',').map((u) => u.trim()).filter(Boolean);
-  const opts: Parameters<typeof connect>[0] = { servers, name: s.name, maxReconnectAttempts: -1, reconnectTimeWait: 500 };
+  // noAsyncTraces: nats.js would otherwise build two Error objects (for stack traces) per
+  // request, i.e. per JetStream publish; on the dispatch path that was ~7% of the CPU.
+  const opts: Parameters<typeof connect>[0] = { servers, name: s.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true };
   if (s.user) { opts.user = s.user; opts.pass = s.pass; }
   if (s.token) opts.token = s.token;
   if (s.credsFile) opts.authenticator = credsAuthenticator(readFileSync(s.credsFile));
