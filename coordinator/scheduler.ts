@@ -300,6 +300,7 @@ export class Scheduler extends EventEmitter {
       const delivery = ev.event.value.delivery;
       this.startedBatch.push({ id: ev.attemptId, taskId: ev.taskId, sweepId: ev.sweepId, dispatch: dispatch || 1, delivery, workerId: ev.workerId, status: 'running', startedMs: Number(ev.tsMs) || Date.now(), finishedMs: null, error: null, errorCode: null });
       if (delivery > 1) this.lostBatch.push({ taskId: ev.taskId, dispatch: dispatch || 1, beforeDelivery: delivery, error: `lease expired; redelivered to ${ev.workerId}` });
+      if (t?.error?.startsWith('waiting:')) t.error = null;
       if (t && t.status === 'queued') {
         this.setStatus(t, 'running');
         t.workerId = ev.workerId;
@@ -315,8 +316,44 @@ export class Scheduler extends EventEmitter {
     if (t) this.emit('event', ev);
   }
 
+  private lastFitCheck = 0;
+
+  /** Queued tasks that no live worker of their pool can run (kind, GPUs, CPUs) would wait
+   * forever, given back by every worker: say so on the task and in the log. */
+  private checkPlacement(now: number): LiveTask[] {
+    const live = this.registry.list().map(([, w]) => w);
+    if (!live.length) return [];
+    const flagged: LiveTask[] = [];
+    for (const sw of this.sweeps.values()) {
+      if (!sw.counts.queued) continue;
+      for (const id of sw.taskIds) {
+        const t = this.tasks.get(id)!;
+        if (t.status !== 'queued' || t.error?.startsWith('waiting:')) continue;
+        const task = t.task ?? Task.decode(Buffer.from(t.taskProto, 'base64'));
+        const need = task.resources;
+        const pool = live.filter((w) => w.info.pool === t.pool);
+        const fits = pool.some((w) => w.info.kinds.includes(task.kind) && (need?.gpus ?? 0) <= w.info.gpus.length && (need?.cpus ?? 0) <= w.info.cpus);
+        if (fits) continue;
+        t.error = `waiting: no live worker in pool "${t.pool}" can run it (kind ${t.kind}, ${need?.gpus ?? 0} GPU(s), ${need?.cpus ?? 0} CPU(s)); `
+          + (pool.length ? `pool workers: ${pool.map((w) => `${w.info.id} (${w.info.gpus.length} GPU(s), ${w.info.cpus} CPUs)`).join(', ')}` : 'start one with `limolab worker --pool ' + t.pool + '`');
+        flagged.push(t);
+      }
+    }
+    for (const t of flagged.slice(0, 5)) this.log(`coordinator: task ${t.name} (${t.id}) ${t.error}`);
+    if (flagged.length > 5) this.log(`coordinator: ... and ${flagged.length - 5} more task(s) no worker can run`);
+    this.lastFitCheck = now;
+    return flagged;
+  }
+
   private tick(): void {
     const now = Date.now();
+    if (now - this.lastFitCheck > 5000) {
+      const flagged = this.checkPlacement(now);
+      if (flagged.length) {
+        this.store.apply({ tasks: flagged });
+        for (const t of flagged) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
+      }
+    }
     if (this.startedBatch.length || this.lostBatch.length) {
       const tasks = this.startedTasks.filter((t) => !TERMINAL.has(t.status));
       this.store.apply({ attempts: this.startedBatch, lostAttempts: this.lostBatch, tasks });

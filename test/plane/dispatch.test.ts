@@ -139,4 +139,21 @@ arms: [{name: s, method: diag, params: {tasks: 3, sleep_ms: 1500}}]
     expect(s.counts!.succeeded).toBe(1);
     expect(s.counts!.queued + s.counts!.pending).toBe(2);
   });
+
+  it('says when no live worker of the pool can run a task, and the task keeps waiting', async () => {
+    cluster = new Cluster();
+    await cluster.startNats();
+    await cluster.startCoordinatorInProcess();
+    cluster.startWorker('cpu-only');
+    await waitFor(() => cluster.coordinator!.coord.listWorkers().length === 1, 'the worker to register');
+    const id = submit(cluster, `
+name: needs-gpu
+arms: [{name: g, method: diag, resources: {gpus: 1}}]
+`);
+    const t = await waitFor(() => sweepOf(cluster, id).tasks.find((x) => x.error.startsWith('waiting:')), 'the placement warning', 15_000);
+    expect(t.status).toBe('queued');
+    expect(t.error).toMatch(/no live worker in pool "default" can run it \(kind diag, 1 GPU\(s\).*cpu-only \(0 GPU\(s\)/);
+    expect(cluster.logs.join('\n')).toMatch(/giving back task .*needs 1 GPU\(s\), this worker has 0/);
+    await cluster.coordinator!.coord.cancel(id);
+  });
 });
