@@ -75,3 +75,23 @@ export class ObjectStoreArtifacts implements ArtifactStore {
     return DIGEST_RE.test(digest) && !!(await this.os.info(digest).catch(() => null));
   }
 }
+
+/** Artifacts in this process's memory, by sha256 digest; copies in, copies out. */
+export class MemoryArtifacts implements ArtifactStore {
+  private blobs = new Map<string, Uint8Array>();
+
+  async put(bytes: Uint8Array, meta: { role: string; mediaType?: string }): Promise<ArtifactRef> {
+    const digest = sha256Hex(bytes);
+    if (!this.blobs.has(digest)) this.blobs.set(digest, Uint8Array.prototype.slice.call(bytes));
+    return { role: meta.role, digest, size: bytes.length, uri: `mem://${digest}`, mediaType: meta.mediaType ?? 'application/octet-stream' };
+  }
+
+  async get(ref: ArtifactRef): Promise<Uint8Array> {
+    const digest = checkDigest(ref);
+    const bytes = this.blobs.get(digest);
+    if (!bytes) throw new NotFoundError(`artifact ${digest.slice(0, 12)} (${ref.role}) is not in this process's memory; in-process artifacts do not outlive the run that made them`);
+    return verified(ref, bytes).slice();
+  }
+
+  async has(digest: string): Promise<boolean> { return DIGEST_RE.test(digest) && this.blobs.has(digest); }
+}

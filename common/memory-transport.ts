@@ -21,10 +21,9 @@
 // Every message is encoded to protobuf bytes when published and decoded (with the same
 // validation as over NATS) for each receiver: no object is shared between sender and
 // receiver, and what would not survive the wire fails here too.
-import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult, type ArtifactRef } from '../gen/limolab/v1/task.js';
-import { DirArtifacts } from './artifacts.js';
-import { ConnectionError, IntegrityError, NotFoundError } from './errors.js';
-import { DIGEST_RE, sha256Hex } from './hash.js';
+import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
+import { DirArtifacts, MemoryArtifacts } from './artifacts.js';
+import { ConnectionError } from './errors.js';
 import { decodeResult, decodeTask } from './wire.js';
 import type { ArtifactStore, Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
 
@@ -559,31 +558,5 @@ export class MemoryTransport implements Transport {
   }
 }
 
-// ---------------------------------------------------------------------- artifacts
+export { MemoryArtifacts };
 
-function checkDigest(ref: ArtifactRef): string {
-  if (!DIGEST_RE.test(ref.digest)) throw new IntegrityError(`artifact digest ${JSON.stringify(ref.digest).slice(0, 80)} is not a sha256 hex digest; refusing to read it`);
-  return ref.digest;
-}
-
-/** Artifacts in this process's memory, by sha256 digest; copies in, copies out. */
-export class MemoryArtifacts implements ArtifactStore {
-  private blobs = new Map<string, Uint8Array>();
-
-  async put(bytes: Uint8Array, meta: { role: string; mediaType?: string }): Promise<ArtifactRef> {
-    const digest = sha256Hex(bytes);
-    if (!this.blobs.has(digest)) this.blobs.set(digest, Uint8Array.prototype.slice.call(bytes));
-    return { role: meta.role, digest, size: bytes.length, uri: `mem://${digest}`, mediaType: meta.mediaType ?? 'application/octet-stream' };
-  }
-
-  async get(ref: ArtifactRef): Promise<Uint8Array> {
-    const digest = checkDigest(ref);
-    const bytes = this.blobs.get(digest);
-    if (!bytes) throw new NotFoundError(`artifact ${digest.slice(0, 12)} (${ref.role}) is not in this process's memory; in-process artifacts do not outlive the run that made them`);
-    const got = sha256Hex(bytes);
-    if (got !== digest) throw new IntegrityError(`artifact ${digest.slice(0, 12)} (${ref.role}) is corrupt: its bytes hash to ${got.slice(0, 12)}`);
-    return bytes.slice();
-  }
-
-  async has(digest: string): Promise<boolean> { return DIGEST_RE.test(digest) && this.blobs.has(digest); }
-}

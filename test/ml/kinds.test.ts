@@ -51,9 +51,9 @@ beforeAll(async () => {
 });
 
 describe('PRETRAIN', () => {
-  it('outputs a checkpoint and charges training FLOPs', () => {
+  it('outputs a checkpoint and charges training FLOPs', async () => {
     expect(base.role).toBe('checkpoint');
-    expect(store.blobs.has(base.digest)).toBe(true);
+    expect(await store.has(base.digest)).toBe(true);
     expectLedger(pretrainOut, { trained: true });
     expect(pretrainOut.metrics.steps).toBe(cfg.pretrain.steps);
     expect(pretrainOut.metrics['loss.final']).toBeLessThan(pretrainOut.metrics['loss.first']!);
