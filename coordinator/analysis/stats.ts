@@ -22,18 +22,8 @@ export function std(xs: readonly number[]): number {
   return Math.sqrt(s / (xs.length - 1));
 }
 
-/** mulberry32: a 32-bit seeded PRNG returning floats in [0, 1). Small, fast, good enough
- *  for resampling indices; not for cryptography. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../common/rng.js';
+export { mulberry32 } from '../../common/rng.js';
 
 /** Mixes a base seed with a label (FNV-1a), so each group gets its own stream that does not
  *  depend on the order groups are visited in. */

@@ -2,6 +2,7 @@
 // (structure.ts), then compare scalars numerically (tolerance), symbolically (evaluation at
 // seeded random points, mathjs simplify as a fallback) or as text. Every comparison runs under
 // a time budget and a size cap; a comparison that cannot finish returns equal: false with a reason.
+import { mulberry32 } from '../../common/rng.js';
 import { all, create, type MathNode } from 'mathjs';
 import { latexToExpr, NotAnExpressionError } from './latex-expr.js';
 import { compactForm, MAX_ANSWER_CHARS, normalizeAnswer } from './normalize.js';
@@ -117,17 +118,7 @@ function close(a: [number, number], b: [number, number], ctx: Ctx): boolean {
   return true;
 }
 
-/** mulberry32: a small seeded PRNG so that results are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function safeEval(c: Compiled, scope: Record<string, number>): [number, number] | null {
   try {

@@ -1,6 +1,7 @@
 // Measures the checker on MATH500 (LIMO eval format): the boxed answer of each reference
 // solution must verify equal to the record's `answer`, and against a shuffled pairing (fixed
 // seed) unequal. Run: npx tsx -e "import('./experiments/math/math500.ts').then(m => m.cli())"
+import { mulberry32 } from '../../common/rng.js';
 import { LimolabError } from '../../common/errors.js';
 import { readFileSync } from 'node:fs';
 import { isEquivalent } from './equivalence.js';
@@ -35,13 +36,7 @@ export class Math500FileError extends LimolabError {
 
 function seededShuffle(n: number, seed: number): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [idx[i], idx[j]] = [idx[j]!, idx[i]!];
