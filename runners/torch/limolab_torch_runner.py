@@ -80,18 +80,33 @@ def example_text(row, path_hint):
 
 
 class BuiltinModel:
-    """The engine's Llama-style checkpoint with a byte-level tokenizer (ids 0..255 = bytes)."""
+    """The engine's Llama-style checkpoint. Tokenizer: the engine's char tokenizer when the config
+    (or the safetensors metadata) describes one ({"type": "char", "alphabet": ...}: PAD 0, BOS 1,
+    EOS 2, then one id per alphabet character), else UTF-8 bytes (ids 0..255, BOS 256, EOS 257)."""
 
     kind = "builtin"
 
-    def __init__(self, weights_path, config, device):
+    def __init__(self, weights_path, config, device, tokenizer=None):
         self.config = llama.LlamaConfig.from_dict(config)
-        tensors, _meta = safetensors_io.load(weights_path)
+        tensors, meta = safetensors_io.load(weights_path)
         self.model = llama.Llama(self.config).to(device)
         self.model.load_named(tensors)
         self.device = device
+        tok = tokenizer if tokenizer is not None else config.get("tokenizer")
+        if tok is None and meta.get("tokenizer"):
+            tok = json.loads(meta["tokenizer"])
+        self.chars = None
+        if tok is not None:
+            if not (isinstance(tok, dict) and tok.get("type") == "char" and isinstance(tok.get("alphabet"), str) and tok["alphabet"]):
+                raise TaskError(f"unrecognised tokenizer description {json.dumps(tok)[:200]}; expected {{\"type\": \"char\", \"alphabet\": \"...\"}}")
+            self.chars = list(tok["alphabet"])
+            self.ids = {c: i + 3 for i, c in enumerate(self.chars)}
+            if self.config.vocab_size < len(self.chars) + 3:
+                raise TaskError(f"builtin model vocab_size {self.config.vocab_size} < {len(self.chars) + 3} ids of its char tokenizer")
+            self.bos, self.eos = 1, 2
+            return
         if self.config.vocab_size < 256:
-            raise TaskError(f"builtin model vocab_size {self.config.vocab_size} < 256: the byte tokenizer needs 256 ids")
+            raise TaskError(f"builtin model vocab_size {self.config.vocab_size} < 256: the byte tokenizer needs 256 ids (or describe a char tokenizer in config.tokenizer)")
         self.eos = config.get("eos_token_id", 257 if self.config.vocab_size > 257 else None)
         self.bos = config.get("bos_token_id", 256 if self.config.vocab_size > 256 else None)
 
@@ -99,17 +114,29 @@ class BuiltinModel:
         return sum(p.numel() for p in self.model.parameters())
 
     def encode(self, text, bos=False):
-        ids = list(text.encode("utf-8"))
+        if self.chars is not None:
+            ids = []
+            for ch in text:
+                if ch not in self.ids:
+                    raise TaskError(f"character {json.dumps(ch, ensure_ascii=False)} (U+{ord(ch):04x}) is not in the model's tokenizer alphabet; clean the text or use a model whose alphabet has it")
+                ids.append(self.ids[ch])
+        else:
+            ids = list(text.encode("utf-8"))
         return ([self.bos] if bos and self.bos is not None else []) + ids
 
     def decode(self, ids):
+        if self.chars is not None:
+            return "".join(self.chars[i - 3] for i in ids if 3 <= i < len(self.chars) + 3)
         return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
 
     def logits(self, ids):
         return self.model(ids)
 
     def save(self, path):
-        safetensors_io.save(path, self.model.named_tensors(), {"config": json.dumps(self.config.to_dict()), "format": "limolab-llama/1"})
+        meta = {"config": json.dumps(self.config.to_dict()), "format": "limolab-llama/1"}
+        if self.chars is not None:
+            meta["tokenizer"] = json.dumps({"type": "char", "alphabet": "".join(self.chars)})
+        safetensors_io.save(path, self.model.named_tensors(), meta)
 
 
 class HFModel:
@@ -163,6 +190,13 @@ def load_model(spec, device):
     if ref.get("kind", "builtin") == "hf":
         if not ref.get("path"):
             raise TaskError("model_ref.kind 'hf' needs model_ref.path: a local Hugging Face model directory")
+        if not os.path.isdir(ref["path"]):
+            raise TaskError(f"model_ref.path {ref['path']} is not a directory on this worker; hf paths are read from the worker's filesystem")
+        engine = engine_dir_config(ref["path"])
+        if engine is not None:
+            # A directory written by the engine (Engine.save): same tensor names and LlamaConfig
+            # keys as HF, but the engine's own tokenizer; run it with the plain forward.
+            return BuiltinModel(os.path.join(ref["path"], "model.safetensors"), engine, device)
         return HFModel(ref["path"], device, options)
     if ref.get("path"):
         weights = os.path.join(ref["path"], "model.safetensors")
@@ -180,6 +214,19 @@ def load_model(spec, device):
             raise TaskError("checkpoint has no config: pass a 'config' input artifact (config.json) or a safetensors file with __metadata__.config")
         config = json.loads(meta["config"])
     return BuiltinModel(weights, config, device)
+
+
+def engine_dir_config(path):
+    """The config of a directory written by the engine (config.json with limolab_format), else None."""
+    cfg = os.path.join(path, "config.json")
+    if not os.path.isfile(cfg) or not os.path.isfile(os.path.join(path, "model.safetensors")):
+        return None
+    try:
+        with open(cfg, encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+    return config if isinstance(config, dict) and config.get("limolab_format") == "limolab-llama" else None
 
 
 def spec_options(task):
@@ -307,13 +354,15 @@ def eval_loss(m, examples):
 
 
 @torch.no_grad()
-def sample_builtin(m, prompt_ids, k, temperature, top_p, max_tokens, gen):
-    """k samples for one prompt with the plain forward (full recompute per token: tiny models)."""
+def sample_builtin(m, prompt_ids, k, temperature, top_p, max_tokens, gen, stop=()):
+    """k samples for one prompt with the plain forward (full recompute per token: tiny models).
+    A sample ends at EOS, or once its text contains one of `stop` (the caller cuts the text there)."""
     m.model.eval()
     ids = torch.tensor([prompt_ids] * k, device=m.device)  # (k, T)
     done = torch.zeros(k, dtype=torch.bool, device=m.device)
     out = [[] for _ in range(k)]
     max_pos = m.config.max_position_embeddings
+    tail = 4 * max((len(st) for st in stop), default=0) + 4
     for _ in range(max_tokens):
         logits = m.logits(ids[:, -max_pos:])[:, -1].float()  # (k, V)
         if temperature <= 0:
@@ -332,10 +381,54 @@ def sample_builtin(m, prompt_ids, k, temperature, top_p, max_tokens, gen):
                     done[j] = True
                 else:
                     out[j].append(int(nxt[j]))
+                    if stop and any(st in m.decode(out[j][-tail:]) for st in stop):
+                        done[j] = True
         if bool(done.all()):
             break
         ids = torch.cat([ids, nxt[:, None]], 1)
     return out
+
+
+def open_vllm(m, options):
+    if not (m.kind == "hf" and options.get("engine") == "vllm"):
+        return None
+    try:
+        from vllm import LLM
+    except ImportError:
+        raise TaskError("options.engine 'vllm' needs vllm installed; drop it to sample with HF generate")
+    return LLM(model=m.path)
+
+
+def generate(m, llm, prompt, k, temperature, top_p, max_tokens, stop, seed, gen):
+    """k completions of one prompt: (texts cut at the first stop string, prompt tokens, generated tokens).
+    Prompt tokens count once per sample (each sample's forward covers the prompt)."""
+    p_ids = m.encode(prompt, bos=True)
+    if llm is not None:
+        from vllm import SamplingParams
+
+        res = llm.generate([prompt], SamplingParams(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop or None, seed=seed))[0]
+        texts = [o.text for o in res.outputs]
+        n_gen = sum(len(o.token_ids) for o in res.outputs)
+    elif m.kind == "hf":
+        if seed is not None:
+            torch.manual_seed(seed)
+        ids = torch.tensor([p_ids], device=m.device)
+        kw = dict(do_sample=temperature > 0, max_new_tokens=max_tokens, num_return_sequences=k, pad_token_id=m.eos)
+        if temperature > 0:
+            kw.update(temperature=temperature, top_p=top_p)
+        outs = m.model.generate(ids, **kw)[:, len(p_ids):]
+        seqs = [[t for t in o.tolist() if t != m.eos] for o in outs]
+        texts = [m.decode(x) for x in seqs]
+        n_gen = sum(len(x) for x in seqs)
+    else:
+        if seed is not None:
+            gen.manual_seed(seed)
+        seqs = sample_builtin(m, p_ids, k, temperature, top_p, max_tokens, gen, stop)
+        texts = [m.decode(x) for x in seqs]
+        n_gen = sum(len(x) for x in seqs)
+    for st in stop:
+        texts = [t.split(st)[0] for t in texts]
+    return texts, len(p_ids) * k, n_gen
 
 
 def run_sample(spec, m, device_kind, t0, kind):
@@ -352,42 +445,17 @@ def run_sample(spec, m, device_kind, t0, kind):
     rows = read_jsonl(data_path)
     if kind == "rollout" and s.get("numShards"):
         rows = rows[int(s.get("shard", 0)):: int(s["numShards"])]
-    gen = torch.Generator(device="cpu").manual_seed(int(task.get("seed", 0)))
+    gen = torch.Generator(device=m.device).manual_seed(int(task.get("seed", 0)))
     n_params = m.params()
     prompt_tokens = 0
     gen_tokens = 0
     out_rows = []
-    use_vllm = m.kind == "hf" and options.get("engine") == "vllm"
-    llm = None
-    if use_vllm:
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError:
-            raise TaskError("options.engine 'vllm' needs vllm installed; drop it to sample with HF generate")
-        llm = LLM(model=m.path)
+    llm = open_vllm(m, options)
     for n, r in enumerate(rows):
         prompt, _ = example_text(r, data_path)
-        p_ids = m.encode(prompt, bos=True)
-        if llm is not None:
-            res = llm.generate([prompt], SamplingParams(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop or None, seed=int(task.get("seed", 0))))[0]
-            texts = [o.text for o in res.outputs]
-            gen_tokens += sum(len(o.token_ids) for o in res.outputs)
-        elif m.kind == "hf":
-            ids = torch.tensor([p_ids], device=m.device)
-            kw = dict(do_sample=temperature > 0, max_new_tokens=max_tokens, num_return_sequences=k, pad_token_id=m.eos)
-            if temperature > 0:
-                kw.update(temperature=temperature, top_p=top_p)
-            outs = m.model.generate(ids, **kw)[:, len(p_ids):]
-            seqs = [[t for t in o.tolist() if t != m.eos] for o in outs]
-            texts = [m.decode(x) for x in seqs]
-            gen_tokens += sum(len(x) for x in seqs)
-        else:
-            seqs = sample_builtin(m, p_ids, k, temperature, top_p, max_tokens, gen)
-            texts = [m.decode(x) for x in seqs]
-            gen_tokens += sum(len(x) for x in seqs)
-        for st in stop:
-            texts = [t.split(st)[0] for t in texts]
-        prompt_tokens += len(p_ids) * k
+        texts, n_prompt, n_gen = generate(m, llm, prompt, k, temperature, top_p, max_tokens, stop, int(task.get("seed", 0)) if llm is not None else None, gen)
+        prompt_tokens += n_prompt
+        gen_tokens += n_gen
         out_rows.append({"prompt": prompt, "answer": r.get("answer"), "samples": texts})
         emit(type="progress", fraction=(n + 1) / len(rows), message=f"prompt {n + 1}/{len(rows)}")
     name = "rollouts.jsonl" if kind == "rollout" else "samples.jsonl"
@@ -397,6 +465,60 @@ def run_sample(spec, m, device_kind, t0, kind):
     emit(type="artifact", role="rollouts" if kind == "rollout" else "samples", path=name, media_type="application/jsonl")
     emit(type="ledger", flops=2.0 * n_params * (prompt_tokens + gen_tokens), tokens_prompt=prompt_tokens, tokens_generated=gen_tokens, tokens_trained=0, device_kind=device_kind, device_s=time.time() - t0, params=n_params)
     emit(type="result", metrics={"prompts": len(rows), "samples": len(rows) * k, "mean_generated_tokens": gen_tokens / max(1, len(rows) * k)}, details={"first": out_rows[0]["samples"][:2] if out_rows else []})
+
+
+def sample_options(task):
+    """options of an EVAL/ROLLOUT task in sample mode (options.prompts present), else None."""
+    for case in ("rollout", "eval"):
+        opts = (task.get(case) or {}).get("options") or {}
+        if "prompts" in opts:
+            return opts
+    return None
+
+
+def run_prompts(spec, m, device_kind, t0, options):
+    """Sample mode (protocol extension, see README.md): sample the rendered prompts in
+    options.prompts, n each, and return the completions as artifact `samples`; no dataset input,
+    no grading (the worker grades)."""
+    task = spec["task"]
+    prompts = options.get("prompts")
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise TaskError("options.prompts must be a non-empty list of strings (the rendered prompts)")
+    seeds = options.get("seeds")
+    if seeds is not None and (not isinstance(seeds, list) or len(seeds) != len(prompts) or not all(isinstance(x, int) and x >= 0 for x in seeds)):
+        raise TaskError(f"options.seeds must be a list of {len(prompts)} non-negative integers, one per prompt")
+    if seeds is None:
+        seeds = [int(task.get("seed", 0)) + i for i in range(len(prompts))]
+    n = options.get("n", 1)
+    max_tokens = options.get("max_tokens", 256)
+    if not isinstance(n, int) or n < 1:
+        raise TaskError(f"options.n must be an integer >= 1, got {n!r}")
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise TaskError(f"options.max_tokens must be an integer >= 1, got {max_tokens!r}")
+    temperature = float(options.get("temperature", 0.0))
+    top_p = float(options.get("top_p", 1.0))
+    stop = options.get("stop") or []
+    if temperature < 0 or not (0 < top_p <= 1):
+        raise TaskError(f"options.temperature must be >= 0 and options.top_p in (0, 1], got {temperature}, {top_p}")
+    if not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop):
+        raise TaskError("options.stop must be a list of non-empty strings")
+    gen = torch.Generator(device=m.device)
+    llm = open_vllm(m, options)
+    n_params = m.params()
+    prompt_tokens = 0
+    gen_tokens = 0
+    rows = []
+    for i, prompt in enumerate(prompts):
+        texts, n_prompt, n_gen = generate(m, llm, prompt, n, temperature, top_p, max_tokens, stop, seeds[i], gen)
+        prompt_tokens += n_prompt
+        gen_tokens += n_gen
+        rows.append({"completions": texts, "prompt_tokens": n_prompt, "generated_tokens": n_gen})
+        emit(type="progress", fraction=(i + 1) / len(prompts), message=f"prompt {i + 1}/{len(prompts)}")
+    with open(os.path.join(spec["output_dir"], "samples.json"), "w", encoding="utf-8") as f:
+        json.dump({"format": "limolab-samples/1", "samples": rows}, f)
+    emit(type="artifact", role="samples", path="samples.json", media_type="application/json")
+    emit(type="ledger", flops=2.0 * n_params * (prompt_tokens + gen_tokens), tokens_prompt=prompt_tokens, tokens_generated=gen_tokens, tokens_trained=0, device_kind=device_kind, device_s=time.time() - t0, params=n_params)
+    emit(type="result", metrics={"prompts": len(prompts), "samples": len(prompts) * n, "tokens_prompt": prompt_tokens, "tokens_generated": gen_tokens})
 
 
 # ---------------------------------------------------------------- main
@@ -420,6 +542,8 @@ def main():
         m = load_model(spec, device)
         if kind == "TASK_KIND_TRAIN":
             run_train(spec, m, device_kind, t0)
+        elif kind in ("TASK_KIND_ROLLOUT", "TASK_KIND_EVAL") and sample_options(task) is not None:
+            run_prompts(spec, m, device_kind, t0, sample_options(task))
         elif kind == "TASK_KIND_ROLLOUT":
             run_sample(spec, m, device_kind, t0, "rollout")
         elif kind == "TASK_KIND_EVAL":

@@ -1,0 +1,163 @@
+// HfRunner: EVAL and ROLLOUT of a local Hugging Face checkpoint (model_ref kind "hf") on
+// LIMO-format data. The math side (dataset files from options.datasets / options.pool, prompt
+// templates, grading with experiments/math, pass@k, the rollouts artifact) is math-tasks.ts,
+// shared with the openai runner; the samples come from the PyTorch runner
+// (runners/torch/limolab_torch_runner.py) run through ProcessRunner in its "sample" mode: the
+// task it receives carries the rendered prompts in options.prompts (+ seeds, n, temperature,
+// max_tokens, top_p, stop), and it answers with an artifact `samples` (completions and token
+// counts per prompt) and a ledger line. One runner process per task, so the model loads once.
+//
+// model_ref: {kind: hf, path (a model directory on the worker), params (declared count),
+//   template? (default plain: the whole prompt is rendered here), device_kind?}
+// Ledger: flops, tokens and device seconds from the runner's ledger line (FLOPs = 2 x the
+// loaded model's parameter count x (prompt + generated tokens), prompt tokens counted once per
+// sample); params = the declared count; device_kind = model_ref.device_kind, else the runner's
+// (cpu or cuda:<name>).
+import { z } from 'zod';
+import { Task, TaskKind, type ArtifactRef, type LedgerEntry } from '../../gen/limolab/v1/task.js';
+import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type RunOutput, type Runner, type TaskContext } from '../runner.js';
+import { evaluateMath, makePrompter, parseWith, rolloutMath, type Prompter, type SampleFn } from './math-tasks.js';
+import { ProcessRunner, type ProcessRunnerOptions } from './process.js';
+
+/** model_ref of kind "hf" as the runner reads it (the planner validates the same keys, strictly, at submit). */
+export const HfRunnerModelRefSchema = z.object({
+  kind: z.literal('hf'),
+  path: z.string({ error: 'path is required: a local Hugging Face model directory on the worker' }).min(1, 'path is a local model directory on the worker'),
+  params: z.number({ error: 'params is required: the declared parameter count (e.g. 1.5e9), recorded in the ledger' }).positive('params is the declared parameter count (e.g. 1.5e9)'),
+  template: z.string().optional(),
+  device_kind: z.string().min(1).optional(),
+});
+export type HfRunnerModelRef = z.output<typeof HfRunnerModelRefSchema>;
+
+/** What the torch runner writes as artifact `samples` in sample mode. */
+const SamplesFile = z.object({
+  format: z.literal('limolab-samples/1'),
+  samples: z.array(z.object({ completions: z.array(z.string()), prompt_tokens: z.number().int().min(0), generated_tokens: z.number().int().min(0) })),
+});
+
+export interface HfRunnerOptions extends Omit<ProcessRunnerOptions, 'kinds'> {
+  /** Which of EVAL and ROLLOUT it takes (default both). */
+  kinds?: readonly TaskKind[];
+}
+
+/** Keeps what the sampling process writes in memory: the samples file is read here, never stored. */
+class CapturedArtifacts implements ArtifactIO {
+  readonly blobs = new Map<string, { ref: ArtifactRef; bytes: Uint8Array }>();
+  constructor(private readonly inner: ArtifactIO) {}
+  get(ref: ArtifactRef): Promise<Uint8Array> {
+    const b = this.blobs.get(ref.digest);
+    return b ? Promise.resolve(b.bytes) : this.inner.get(ref);
+  }
+  put(role: string, bytes: Uint8Array, mediaType = 'application/octet-stream'): Promise<ArtifactRef> {
+    const digest = `captured-${this.blobs.size}`;
+    const ref: ArtifactRef = { role, digest, size: bytes.length, uri: `mem://${digest}`, mediaType };
+    this.blobs.set(digest, { ref, bytes });
+    return Promise.resolve(ref);
+  }
+}
+
+export class HfRunner implements Runner {
+  readonly name = 'hf';
+  readonly kinds: readonly TaskKind[];
+  private readonly process: ProcessRunner;
+
+  /** opts: how to start the PyTorch runner, e.g. {command: ['python3', 'runners/torch/limolab_torch_runner.py']}. */
+  constructor(opts: HfRunnerOptions) {
+    const all = [TaskKind.TASK_KIND_EVAL, TaskKind.TASK_KIND_ROLLOUT];
+    const bad = (opts.kinds ?? []).filter((k) => !all.includes(k));
+    if (bad.length > 0) throw new Error(`HfRunner runs EVAL and ROLLOUT only, not ${bad.map((k) => TaskKind[k]).join(', ')}`);
+    this.kinds = opts.kinds ?? all;
+    const { kinds: _kinds, ...rest } = opts;
+    this.process = new ProcessRunner({ ...rest, kinds: this.kinds });
+  }
+
+  accepts(task: Task): boolean {
+    return task.modelRef?.kind === 'hf';
+  }
+
+  async run(ctx: TaskContext): Promise<RunOutput> {
+    if (ctx.signal.aborted) throw new TaskCancelledError(`task ${ctx.task.id} was cancelled before it started`);
+    const ref = parseWith(HfRunnerModelRefSchema, ctx.task.modelRef, 'model_ref');
+    const prompterFor = (t: string | undefined, stop: string[] | undefined): Prompter => makePrompter(t ?? ref.template ?? 'plain', 'render', stop);
+    const spec = ctx.task.spec;
+    const ledger: Partial<LedgerEntry> = {};
+    const sample = this.sampler(ctx, ref, ledger);
+    if (spec?.$case === 'eval' && ctx.task.kind === TaskKind.TASK_KIND_EVAL) {
+      const { metrics, details } = await evaluateMath(ctx, spec.value, prompterFor, sample);
+      metrics.tokens_prompt = ledger.tokensPrompt ?? 0;
+      metrics.tokens_generated = ledger.tokensGenerated ?? 0;
+      return { metrics, ledger: this.finish(ref, ledger), outputs: [], details: { model: ref.path, runner_params: ledger.params ?? 0, ...details } };
+    }
+    if (spec?.$case === 'rollout' && ctx.task.kind === TaskKind.TASK_KIND_ROLLOUT) {
+      const r = await rolloutMath(ctx, spec.value, prompterFor, sample);
+      return { metrics: r.metrics, ledger: this.finish(ref, ledger), outputs: [r.output], details: { model: ref.path, runner_params: ledger.params ?? 0, ...r.details } };
+    }
+    throw new BadTaskInputError(`task ${ctx.task.id}: the hf runner runs EVAL and ROLLOUT tasks with a matching spec, got kind ${TaskKind[ctx.task.kind]} with spec ${spec?.$case ?? 'none'}`);
+  }
+
+  private finish(ref: HfRunnerModelRef, l: Partial<LedgerEntry>): Partial<LedgerEntry> {
+    return {
+      flops: l.flops ?? 0,
+      tokensPrompt: l.tokensPrompt ?? 0,
+      tokensGenerated: l.tokensGenerated ?? 0,
+      tokensTrained: 0,
+      deviceKind: ref.device_kind ?? l.deviceKind ?? 'cpu',
+      deviceS: l.deviceS ?? 0,
+      params: Math.round(ref.params),
+    };
+  }
+
+  /** A SampleFn that runs the torch runner once in sample mode; its ledger lands in `ledger`. */
+  private sampler(ctx: TaskContext, ref: HfRunnerModelRef, ledger: Partial<LedgerEntry>): SampleFn {
+    return async (reqs, s, progress) => {
+      const options: Record<string, unknown> = {
+        prompts: reqs.map((r) => r.prompt),
+        seeds: reqs.map((r) => r.seed),
+        n: s.n,
+        temperature: s.temperature,
+        max_tokens: s.maxTokens,
+        ...(s.topP !== undefined ? { top_p: s.topP } : {}),
+        ...(s.stop.length > 0 ? { stop: s.stop } : {}),
+      };
+      const t = ctx.task;
+      const sub = Task.fromPartial({
+        ...t,
+        inputs: [],
+        spec: t.spec?.$case === 'eval' ? { $case: 'eval', value: { ...t.spec.value, options } }
+          : t.spec?.$case === 'rollout' ? { $case: 'rollout', value: { ...t.spec.value, options } } : t.spec,
+      });
+      const captured = new CapturedArtifacts(ctx.artifacts);
+      const out = await this.process.run({
+        ...ctx,
+        task: sub,
+        artifacts: captured,
+        // The runner reports progress per prompt; problems are what the caller counts.
+        progress: (f) => progress(Math.min(reqs.length, Math.round(f * reqs.length))),
+        input: (role) => {
+          throw new BadTaskInputError(`the hf runner's sampling task has no input ${role}`);
+        },
+      });
+      const file = out.outputs.find((o) => o.role === 'samples');
+      if (!file) throw new BadTaskInputError('the torch runner wrote no \'samples\' artifact for the prompts; is runners/torch/limolab_torch_runner.py recent enough to know options.prompts (sample mode)?');
+      let parsed: z.output<typeof SamplesFile>;
+      try {
+        parsed = SamplesFile.parse(JSON.parse(new TextDecoder().decode(await captured.get(file))));
+      } catch (err) {
+        throw new BadTaskInputError(`the torch runner's samples file is not limolab-samples/1: ${(err as Error).message.slice(0, 500)}`, { cause: err });
+      }
+      if (parsed.samples.length !== reqs.length || parsed.samples.some((x) => x.completions.length !== s.n)) {
+        throw new BadTaskInputError(`the torch runner returned ${parsed.samples.length} prompt(s) with ${[...new Set(parsed.samples.map((x) => x.completions.length))].join('/')} completion(s) each; expected ${reqs.length} with ${s.n} each`);
+      }
+      for (const [k, v] of Object.entries(out.ledger) as [keyof LedgerEntry, unknown][]) {
+        if (typeof v === 'number') (ledger as Record<string, number>)[k] = k === 'params' ? Math.max(ledger.params ?? 0, v) : ((ledger as Record<string, number>)[k] ?? 0) + v;
+        else if (typeof v === 'string') (ledger as Record<string, string>)[k] = v;
+      }
+      const declared = ref.params;
+      if (out.ledger.params && Math.abs(out.ledger.params - declared) > 0.01 * declared) {
+        ctx.log(`hf runner: the loaded model has ${out.ledger.params} parameters, model_ref.params declares ${declared}; the ledger records the declared count, FLOPs are the runner's (2 x ${out.ledger.params} per token)`);
+      }
+      progress(reqs.length);
+      return parsed.samples.map((x) => x.completions);
+    };
+  }
+}
