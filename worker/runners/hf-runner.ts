@@ -13,6 +13,7 @@
 // loaded model's parameter count x (prompt + generated tokens), prompt tokens counted once per
 // sample); params = the declared count; device_kind = model_ref.device_kind, else the runner's
 // (cpu or cuda:<name>).
+import { HfModelRefSchema } from '../../experiments/external.js';
 import { z } from 'zod';
 import { Task, TaskKind, type ArtifactRef, type LedgerEntry } from '../../gen/limolab/v1/task.js';
 import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type RunOutput, type Runner, type TaskContext } from '../runner.js';
@@ -20,14 +21,9 @@ import { evaluateMath, makePrompter, parseWith, rolloutMath, type Prompter, type
 import { ProcessRunner, type ProcessRunnerOptions } from './process.js';
 
 /** model_ref of kind "hf" as the runner reads it (the planner validates the same keys, strictly, at submit). */
-export const HfRunnerModelRefSchema = z.object({
-  kind: z.literal('hf'),
-  path: z.string({ error: 'path is required: a local Hugging Face model directory on the worker' }).min(1, 'path is a local model directory on the worker'),
-  params: z.number({ error: 'params is required: the declared parameter count (e.g. 1.5e9), recorded in the ledger' }).positive('params is the declared parameter count (e.g. 1.5e9)'),
-  template: z.string().optional(),
-  device_kind: z.string().min(1).optional(),
-});
-export type HfRunnerModelRef = z.output<typeof HfRunnerModelRefSchema>;
+// The sweep's model_ref schema (experiments/external.ts): the planner and the runner check the same thing.
+export { HfModelRefSchema as HfRunnerModelRefSchema };
+export type HfRunnerModelRef = z.output<typeof HfModelRefSchema>;
 
 /** What the torch runner writes as artifact `samples` in sample mode. */
 const SamplesFile = z.object({
@@ -77,7 +73,7 @@ export class HfRunner implements Runner {
 
   async run(ctx: TaskContext): Promise<RunOutput> {
     if (ctx.signal.aborted) throw new TaskCancelledError(`task ${ctx.task.id} was cancelled before it started`);
-    const ref = parseWith(HfRunnerModelRefSchema, ctx.task.modelRef, 'model_ref');
+    const ref = parseWith(HfModelRefSchema, ctx.task.modelRef, 'model_ref');
     const prompterFor = (t: string | undefined, stop: string[] | undefined): Prompter => makePrompter(t ?? ref.template ?? 'plain', 'render', stop);
     const spec = ctx.task.spec;
     const ledger: Partial<LedgerEntry> = {};
