@@ -90,8 +90,19 @@ export class Scheduler extends EventEmitter {
     const plan = planSweep(id, spec, this.planners, (k) => this.store.findCached(k), now);
     const row: SweepRow = { id, name: spec.name, status: 'running', priority: spec.priority, specText, specJson: JSON.stringify(spec), createdMs: now, finishedMs: null, error: null };
     if (dryRun) return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size };
+    // Tasks that can go out at once are written already queued: one write per task instead
+    // of an insert and an update. Only when nothing else waits, so priorities still hold.
+    const first: string[] = [];
+    if (this.ready.size === 0) {
+      let room = this.maxInFlight - this.inFlight;
+      for (const t of plan.tasks) {
+        if (room <= 0) break;
+        if (t.status === 'pending' && t.deps.length === 0) { t.status = 'queued'; t.dispatches = 1; first.push(t.id); room--; }
+      }
+    }
     this.store.createSweep(row, plan.arms, plan.tasks, plan.cached);
     this.load(row, plan.tasks);
+    if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
     this.checkDone(id);
     this.pump();
@@ -148,31 +159,34 @@ export class Scheduler extends EventEmitter {
             batch.push(t);
           }
           if (!batch.length) break;
-          const protos: Task[] = [];
           for (const t of batch) {
             t.dispatches++;
             t.nextDispatchMs = null;
             this.setStatus(t, 'queued');
-            protos.push(this.buildTask(t));
           }
           this.inFlight += batch.length;
           this.store.apply({ tasks: batch });
-          try {
-            const ts = Date.now();
-            await this.transport.publishTasks(protos);
-            if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
-          } catch (err) {
-            // Back to pending: the next tick tries again.
-            this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
-            for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; }
-            this.inFlight -= batch.length;
-            this.store.apply({ tasks: batch });
-          }
+          await this.publishQueued(batch);
         } while (this.pumpAgain || (this.ready.size > 0 && this.inFlight < this.maxInFlight));
       } finally {
         this.pumping = false;
       }
     })();
+  }
+
+  /** Publishes tasks already marked queued (and counted in flight); on failure they go
+   * back to pending and the next tick tries again. */
+  private async publishQueued(batch: LiveTask[]): Promise<void> {
+    try {
+      const ts = Date.now();
+      await this.transport.publishTasks(batch.map((t) => this.buildTask(t)));
+      if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
+    } catch (err) {
+      this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
+      for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; }
+      this.inFlight -= batch.length;
+      this.store.apply({ tasks: batch });
+    }
   }
 
   private buildTask(t: LiveTask): Task {
