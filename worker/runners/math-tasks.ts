@@ -5,6 +5,7 @@
 //
 // EVAL options:    {datasets: [{name, path, limit?}], max_tokens?, top_p?, stop?, template?}
 // ROLLOUT options: {pool, max_tokens?, top_p?, stop?, template?}
+import { passAtK } from '../ml/eval.js';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { ArtifactRef, Task } from '../../gen/limolab/v1/task.js';
@@ -50,14 +51,8 @@ export const ExternalRolloutOptionsSchema = z.strictObject({
   ...SamplingOptions,
 });
 
-/** Unbiased pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k). */
-export function passAtK(n: number, c: number, k: number): number {
-  if (k > n) throw new RangeError(`pass@${k} needs at least ${k} samples, got ${n}`);
-  if (n - c < k) return 1;
-  let fail = 1;
-  for (let i = n - c + 1; i <= n; i++) fail *= 1 - k / i;
-  return 1 - fail;
-}
+// Unbiased pass@k (1 - C(n-c, k) / C(n, k)): one implementation, the built-in EVAL's.
+export { passAtK };
 
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const r = schema.safeParse(value ?? {});
