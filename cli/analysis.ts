@@ -9,7 +9,7 @@ import { loadRunRecords, pricesOf } from '../coordinator/results.js';
 import { SqliteStore } from '../coordinator/store/sqlite-store.js';
 import type { SweepRow } from '../coordinator/store/store.js';
 import {
-  DEFAULT_PRICES, formatTable, queryRuns, type CellValue, type Column, type FilterValue, type Prices, type RunRecord, type Table, type TableFormat,
+  formatTable, queryRuns, type CellValue, type Column, type FilterValue, type RunRecord, type Table, type TableFormat,
 } from '../coordinator/analysis/index.js';
 import { buildReport, renderPlot, PLOT_NAMES, type PlotName } from '../coordinator/report/index.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, parse } from './args.js';

@@ -94,4 +94,7 @@ export class MemoryArtifacts implements ArtifactStore {
   }
 
   async has(digest: string): Promise<boolean> { return DIGEST_RE.test(digest) && this.blobs.has(digest); }
+
+  /** How many distinct artifacts it holds. */
+  get size(): number { return this.blobs.size; }
 }

@@ -1,25 +1,13 @@
-// Test fixtures for runners: an in-memory content-addressed ArtifactIO and a TaskContext that
+// Test fixtures for runners: the in-memory content-addressed ArtifactIO (worker/ml) and a TaskContext that
 // records what the runner reported.
-import { createHash } from 'node:crypto';
+import { MemoryArtifacts } from '../../worker/ml/memory-artifacts.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Task, TaskKind, type ArtifactRef } from '../../gen/limolab/v1/task.js';
-import type { ArtifactIO, TaskContext } from '../../worker/runner.js';
+import { Task, TaskKind } from '../../gen/limolab/v1/task.js';
+import type { TaskContext } from '../../worker/runner.js';
 
-export class MemoryArtifacts implements ArtifactIO {
-  readonly blobs = new Map<string, Uint8Array>();
-  async get(ref: ArtifactRef): Promise<Uint8Array> {
-    const b = this.blobs.get(ref.digest);
-    if (!b) throw new Error(`artifact ${ref.digest} not stored`);
-    return b;
-  }
-  async put(role: string, bytes: Uint8Array, mediaType = 'application/octet-stream'): Promise<ArtifactRef> {
-    const digest = createHash('sha256').update(bytes).digest('hex');
-    this.blobs.set(digest, bytes);
-    return { role, digest, size: bytes.length, uri: `mem://${digest}`, mediaType };
-  }
-}
+export { MemoryArtifacts };
 
 export interface Recorded {
   ctx: TaskContext;

@@ -134,7 +134,7 @@ describe('ProcessRunner', () => {
       const { runner, rec } = await runScript(body);
       const err = await runner.run(rec.ctx).catch((e: unknown) => e);
       expect(err, body).toBeInstanceOf(RunnerArtifactError);
-      expect(rec.artifacts.blobs.size).toBe(0);
+      expect(rec.artifacts.size).toBe(0);
     }
   });
 

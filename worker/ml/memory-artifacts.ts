@@ -10,4 +10,5 @@ export class MemoryArtifacts implements ArtifactIO {
   put(role: string, bytes: Uint8Array, mediaType?: string): Promise<ArtifactRef> { return this.store.put(bytes, { role, mediaType }); }
   get(ref: ArtifactRef): Promise<Uint8Array> { return this.store.get(ref); }
   has(digest: string): Promise<boolean> { return this.store.has(digest); }
+  get size(): number { return this.store.size; }
 }
