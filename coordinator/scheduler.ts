@@ -343,7 +343,7 @@ export class Scheduler extends EventEmitter {
       for (const id of sw.taskIds) {
         const t = this.tasks.get(id)!;
         if (t.status !== 'queued' || t.error?.startsWith('waiting:')) continue;
-        const task = t.task ?? Task.decode(Buffer.from(t.taskProto, 'base64'));
+        const task = (t.task ??= Task.decode(Buffer.from(t.taskProto, 'base64')));
         const need = task.resources;
         const pool = live.filter((w) => w.info.pool === t.pool);
         const fits = pool.some((w) => w.info.kinds.includes(task.kind) && (need?.gpus ?? 0) <= w.info.gpus.length && (need?.cpus ?? 0) <= w.info.cpus);

@@ -31,7 +31,7 @@ export async function builtinRunners(): Promise<Runner[]> {
   });
   // The embedded engine runs the built-in model only; tasks naming an external model
   // (model_ref) go to an external runner.
-  if (ml?.mlRunner) runners.push({ ...ml.mlRunner, name: ml.mlRunner.name, kinds: ml.mlRunner.kinds, run: (ctx) => ml.mlRunner.run(ctx), accepts: (t) => !t.modelRef || Object.keys(t.modelRef).length === 0 });
+  if (ml?.mlRunner) runners.push({ ...ml.mlRunner, accepts: (t) => !t.modelRef || Object.keys(t.modelRef).length === 0 });
   return runners;
 }
 
