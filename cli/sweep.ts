@@ -71,14 +71,12 @@ export function progressLine(s: Sweep): string {
   return `${bar(c.total ? done / c.total : 1)} ${done}/${c.total} tasks  running ${c.running}  failed ${c.failed}`;
 }
 
-async function watch(caller: Client, id: string, json: boolean): Promise<number> {
+async function watch(client: Client, id: string, json: boolean): Promise<number> {
   // Progress per phase from the sweep's tasks (getSweep with tasks, polled every second) and a
   // table of finished arms (every task of the arm terminal) with their per-seed results from
   // QueryResults. A TTY gets a frame redrawn in place; a log gets a line every 5 s and one
   // line per arm as it finishes. The final state goes to stdout. --json streams the events.
-  // Its own channel: main()'s `return watch(...)` inside try/finally closes the caller's
-  // client as soon as watch returns its promise.
-  const client = new Client(caller.opts);
+  // The caller's client: main() awaits watch before its finally closes it.
   type Task = Sweep['tasks'][number];
   type Cell = string | number | null;
   const TERMINAL = new Set(['succeeded', 'cached', 'failed', 'skipped', 'cancelled']);
@@ -179,16 +177,14 @@ async function watch(caller: Client, id: string, json: boolean): Promise<number>
   } catch (err) {
     if (timer) clearInterval(timer);
     await poll;
-    client.close();
     clearFrame();
     throw err;
   } finally {
     if (timer) clearInterval(timer);
     await poll;
   }
-  if (json) { client.close(); return last?.status === 'succeeded' ? 0 : 1; }
+  if (json) return last?.status === 'succeeded' ? 0 : 1;
   await refresh().catch(() => undefined);
-  client.close();
   clearFrame();
   if (!last) return 1;
   printSweep(last);
