@@ -67,10 +67,12 @@ describe('LIMO vs RL study, end to end', () => {
     const d = new Database(cluster.db, { readonly: true });
     const phases = d.prepare(`select phase, sum(flops) f, count(*) n from ledger where sweep_id = ? group by phase order by phase`).all(a.s.id) as { phase: string; f: number; n: number }[];
     const curated = d.prepare(`select sum(l.curated_examples) c from ledger l where l.sweep_id = ?`).get(a.s.id) as { c: number };
+    const workers = (d.prepare(`select distinct worker_id w from attempts where sweep_id = ? order by w`).all(a.s.id) as { w: string }[]).map((r) => r.w);
     d.close();
     expect(phases.map((p) => p.phase)).toEqual(['curation', 'evaluation', 'pretrain', 'rollout', 'training']);
     for (const p of phases) expect(p.f).toBeGreaterThan(0);
     expect(curated.c).toBe(8 + 8 + 2); // two sft arms of n=8, icl's 2 shots
+    expect(workers).toEqual(['w1', 'w2']);
 
     const b = await runSweep(SPEC(false));
     expect(b.reused).toBe(0);
