@@ -47,6 +47,8 @@ export enum TaskKind {
   TASK_KIND_ROLLOUT = 5,
   /** TASK_KIND_EVAL - pass@1 / pass@k on a split */
   TASK_KIND_EVAL = 6,
+  /** TASK_KIND_PROBE - a base's latent ability: accuracy forced into a chain and forced bare (spec: eval) */
+  TASK_KIND_PROBE = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -73,6 +75,9 @@ export function taskKindFromJSON(object: any): TaskKind {
     case 6:
     case "TASK_KIND_EVAL":
       return TaskKind.TASK_KIND_EVAL;
+    case 7:
+    case "TASK_KIND_PROBE":
+      return TaskKind.TASK_KIND_PROBE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -96,6 +101,8 @@ export function taskKindToJSON(object: TaskKind): string {
       return "TASK_KIND_ROLLOUT";
     case TaskKind.TASK_KIND_EVAL:
       return "TASK_KIND_EVAL";
+    case TaskKind.TASK_KIND_PROBE:
+      return "TASK_KIND_PROBE";
     case TaskKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
