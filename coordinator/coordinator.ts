@@ -10,7 +10,7 @@ import type { PlannerRegistry } from './planner.js';
 
 const KIND_BY_NAME: Record<string, TaskKind> = {
   diag: TaskKind.TASK_KIND_DIAG, pretrain: TaskKind.TASK_KIND_PRETRAIN, curate: TaskKind.TASK_KIND_CURATE,
-  train: TaskKind.TASK_KIND_TRAIN, rollout: TaskKind.TASK_KIND_ROLLOUT, eval: TaskKind.TASK_KIND_EVAL,
+  train: TaskKind.TASK_KIND_TRAIN, rollout: TaskKind.TASK_KIND_ROLLOUT, eval: TaskKind.TASK_KIND_EVAL, probe: TaskKind.TASK_KIND_PROBE,
 };
 
 export interface CoordinatorOptions { maxInFlight?: number; lostAfterMs?: number; log?: (line: string) => void }

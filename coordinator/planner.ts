@@ -45,7 +45,7 @@ export interface Plan { arms: ArmRow[]; tasks: TaskRow[]; cached: Map<string, Ca
 
 export const KIND_NAMES: Record<number, string> = {
   [TaskKind.TASK_KIND_DIAG]: 'diag', [TaskKind.TASK_KIND_PRETRAIN]: 'pretrain', [TaskKind.TASK_KIND_CURATE]: 'curate',
-  [TaskKind.TASK_KIND_TRAIN]: 'train', [TaskKind.TASK_KIND_ROLLOUT]: 'rollout', [TaskKind.TASK_KIND_EVAL]: 'eval',
+  [TaskKind.TASK_KIND_TRAIN]: 'train', [TaskKind.TASK_KIND_ROLLOUT]: 'rollout', [TaskKind.TASK_KIND_EVAL]: 'eval', [TaskKind.TASK_KIND_PROBE]: 'probe',
 };
 
 export function planSweep(

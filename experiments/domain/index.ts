@@ -5,8 +5,8 @@ export { CHAIN_STYLES, DEFAULT_ALPHABET, DomainConfigSchema, OPS, defaultDomainC
 export type { ChainStyle, DomainConfig, DomainConfigInput, Op } from './config.js';
 export { applyOp, generateProblem, parseProblem, problemText, renderPrompt, validOperands } from './problem.js';
 export type { GenerateOptions, Problem, Step } from './problem.js';
-export { TERSE_GROUP, analyzeChain, chainQuality, parseFinalAnswer, renderChain, renderSolution, verify } from './solution.js';
-export type { ChainAnalysis } from './solution.js';
+export { FORCED_BARE_PREFIX, TERSE_GROUP, analyzeChain, chainQuality, chanceAccuracy, checkChain, forcedChainPrefix, parseFinalAnswer, passesChainChecks, renderChain, renderSolution, verify } from './solution.js';
+export type { ChainAnalysis, ChainChecklist } from './solution.js';
 export { SPLIT_NAMES, makeSplits, maxExampleChars, pretrainCorpus, testKeys } from './splits.js';
 export type { PretrainExample, SplitName, Splits, TextExample } from './splits.js';
 export { Rng, deriveSeed } from './rng.js';

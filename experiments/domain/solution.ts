@@ -93,13 +93,91 @@ export function analyzeChain(p: Problem, text: string): ChainAnalysis {
 }
 
 /**
- * Quality of a worked solution in [0, 1] for limo curation: 0 when the answer or any step is
- * wrong; 0.1 for a bare right answer; chains score 0.3 + 0.4 x (steps / ops) + 0.3 x (checked
- * share). full_check = 1.0, full = 0.7, terse (2 ops a step) = 0.5.
+ * The documented properties of a worked solution, checked step by step (docs/study.md).
+ * LIMO-style curation and the process-checked reward require every one of them except
+ * `verified`: self-checks are a chain *style* (a grid axis), not a quality the score may
+ * smuggle in.
+ */
+export interface ChainChecklist {
+  answerCorrect: boolean; // the integer after '#' is the problem's answer
+  hasChain: boolean; // a chain is written before the answer (not a bare '#<answer>')
+  everyStep: boolean; // one written step per operation of the problem: none fused, none skipped
+  traceable: boolean; // each step starts from the previous step's result (the first from the start value) and applies the problem's next op and operand
+  arithmetic: boolean; // every written result and every self-check is arithmetically right
+  verified: boolean; // every step carries a self-check (style full_check)
+}
+
+/** Checks a completion against the problem, property by property. */
+export function checkChain(p: Problem, text: string): ChainChecklist {
+  const answerCorrect = verify(p, text);
+  const hash = text.indexOf('#');
+  const chain = (hash < 0 ? text : text.slice(0, hash)).replace(/\n+$/, '');
+  const none = { answerCorrect, hasChain: false, everyStep: false, traceable: false, arithmetic: false, verified: false };
+  if (chain === '') return none;
+  const parts = chain.split(';');
+  let from = p.start;
+  let opIndex = 0;
+  let traceable = true, arithmetic = true, everyStep = true, verified = true;
+  for (const part of parts) {
+    const m = STEP_RE.exec(part);
+    if (!m) return { ...none, hasChain: true };
+    if (Number(m[1]) !== from) traceable = false;
+    const ops = [...m[2]!.matchAll(/([-+*/])(\d+)/g)];
+    if (ops.length !== 1) everyStep = false;
+    let a = Number(m[1]);
+    for (const x of ops) {
+      const s = p.steps[opIndex++];
+      if (!s || s.op !== x[1] || s.operand !== Number(x[2])) traceable = false;
+      a = applyOp(a, x[1] as Op, Number(x[2]));
+    }
+    if (Number(m[3]) !== a) arithmetic = false;
+    if (m[4] === undefined) verified = false;
+    else if (applyOp(Number(m[4]), m[5] as Op, Number(m[6])) !== Number(m[7]) || Number(m[4]) !== Number(m[3])) arithmetic = false;
+    from = Number(m[3]);
+  }
+  if (opIndex !== p.steps.length) { traceable = false; everyStep = false; }
+  if (from !== p.answer) traceable = false;
+  return { answerCorrect, hasChain: true, everyStep, traceable, arithmetic, verified };
+}
+
+/** A chain LIMO-style curation accepts and the process reward rewards: right answer, and
+ *  every step present, traceable and right (`verified` not required). */
+export function passesChainChecks(c: ChainChecklist): boolean {
+  return c.answerCorrect && c.hasChain && c.everyStep && c.traceable && c.arithmetic;
+}
+
+/**
+ * Quality of a worked solution in [0, 1]: the share of the five required checklist
+ * properties it has (answerCorrect, hasChain, everyStep, traceable, arithmetic), and 0 when
+ * the answer is wrong. A bare right answer scores 0.2; every correct chain written one
+ * operation a step scores 1, with or without self-checks (style is a grid axis); a terse
+ * chain (two operations fused a step) scores 0.8.
  */
 export function chainQuality(p: Problem, text: string): number {
-  const a = analyzeChain(p, text);
-  if (!a.correct || !a.valid) return 0;
-  if (a.steps === 0) return 0.1;
-  return 0.3 + 0.4 * Math.min(1, a.steps / p.steps.length) + 0.3 * (a.checked / a.steps);
+  const c = checkChain(p, text);
+  if (!c.answerCorrect) return 0;
+  return [c.answerCorrect, c.hasChain, c.everyStep, c.traceable, c.arithmetic].filter(Boolean).length / 5;
+}
+
+/** The prompt that forces a chain: the first character of the chain (the start value's first
+ *  digit) is given, so a bare '#<answer>' is impossible. Used to probe latent ability. */
+export function forcedChainPrefix(p: Problem): string {
+  return String(p.start)[0]!;
+}
+
+/** The prompt suffix that forces a bare answer. */
+export const FORCED_BARE_PREFIX = '#';
+
+/** Accuracy of the best constant guess on these problems: the share of the commonest answer.
+ *  A policy that guesses without computing cannot do better on average; specs keep it < 1%. */
+export function chanceAccuracy(problems: readonly Problem[]): number {
+  if (problems.length === 0) return 0;
+  const counts = new Map<number, number>();
+  let best = 0;
+  for (const p of problems) {
+    const c = (counts.get(p.answer) ?? 0) + 1;
+    counts.set(p.answer, c);
+    if (c > best) best = c;
+  }
+  return best / problems.length;
 }
