@@ -1,8 +1,8 @@
 // The coordinator: the scheduler, the store and the transport put together, plus the
 // read side (sweep views, workers, results) that the gRPC service and the CLI share.
 import { TaskKind, type WorkerInfo } from '../gen/limolab/v1/task.js';
-import type { Sweep, SweepEvent, TaskCounts, TaskSummary, WorkerStatus } from '../gen/limolab/v1/coordinator.js';
-import { NotFoundError } from '../common/errors.js';
+import type { GetTaskLogsResponse, Sweep, SweepEvent, TaskArtifact, TaskCounts, TaskSummary, WorkerStatus } from '../gen/limolab/v1/coordinator.js';
+import { LimolabError, NotFoundError } from '../common/errors.js';
 import type { Transport } from '../common/transport.js';
 import { Scheduler, countsOf, type Counts, type SweepChange } from './scheduler.js';
 import type { Store, SweepRow, TaskRow } from './store/store.js';
@@ -89,7 +89,7 @@ export class Coordinator {
 
   listWorkers(includeLost = false): WorkerStatus[] {
     return this.scheduler.registry.list(includeLost).map(([, w]) => ({
-      info: w.info as WorkerInfo, state: w.state, running: w.running, lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed,
+      info: w.info as WorkerInfo, state: w.state, running: w.running, runningNames: w.running, lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed,
     }));
   }
 
@@ -101,7 +101,30 @@ export class Coordinator {
     });
     if (reply && !reply.ok) throw new NotFoundError(`worker ${id} refused to drain: ${reply.message}`);
     w.state = 'draining';
-    return { info: w.info, state: 'draining', running: w.running, lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed };
+    return { info: w.info, state: 'draining', running: w.running, runningNames: w.running, lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed };
+  }
+
+  // ---------------------------------------------------------------- sweep administration (issue 13)
+
+  /** Sets a sweep's failed, skipped, cancelled and stuck tasks to run again; succeeded tasks stay. */
+  async retrySweep(sweepId: string): Promise<{ requeued: number }> {
+    throw new LimolabError(`retry of ${sweepId} is not implemented yet`);
+  }
+
+  archiveSweep(id: string, archived = true): Sweep {
+    throw new LimolabError(`archive of ${id} (${archived}) is not implemented yet`);
+  }
+
+  deleteSweep(id: string): number {
+    throw new LimolabError(`delete of ${id} is not implemented yet`);
+  }
+
+  taskLogs(id: string, opts: { failedOnly?: boolean; tail?: number } = {}): GetTaskLogsResponse {
+    throw new LimolabError(`logs of ${id} (${JSON.stringify(opts)}) are not implemented yet`);
+  }
+
+  artifacts(id: string): TaskArtifact[] {
+    throw new LimolabError(`artifacts of ${id} are not implemented yet`);
   }
 
   private toSweep(row: SweepRow, c: Counts, tasks: (TaskRow & { progress?: number })[], all: TaskRow[] = tasks): Sweep {
@@ -109,6 +132,7 @@ export class Coordinator {
     return {
       id: row.id, name: row.name, status: row.status, createdMs: row.createdMs, finishedMs: row.finishedMs ?? 0, counts,
       tasks: tasks.map(summary), spec: row.specText, arms: [...new Set(all.map((t) => t.arm))],
+      tags: [], note: '', archived: false, error: row.error ?? '',
     };
   }
 }
@@ -122,6 +146,6 @@ function countsFrom(by: Partial<Record<string, number>>): Counts {
 function summary(t: TaskRow & { progress?: number }): TaskSummary {
   return {
     id: t.id, arm: t.arm, kind: KIND_BY_NAME[t.kind] ?? TaskKind.TASK_KIND_UNSPECIFIED, phase: t.phase, status: t.status,
-    attempts: t.dispatches, workerId: t.workerId ?? '', error: t.error ?? '', progress: t.status === 'succeeded' ? 1 : t.progress ?? 0, name: t.name,
+    attempts: t.dispatches, workerId: t.workerId ?? '', error: t.error ?? '', progress: t.status === 'succeeded' ? 1 : t.progress ?? 0, name: t.name, seed: t.seed,
   };
 }

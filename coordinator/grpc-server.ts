@@ -45,6 +45,11 @@ export async function startGrpcServer(coord: Coordinator, opts: GrpcServerOption
     cancelSweep: unary((req) => coord.cancel(req.id)),
     listWorkers: unary((req) => ({ workers: coord.listWorkers(req.includeLost) })),
     drainWorker: unary((req) => coord.drainWorker(req.id)),
+    retrySweep: unary(async (req) => { const r = await coord.retrySweep(req.id); return { requeued: r.requeued, sweep: coord.getSweep(req.id) }; }),
+    archiveSweep: unary((req) => coord.archiveSweep(req.id, !req.unarchive)),
+    deleteSweep: unary((req) => ({ id: req.id, tasksDeleted: coord.deleteSweep(req.id) })),
+    getTaskLogs: unary((req) => coord.taskLogs(req.id, { failedOnly: req.failedOnly, tail: req.tail })),
+    listArtifacts: unary((req) => ({ artifacts: coord.artifacts(req.id) })),
     queryResults: unary(async (req) => {
       if (!opts.query) throw new LimolabError('this coordinator was started without result queries');
       return opts.query(req);

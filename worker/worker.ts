@@ -206,7 +206,7 @@ export class Worker {
   }
 
   private result(task: Task, attemptId: string, delivery: number, startedMs: number): TaskResult {
-    return { taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, attempt: task.attempt || 1, delivery, startedMs, finishedMs: 0, metrics: [], outputs: [], ledger: undefined, error: undefined, details: undefined };
+    return { taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, attempt: task.attempt || 1, delivery, startedMs, finishedMs: 0, metrics: [], outputs: [], ledger: undefined, error: undefined, details: undefined, log: [] };
   }
 
   private context(task: Task, attemptId: string, signal: AbortSignal): TaskContext {

@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Struct } from "../../google/protobuf/struct.js";
-import { TaskKind, taskKindFromJSON, taskKindToJSON, WorkerInfo } from "./task.js";
+import { ArtifactRef, LogLine, TaskKind, taskKindFromJSON, taskKindToJSON, WorkerInfo } from "./task.js";
 
 export const protobufPackage = "limolab.v1";
 
@@ -36,6 +36,8 @@ export interface SubmitSweepRequest {
   specPath: string;
   /** validate and plan, submit nothing */
   dryRun: boolean;
+  tags: string[];
+  note: string;
 }
 
 export interface SubmitSweepResponse {
@@ -52,6 +54,10 @@ export interface GetSweepRequest {
 export interface ListSweepsRequest {
   limit: number;
   status: string;
+  /** archived sweeps are left out unless set */
+  includeArchived: boolean;
+  /** only sweeps with this tag */
+  tag: string;
 }
 
 export interface ListSweepsResponse {
@@ -101,6 +107,7 @@ export interface TaskSummary {
   error: string;
   progress: number;
   name: string;
+  seed: number;
 }
 
 export interface Sweep {
@@ -114,6 +121,25 @@ export interface Sweep {
   tasks: TaskSummary[];
   spec: string;
   arms: string[];
+  tags: string[];
+  note: string;
+  provenance?: Provenance | undefined;
+  archived: boolean;
+  /** why it failed, when it did */
+  error: string;
+}
+
+/**
+ * What produced a sweep: the coordinator's code and runtime at submit, and the hosts
+ * of the workers that ran its tasks (from its attempts).
+ */
+export interface Provenance {
+  /** of the coordinator's limolab checkout; "" when not a git checkout */
+  gitCommit: string;
+  limolabVersion: string;
+  nodeVersion: string;
+  workerHosts: string[];
+  coordinatorHost: string;
 }
 
 export interface SweepEvent {
@@ -137,6 +163,8 @@ export interface WorkerStatus {
   lastSeenMs: number;
   completed: number;
   failed: number;
+  /** task names, in the order of running */
+  runningNames: string[];
 }
 
 export interface QueryResultsRequest {
@@ -148,6 +176,8 @@ export interface QueryResultsRequest {
   sort: string;
   /** one row per arm and seed, no aggregation */
   perSeed: boolean;
+  /** arm statuses to keep (default: succeeded); "all" keeps every arm */
+  statuses: string[];
 }
 
 export interface QueryResultsRequest_FilterEntry {
@@ -160,8 +190,81 @@ export interface QueryResultsResponse {
   rows: { [key: string]: any }[];
 }
 
+export interface RetrySweepRequest {
+  id: string;
+}
+
+export interface RetrySweepResponse {
+  sweep?:
+    | Sweep
+    | undefined;
+  /** tasks set to run again */
+  requeued: number;
+}
+
+export interface ArchiveSweepRequest {
+  id: string;
+  unarchive: boolean;
+}
+
+export interface DeleteSweepRequest {
+  id: string;
+}
+
+export interface DeleteSweepResponse {
+  id: string;
+  tasksDeleted: number;
+}
+
+export interface GetTaskLogsRequest {
+  /** a task id (or a unique prefix of one), or a sweep id */
+  id: string;
+  /** with a sweep: only tasks that failed */
+  failedOnly: boolean;
+  /** last N lines per attempt; 0 = all stored */
+  tail: number;
+}
+
+export interface TaskLog {
+  task?: TaskSummary | undefined;
+  attemptId: string;
+  workerId: string;
+  workerHost: string;
+  /** the attempt's: running | succeeded | failed | cancelled | lost */
+  status: string;
+  startedMs: number;
+  finishedMs: number;
+  error: string;
+  lines: LogLine[];
+  /** lines streamed from a running attempt, not yet stored */
+  live: boolean;
+}
+
+export interface GetTaskLogsResponse {
+  logs: TaskLog[];
+  sweepId: string;
+}
+
+export interface ListArtifactsRequest {
+  id: string;
+}
+
+export interface TaskArtifact {
+  taskId: string;
+  taskName: string;
+  arm: string;
+  seed: number;
+  /** out: the task wrote it | in: it read it */
+  direction: string;
+  ref?: ArtifactRef | undefined;
+}
+
+export interface ListArtifactsResponse {
+  artifacts: TaskArtifact[];
+}
+
 function createBaseSubmitSweepRequest(): SubmitSweepRequest {
-  return { spec: "", specPath: "", dryRun: false };
+  return { spec: "", specPath: "", dryRun: false, tags: [], note: "" };
 }
 
 export const SubmitSweepRequest: MessageFns<SubmitSweepRequest> = {
@@ -174,6 +277,12 @@ export const SubmitSweepRequest: MessageFns<SubmitSweepRequest> = {
     }
     if (message.dryRun !== false) {
       writer.uint32(24).bool(message.dryRun);
+    }
+    for (const v of message.tags) {
+      writer.uint32(162).string(v!);
+    }
+    if (message.note !== "") {
+      writer.uint32(170).string(message.note);
     }
     return writer;
   },
@@ -215,6 +324,22 @@ export const SubmitSweepRequest: MessageFns<SubmitSweepRequest> = {
             message.dryRun = reader.bool();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -240,6 +365,8 @@ export const SubmitSweepRequest: MessageFns<SubmitSweepRequest> = {
         : isSet(object.dry_run)
         ? globalThis.Boolean(object.dry_run)
         : false,
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
     };
   },
 
@@ -254,6 +381,12 @@ export const SubmitSweepRequest: MessageFns<SubmitSweepRequest> = {
     if (message.dryRun !== false) {
       obj.dryRun = message.dryRun;
     }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
     return obj;
   },
 
@@ -265,6 +398,8 @@ export const SubmitSweepRequest: MessageFns<SubmitSweepRequest> = {
     message.spec = object.spec ?? "";
     message.specPath = object.specPath ?? "";
     message.dryRun = object.dryRun ?? false;
+    message.tags = object.tags?.map((e) => e) || [];
+    message.note = object.note ?? "";
     return message;
   },
 };
@@ -468,7 +603,7 @@ export const GetSweepRequest: MessageFns<GetSweepRequest> = {
 };
 
 function createBaseListSweepsRequest(): ListSweepsRequest {
-  return { limit: 0, status: "" };
+  return { limit: 0, status: "", includeArchived: false, tag: "" };
 }
 
 export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
@@ -478,6 +613,12 @@ export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
     }
     if (message.status !== "") {
       writer.uint32(18).string(message.status);
+    }
+    if (message.includeArchived !== false) {
+      writer.uint32(160).bool(message.includeArchived);
+    }
+    if (message.tag !== "") {
+      writer.uint32(170).string(message.tag);
     }
     return writer;
   },
@@ -511,6 +652,22 @@ export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
             message.status = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.includeArchived = reader.bool();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -527,6 +684,12 @@ export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
     return {
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
       status: isSet(object.status) ? globalThis.String(object.status) : "",
+      includeArchived: isSet(object.includeArchived)
+        ? globalThis.Boolean(object.includeArchived)
+        : isSet(object.include_archived)
+        ? globalThis.Boolean(object.include_archived)
+        : false,
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
     };
   },
 
@@ -538,6 +701,12 @@ export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
     if (message.status !== "") {
       obj.status = message.status;
     }
+    if (message.includeArchived !== false) {
+      obj.includeArchived = message.includeArchived;
+    }
+    if (message.tag !== "") {
+      obj.tag = message.tag;
+    }
     return obj;
   },
 
@@ -548,6 +717,8 @@ export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
     const message = createBaseListSweepsRequest();
     message.limit = object.limit ?? 0;
     message.status = object.status ?? "";
+    message.includeArchived = object.includeArchived ?? false;
+    message.tag = object.tag ?? "";
     return message;
   },
 };
@@ -1173,6 +1344,7 @@ function createBaseTaskSummary(): TaskSummary {
     error: "",
     progress: 0,
     name: "",
+    seed: 0,
   };
 }
 
@@ -1207,6 +1379,9 @@ export const TaskSummary: MessageFns<TaskSummary> = {
     }
     if (message.name !== "") {
       writer.uint32(82).string(message.name);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(160).uint32(message.seed);
     }
     return writer;
   },
@@ -1304,6 +1479,14 @@ export const TaskSummary: MessageFns<TaskSummary> = {
             message.name = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1332,6 +1515,7 @@ export const TaskSummary: MessageFns<TaskSummary> = {
       error: isSet(object.error) ? globalThis.String(object.error) : "",
       progress: isSet(object.progress) ? globalThis.Number(object.progress) : 0,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
     };
   },
 
@@ -1367,6 +1551,9 @@ export const TaskSummary: MessageFns<TaskSummary> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
     return obj;
   },
 
@@ -1385,6 +1572,7 @@ export const TaskSummary: MessageFns<TaskSummary> = {
     message.error = object.error ?? "";
     message.progress = object.progress ?? 0;
     message.name = object.name ?? "";
+    message.seed = object.seed ?? 0;
     return message;
   },
 };
@@ -1400,6 +1588,11 @@ function createBaseSweep(): Sweep {
     tasks: [],
     spec: "",
     arms: [],
+    tags: [],
+    note: "",
+    provenance: undefined,
+    archived: false,
+    error: "",
   };
 }
 
@@ -1431,6 +1624,21 @@ export const Sweep: MessageFns<Sweep> = {
     }
     for (const v of message.arms) {
       writer.uint32(74).string(v!);
+    }
+    for (const v of message.tags) {
+      writer.uint32(162).string(v!);
+    }
+    if (message.note !== "") {
+      writer.uint32(170).string(message.note);
+    }
+    if (message.provenance !== undefined) {
+      Provenance.encode(message.provenance, writer.uint32(178).fork()).join();
+    }
+    if (message.archived !== false) {
+      writer.uint32(184).bool(message.archived);
+    }
+    if (message.error !== "") {
+      writer.uint32(194).string(message.error);
     }
     return writer;
   },
@@ -1520,6 +1728,46 @@ export const Sweep: MessageFns<Sweep> = {
             message.arms.push(reader.string());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.provenance = Provenance.decode(reader, reader.uint32());
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.archived = reader.bool();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1551,6 +1799,11 @@ export const Sweep: MessageFns<Sweep> = {
       tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => TaskSummary.fromJSON(e)) : [],
       spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
       arms: globalThis.Array.isArray(object?.arms) ? object.arms.map((e: any) => globalThis.String(e)) : [],
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      provenance: isSet(object.provenance) ? Provenance.fromJSON(object.provenance) : undefined,
+      archived: isSet(object.archived) ? globalThis.Boolean(object.archived) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -1583,6 +1836,21 @@ export const Sweep: MessageFns<Sweep> = {
     if (message.arms?.length) {
       obj.arms = message.arms;
     }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.provenance !== undefined) {
+      obj.provenance = Provenance.toJSON(message.provenance);
+    }
+    if (message.archived !== false) {
+      obj.archived = message.archived;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -1602,6 +1870,166 @@ export const Sweep: MessageFns<Sweep> = {
     message.tasks = object.tasks?.map((e) => TaskSummary.fromPartial(e)) || [];
     message.spec = object.spec ?? "";
     message.arms = object.arms?.map((e) => e) || [];
+    message.tags = object.tags?.map((e) => e) || [];
+    message.note = object.note ?? "";
+    message.provenance = (object.provenance !== undefined && object.provenance !== null)
+      ? Provenance.fromPartial(object.provenance)
+      : undefined;
+    message.archived = object.archived ?? false;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseProvenance(): Provenance {
+  return { gitCommit: "", limolabVersion: "", nodeVersion: "", workerHosts: [], coordinatorHost: "" };
+}
+
+export const Provenance: MessageFns<Provenance> = {
+  encode(message: Provenance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gitCommit !== "") {
+      writer.uint32(10).string(message.gitCommit);
+    }
+    if (message.limolabVersion !== "") {
+      writer.uint32(18).string(message.limolabVersion);
+    }
+    if (message.nodeVersion !== "") {
+      writer.uint32(26).string(message.nodeVersion);
+    }
+    for (const v of message.workerHosts) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.coordinatorHost !== "") {
+      writer.uint32(42).string(message.coordinatorHost);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Provenance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProvenance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gitCommit = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limolabVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeVersion = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.workerHosts.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.coordinatorHost = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Provenance {
+    return {
+      gitCommit: isSet(object.gitCommit)
+        ? globalThis.String(object.gitCommit)
+        : isSet(object.git_commit)
+        ? globalThis.String(object.git_commit)
+        : "",
+      limolabVersion: isSet(object.limolabVersion)
+        ? globalThis.String(object.limolabVersion)
+        : isSet(object.limolab_version)
+        ? globalThis.String(object.limolab_version)
+        : "",
+      nodeVersion: isSet(object.nodeVersion)
+        ? globalThis.String(object.nodeVersion)
+        : isSet(object.node_version)
+        ? globalThis.String(object.node_version)
+        : "",
+      workerHosts: globalThis.Array.isArray(object?.workerHosts)
+        ? object.workerHosts.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.worker_hosts)
+        ? object.worker_hosts.map((e: any) => globalThis.String(e))
+        : [],
+      coordinatorHost: isSet(object.coordinatorHost)
+        ? globalThis.String(object.coordinatorHost)
+        : isSet(object.coordinator_host)
+        ? globalThis.String(object.coordinator_host)
+        : "",
+    };
+  },
+
+  toJSON(message: Provenance): unknown {
+    const obj: any = {};
+    if (message.gitCommit !== "") {
+      obj.gitCommit = message.gitCommit;
+    }
+    if (message.limolabVersion !== "") {
+      obj.limolabVersion = message.limolabVersion;
+    }
+    if (message.nodeVersion !== "") {
+      obj.nodeVersion = message.nodeVersion;
+    }
+    if (message.workerHosts?.length) {
+      obj.workerHosts = message.workerHosts;
+    }
+    if (message.coordinatorHost !== "") {
+      obj.coordinatorHost = message.coordinatorHost;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Provenance>, I>>(base?: I): Provenance {
+    return Provenance.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Provenance>, I>>(object: I): Provenance {
+    const message = createBaseProvenance();
+    message.gitCommit = object.gitCommit ?? "";
+    message.limolabVersion = object.limolabVersion ?? "";
+    message.nodeVersion = object.nodeVersion ?? "";
+    message.workerHosts = object.workerHosts?.map((e) => e) || [];
+    message.coordinatorHost = object.coordinatorHost ?? "";
     return message;
   },
 };
@@ -1730,7 +2158,7 @@ export const SweepEvent: MessageFns<SweepEvent> = {
 };
 
 function createBaseWorkerStatus(): WorkerStatus {
-  return { info: undefined, state: "", running: [], lastSeenMs: 0, completed: 0, failed: 0 };
+  return { info: undefined, state: "", running: [], lastSeenMs: 0, completed: 0, failed: 0, runningNames: [] };
 }
 
 export const WorkerStatus: MessageFns<WorkerStatus> = {
@@ -1752,6 +2180,9 @@ export const WorkerStatus: MessageFns<WorkerStatus> = {
     }
     if (message.failed !== 0) {
       writer.uint32(48).uint64(message.failed);
+    }
+    for (const v of message.runningNames) {
+      writer.uint32(162).string(v!);
     }
     return writer;
   },
@@ -1817,6 +2248,14 @@ export const WorkerStatus: MessageFns<WorkerStatus> = {
             message.failed = longToNumber(reader.uint64());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.runningNames.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1841,6 +2280,11 @@ export const WorkerStatus: MessageFns<WorkerStatus> = {
         : 0,
       completed: isSet(object.completed) ? globalThis.Number(object.completed) : 0,
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      runningNames: globalThis.Array.isArray(object?.runningNames)
+        ? object.runningNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.running_names)
+        ? object.running_names.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1864,6 +2308,9 @@ export const WorkerStatus: MessageFns<WorkerStatus> = {
     if (message.failed !== 0) {
       obj.failed = Math.round(message.failed);
     }
+    if (message.runningNames?.length) {
+      obj.runningNames = message.runningNames;
+    }
     return obj;
   },
 
@@ -1880,12 +2327,13 @@ export const WorkerStatus: MessageFns<WorkerStatus> = {
     message.lastSeenMs = object.lastSeenMs ?? 0;
     message.completed = object.completed ?? 0;
     message.failed = object.failed ?? 0;
+    message.runningNames = object.runningNames?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseQueryResultsRequest(): QueryResultsRequest {
-  return { sweep: "", filter: {}, groupBy: [], sort: "", perSeed: false };
+  return { sweep: "", filter: {}, groupBy: [], sort: "", perSeed: false, statuses: [] };
 }
 
 export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
@@ -1904,6 +2352,9 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     }
     if (message.perSeed !== false) {
       writer.uint32(40).bool(message.perSeed);
+    }
+    for (const v of message.statuses) {
+      writer.uint32(162).string(v!);
     }
     return writer;
   },
@@ -1964,6 +2415,14 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
             message.perSeed = reader.bool();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.statuses.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2004,6 +2463,9 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
         : isSet(object.per_seed)
         ? globalThis.Boolean(object.per_seed)
         : false,
+      statuses: globalThis.Array.isArray(object?.statuses)
+        ? object.statuses.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2030,6 +2492,9 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     if (message.perSeed !== false) {
       obj.perSeed = message.perSeed;
     }
+    if (message.statuses?.length) {
+      obj.statuses = message.statuses;
+    }
     return obj;
   },
 
@@ -2051,6 +2516,7 @@ export const QueryResultsRequest: MessageFns<QueryResultsRequest> = {
     message.groupBy = object.groupBy?.map((e) => e) || [];
     message.sort = object.sort ?? "";
     message.perSeed = object.perSeed ?? false;
+    message.statuses = object.statuses?.map((e) => e) || [];
     return message;
   },
 };
@@ -2227,6 +2693,1136 @@ export const QueryResultsResponse: MessageFns<QueryResultsResponse> = {
   },
 };
 
+function createBaseRetrySweepRequest(): RetrySweepRequest {
+  return { id: "" };
+}
+
+export const RetrySweepRequest: MessageFns<RetrySweepRequest> = {
+  encode(message: RetrySweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetrySweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetrySweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetrySweepRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RetrySweepRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetrySweepRequest>, I>>(base?: I): RetrySweepRequest {
+    return RetrySweepRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetrySweepRequest>, I>>(object: I): RetrySweepRequest {
+    const message = createBaseRetrySweepRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRetrySweepResponse(): RetrySweepResponse {
+  return { sweep: undefined, requeued: 0 };
+}
+
+export const RetrySweepResponse: MessageFns<RetrySweepResponse> = {
+  encode(message: RetrySweepResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweep !== undefined) {
+      Sweep.encode(message.sweep, writer.uint32(10).fork()).join();
+    }
+    if (message.requeued !== 0) {
+      writer.uint32(16).uint32(message.requeued);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetrySweepResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetrySweepResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweep = Sweep.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requeued = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetrySweepResponse {
+    return {
+      sweep: isSet(object.sweep) ? Sweep.fromJSON(object.sweep) : undefined,
+      requeued: isSet(object.requeued) ? globalThis.Number(object.requeued) : 0,
+    };
+  },
+
+  toJSON(message: RetrySweepResponse): unknown {
+    const obj: any = {};
+    if (message.sweep !== undefined) {
+      obj.sweep = Sweep.toJSON(message.sweep);
+    }
+    if (message.requeued !== 0) {
+      obj.requeued = Math.round(message.requeued);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetrySweepResponse>, I>>(base?: I): RetrySweepResponse {
+    return RetrySweepResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetrySweepResponse>, I>>(object: I): RetrySweepResponse {
+    const message = createBaseRetrySweepResponse();
+    message.sweep = (object.sweep !== undefined && object.sweep !== null) ? Sweep.fromPartial(object.sweep) : undefined;
+    message.requeued = object.requeued ?? 0;
+    return message;
+  },
+};
+
+function createBaseArchiveSweepRequest(): ArchiveSweepRequest {
+  return { id: "", unarchive: false };
+}
+
+export const ArchiveSweepRequest: MessageFns<ArchiveSweepRequest> = {
+  encode(message: ArchiveSweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.unarchive !== false) {
+      writer.uint32(16).bool(message.unarchive);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveSweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArchiveSweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unarchive = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArchiveSweepRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      unarchive: isSet(object.unarchive) ? globalThis.Boolean(object.unarchive) : false,
+    };
+  },
+
+  toJSON(message: ArchiveSweepRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.unarchive !== false) {
+      obj.unarchive = message.unarchive;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArchiveSweepRequest>, I>>(base?: I): ArchiveSweepRequest {
+    return ArchiveSweepRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArchiveSweepRequest>, I>>(object: I): ArchiveSweepRequest {
+    const message = createBaseArchiveSweepRequest();
+    message.id = object.id ?? "";
+    message.unarchive = object.unarchive ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteSweepRequest(): DeleteSweepRequest {
+  return { id: "" };
+}
+
+export const DeleteSweepRequest: MessageFns<DeleteSweepRequest> = {
+  encode(message: DeleteSweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteSweepRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: DeleteSweepRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteSweepRequest>, I>>(base?: I): DeleteSweepRequest {
+    return DeleteSweepRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteSweepRequest>, I>>(object: I): DeleteSweepRequest {
+    const message = createBaseDeleteSweepRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteSweepResponse(): DeleteSweepResponse {
+  return { id: "", tasksDeleted: 0 };
+}
+
+export const DeleteSweepResponse: MessageFns<DeleteSweepResponse> = {
+  encode(message: DeleteSweepResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.tasksDeleted !== 0) {
+      writer.uint32(16).uint32(message.tasksDeleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSweepResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSweepResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tasksDeleted = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteSweepResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      tasksDeleted: isSet(object.tasksDeleted)
+        ? globalThis.Number(object.tasksDeleted)
+        : isSet(object.tasks_deleted)
+        ? globalThis.Number(object.tasks_deleted)
+        : 0,
+    };
+  },
+
+  toJSON(message: DeleteSweepResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.tasksDeleted !== 0) {
+      obj.tasksDeleted = Math.round(message.tasksDeleted);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteSweepResponse>, I>>(base?: I): DeleteSweepResponse {
+    return DeleteSweepResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteSweepResponse>, I>>(object: I): DeleteSweepResponse {
+    const message = createBaseDeleteSweepResponse();
+    message.id = object.id ?? "";
+    message.tasksDeleted = object.tasksDeleted ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetTaskLogsRequest(): GetTaskLogsRequest {
+  return { id: "", failedOnly: false, tail: 0 };
+}
+
+export const GetTaskLogsRequest: MessageFns<GetTaskLogsRequest> = {
+  encode(message: GetTaskLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.failedOnly !== false) {
+      writer.uint32(16).bool(message.failedOnly);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(24).uint32(message.tail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.failedOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tail = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTaskLogsRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      failedOnly: isSet(object.failedOnly)
+        ? globalThis.Boolean(object.failedOnly)
+        : isSet(object.failed_only)
+        ? globalThis.Boolean(object.failed_only)
+        : false,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+    };
+  },
+
+  toJSON(message: GetTaskLogsRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.failedOnly !== false) {
+      obj.failedOnly = message.failedOnly;
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTaskLogsRequest>, I>>(base?: I): GetTaskLogsRequest {
+    return GetTaskLogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTaskLogsRequest>, I>>(object: I): GetTaskLogsRequest {
+    const message = createBaseGetTaskLogsRequest();
+    message.id = object.id ?? "";
+    message.failedOnly = object.failedOnly ?? false;
+    message.tail = object.tail ?? 0;
+    return message;
+  },
+};
+
+function createBaseTaskLog(): TaskLog {
+  return {
+    task: undefined,
+    attemptId: "",
+    workerId: "",
+    workerHost: "",
+    status: "",
+    startedMs: 0,
+    finishedMs: 0,
+    error: "",
+    lines: [],
+    live: false,
+  };
+}
+
+export const TaskLog: MessageFns<TaskLog> = {
+  encode(message: TaskLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      TaskSummary.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    if (message.attemptId !== "") {
+      writer.uint32(18).string(message.attemptId);
+    }
+    if (message.workerId !== "") {
+      writer.uint32(26).string(message.workerId);
+    }
+    if (message.workerHost !== "") {
+      writer.uint32(34).string(message.workerHost);
+    }
+    if (message.status !== "") {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.startedMs !== 0) {
+      writer.uint32(48).int64(message.startedMs);
+    }
+    if (message.finishedMs !== 0) {
+      writer.uint32(56).int64(message.finishedMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(66).string(message.error);
+    }
+    for (const v of message.lines) {
+      LogLine.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.live !== false) {
+      writer.uint32(80).bool(message.live);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = TaskSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attemptId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.workerHost = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.startedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.finishedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lines.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.live = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskLog {
+    return {
+      task: isSet(object.task) ? TaskSummary.fromJSON(object.task) : undefined,
+      attemptId: isSet(object.attemptId)
+        ? globalThis.String(object.attemptId)
+        : isSet(object.attempt_id)
+        ? globalThis.String(object.attempt_id)
+        : "",
+      workerId: isSet(object.workerId)
+        ? globalThis.String(object.workerId)
+        : isSet(object.worker_id)
+        ? globalThis.String(object.worker_id)
+        : "",
+      workerHost: isSet(object.workerHost)
+        ? globalThis.String(object.workerHost)
+        : isSet(object.worker_host)
+        ? globalThis.String(object.worker_host)
+        : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      startedMs: isSet(object.startedMs)
+        ? globalThis.Number(object.startedMs)
+        : isSet(object.started_ms)
+        ? globalThis.Number(object.started_ms)
+        : 0,
+      finishedMs: isSet(object.finishedMs)
+        ? globalThis.Number(object.finishedMs)
+        : isSet(object.finished_ms)
+        ? globalThis.Number(object.finished_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      lines: globalThis.Array.isArray(object?.lines)
+        ? object.lines.map((e: any) => LogLine.fromJSON(e))
+        : [],
+      live: isSet(object.live) ? globalThis.Boolean(object.live) : false,
+    };
+  },
+
+  toJSON(message: TaskLog): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = TaskSummary.toJSON(message.task);
+    }
+    if (message.attemptId !== "") {
+      obj.attemptId = message.attemptId;
+    }
+    if (message.workerId !== "") {
+      obj.workerId = message.workerId;
+    }
+    if (message.workerHost !== "") {
+      obj.workerHost = message.workerHost;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.startedMs !== 0) {
+      obj.startedMs = Math.round(message.startedMs);
+    }
+    if (message.finishedMs !== 0) {
+      obj.finishedMs = Math.round(message.finishedMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => LogLine.toJSON(e));
+    }
+    if (message.live !== false) {
+      obj.live = message.live;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskLog>, I>>(base?: I): TaskLog {
+    return TaskLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskLog>, I>>(object: I): TaskLog {
+    const message = createBaseTaskLog();
+    message.task = (object.task !== undefined && object.task !== null)
+      ? TaskSummary.fromPartial(object.task)
+      : undefined;
+    message.attemptId = object.attemptId ?? "";
+    message.workerId = object.workerId ?? "";
+    message.workerHost = object.workerHost ?? "";
+    message.status = object.status ?? "";
+    message.startedMs = object.startedMs ?? 0;
+    message.finishedMs = object.finishedMs ?? 0;
+    message.error = object.error ?? "";
+    message.lines = object.lines?.map((e) => LogLine.fromPartial(e)) || [];
+    message.live = object.live ?? false;
+    return message;
+  },
+};
+
+function createBaseGetTaskLogsResponse(): GetTaskLogsResponse {
+  return { logs: [], sweepId: "" };
+}
+
+export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
+  encode(message: GetTaskLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.logs) {
+      TaskLog.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.sweepId !== "") {
+      writer.uint32(18).string(message.sweepId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.logs.push(TaskLog.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sweepId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTaskLogsResponse {
+    return {
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => TaskLog.fromJSON(e)) : [],
+      sweepId: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTaskLogsResponse): unknown {
+    const obj: any = {};
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => TaskLog.toJSON(e));
+    }
+    if (message.sweepId !== "") {
+      obj.sweepId = message.sweepId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTaskLogsResponse>, I>>(base?: I): GetTaskLogsResponse {
+    return GetTaskLogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTaskLogsResponse>, I>>(object: I): GetTaskLogsResponse {
+    const message = createBaseGetTaskLogsResponse();
+    message.logs = object.logs?.map((e) => TaskLog.fromPartial(e)) || [];
+    message.sweepId = object.sweepId ?? "";
+    return message;
+  },
+};
+
+function createBaseListArtifactsRequest(): ListArtifactsRequest {
+  return { id: "" };
+}
+
+export const ListArtifactsRequest: MessageFns<ListArtifactsRequest> = {
+  encode(message: ListArtifactsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListArtifactsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListArtifactsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListArtifactsRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ListArtifactsRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListArtifactsRequest>, I>>(base?: I): ListArtifactsRequest {
+    return ListArtifactsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListArtifactsRequest>, I>>(object: I): ListArtifactsRequest {
+    const message = createBaseListArtifactsRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseTaskArtifact(): TaskArtifact {
+  return { taskId: "", taskName: "", arm: "", seed: 0, direction: "", ref: undefined };
+}
+
+export const TaskArtifact: MessageFns<TaskArtifact> = {
+  encode(message: TaskArtifact, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.taskName !== "") {
+      writer.uint32(18).string(message.taskName);
+    }
+    if (message.arm !== "") {
+      writer.uint32(26).string(message.arm);
+    }
+    if (message.seed !== 0) {
+      writer.uint32(32).uint32(message.seed);
+    }
+    if (message.direction !== "") {
+      writer.uint32(42).string(message.direction);
+    }
+    if (message.ref !== undefined) {
+      ArtifactRef.encode(message.ref, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskArtifact {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskArtifact();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.arm = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.seed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.direction = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ref = ArtifactRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskArtifact {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      taskName: isSet(object.taskName)
+        ? globalThis.String(object.taskName)
+        : isSet(object.task_name)
+        ? globalThis.String(object.task_name)
+        : "",
+      arm: isSet(object.arm) ? globalThis.String(object.arm) : "",
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      direction: isSet(object.direction) ? globalThis.String(object.direction) : "",
+      ref: isSet(object.ref) ? ArtifactRef.fromJSON(object.ref) : undefined,
+    };
+  },
+
+  toJSON(message: TaskArtifact): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.taskName !== "") {
+      obj.taskName = message.taskName;
+    }
+    if (message.arm !== "") {
+      obj.arm = message.arm;
+    }
+    if (message.seed !== 0) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.direction !== "") {
+      obj.direction = message.direction;
+    }
+    if (message.ref !== undefined) {
+      obj.ref = ArtifactRef.toJSON(message.ref);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskArtifact>, I>>(base?: I): TaskArtifact {
+    return TaskArtifact.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskArtifact>, I>>(object: I): TaskArtifact {
+    const message = createBaseTaskArtifact();
+    message.taskId = object.taskId ?? "";
+    message.taskName = object.taskName ?? "";
+    message.arm = object.arm ?? "";
+    message.seed = object.seed ?? 0;
+    message.direction = object.direction ?? "";
+    message.ref = (object.ref !== undefined && object.ref !== null) ? ArtifactRef.fromPartial(object.ref) : undefined;
+    return message;
+  },
+};
+
+function createBaseListArtifactsResponse(): ListArtifactsResponse {
+  return { artifacts: [] };
+}
+
+export const ListArtifactsResponse: MessageFns<ListArtifactsResponse> = {
+  encode(message: ListArtifactsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.artifacts) {
+      TaskArtifact.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListArtifactsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListArtifactsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.artifacts.push(TaskArtifact.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListArtifactsResponse {
+    return {
+      artifacts: globalThis.Array.isArray(object?.artifacts)
+        ? object.artifacts.map((e: any) => TaskArtifact.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListArtifactsResponse): unknown {
+    const obj: any = {};
+    if (message.artifacts?.length) {
+      obj.artifacts = message.artifacts.map((e) => TaskArtifact.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListArtifactsResponse>, I>>(base?: I): ListArtifactsResponse {
+    return ListArtifactsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListArtifactsResponse>, I>>(object: I): ListArtifactsResponse {
+    const message = createBaseListArtifactsResponse();
+    message.artifacts = object.artifacts?.map((e) => TaskArtifact.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type CoordinatorService = typeof CoordinatorService;
 export const CoordinatorService = {
   submitSweep: {
@@ -2302,6 +3898,56 @@ export const CoordinatorService = {
       Buffer.from(QueryResultsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): QueryResultsResponse => QueryResultsResponse.decode(value),
   },
+  /** Re-runs a sweep's failed, skipped, cancelled and stuck tasks; succeeded ones are kept. */
+  retrySweep: {
+    path: "/limolab.v1.Coordinator/RetrySweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetrySweepRequest): Buffer => Buffer.from(RetrySweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetrySweepRequest => RetrySweepRequest.decode(value),
+    responseSerialize: (value: RetrySweepResponse): Buffer => Buffer.from(RetrySweepResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetrySweepResponse => RetrySweepResponse.decode(value),
+  },
+  archiveSweep: {
+    path: "/limolab.v1.Coordinator/ArchiveSweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ArchiveSweepRequest): Buffer => Buffer.from(ArchiveSweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ArchiveSweepRequest => ArchiveSweepRequest.decode(value),
+    responseSerialize: (value: Sweep): Buffer => Buffer.from(Sweep.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Sweep => Sweep.decode(value),
+  },
+  /** Removes a finished sweep's rows (refused while it runs); artifact bytes stay. */
+  deleteSweep: {
+    path: "/limolab.v1.Coordinator/DeleteSweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteSweepRequest): Buffer => Buffer.from(DeleteSweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteSweepRequest => DeleteSweepRequest.decode(value),
+    responseSerialize: (value: DeleteSweepResponse): Buffer => Buffer.from(DeleteSweepResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteSweepResponse => DeleteSweepResponse.decode(value),
+  },
+  /** Stored log lines of a task, or of every task of a sweep. */
+  getTaskLogs: {
+    path: "/limolab.v1.Coordinator/GetTaskLogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTaskLogsRequest): Buffer => Buffer.from(GetTaskLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTaskLogsRequest => GetTaskLogsRequest.decode(value),
+    responseSerialize: (value: GetTaskLogsResponse): Buffer => Buffer.from(GetTaskLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTaskLogsResponse => GetTaskLogsResponse.decode(value),
+  },
+  /** Input and output artifacts of a task, or of every task of a sweep. */
+  listArtifacts: {
+    path: "/limolab.v1.Coordinator/ListArtifacts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListArtifactsRequest): Buffer => Buffer.from(ListArtifactsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListArtifactsRequest => ListArtifactsRequest.decode(value),
+    responseSerialize: (value: ListArtifactsResponse): Buffer =>
+      Buffer.from(ListArtifactsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListArtifactsResponse => ListArtifactsResponse.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
@@ -2313,6 +3959,15 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
   drainWorker: handleUnaryCall<DrainWorkerRequest, WorkerStatus>;
   queryResults: handleUnaryCall<QueryResultsRequest, QueryResultsResponse>;
+  /** Re-runs a sweep's failed, skipped, cancelled and stuck tasks; succeeded ones are kept. */
+  retrySweep: handleUnaryCall<RetrySweepRequest, RetrySweepResponse>;
+  archiveSweep: handleUnaryCall<ArchiveSweepRequest, Sweep>;
+  /** Removes a finished sweep's rows (refused while it runs); artifact bytes stay. */
+  deleteSweep: handleUnaryCall<DeleteSweepRequest, DeleteSweepResponse>;
+  /** Stored log lines of a task, or of every task of a sweep. */
+  getTaskLogs: handleUnaryCall<GetTaskLogsRequest, GetTaskLogsResponse>;
+  /** Input and output artifacts of a task, or of every task of a sweep. */
+  listArtifacts: handleUnaryCall<ListArtifactsRequest, ListArtifactsResponse>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -2423,6 +4078,85 @@ export interface CoordinatorClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: QueryResultsResponse) => void,
+  ): ClientUnaryCall;
+  /** Re-runs a sweep's failed, skipped, cancelled and stuck tasks; succeeded ones are kept. */
+  retrySweep(
+    request: RetrySweepRequest,
+    callback: (error: ServiceError | null, response: RetrySweepResponse) => void,
+  ): ClientUnaryCall;
+  retrySweep(
+    request: RetrySweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetrySweepResponse) => void,
+  ): ClientUnaryCall;
+  retrySweep(
+    request: RetrySweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetrySweepResponse) => void,
+  ): ClientUnaryCall;
+  archiveSweep(
+    request: ArchiveSweepRequest,
+    callback: (error: ServiceError | null, response: Sweep) => void,
+  ): ClientUnaryCall;
+  archiveSweep(
+    request: ArchiveSweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Sweep) => void,
+  ): ClientUnaryCall;
+  archiveSweep(
+    request: ArchiveSweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Sweep) => void,
+  ): ClientUnaryCall;
+  /** Removes a finished sweep's rows (refused while it runs); artifact bytes stay. */
+  deleteSweep(
+    request: DeleteSweepRequest,
+    callback: (error: ServiceError | null, response: DeleteSweepResponse) => void,
+  ): ClientUnaryCall;
+  deleteSweep(
+    request: DeleteSweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteSweepResponse) => void,
+  ): ClientUnaryCall;
+  deleteSweep(
+    request: DeleteSweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteSweepResponse) => void,
+  ): ClientUnaryCall;
+  /** Stored log lines of a task, or of every task of a sweep. */
+  getTaskLogs(
+    request: GetTaskLogsRequest,
+    callback: (error: ServiceError | null, response: GetTaskLogsResponse) => void,
+  ): ClientUnaryCall;
+  getTaskLogs(
+    request: GetTaskLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTaskLogsResponse) => void,
+  ): ClientUnaryCall;
+  getTaskLogs(
+    request: GetTaskLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTaskLogsResponse) => void,
+  ): ClientUnaryCall;
+  /** Input and output artifacts of a task, or of every task of a sweep. */
+  listArtifacts(
+    request: ListArtifactsRequest,
+    callback: (error: ServiceError | null, response: ListArtifactsResponse) => void,
+  ): ClientUnaryCall;
+  listArtifacts(
+    request: ListArtifactsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListArtifactsResponse) => void,
+  ): ClientUnaryCall;
+  listArtifacts(
+    request: ListArtifactsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListArtifactsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -402,7 +402,18 @@ export interface TaskResult {
     | TaskError
     | undefined;
   /** small structured output (e.g. kept samples) */
-  details?: { [key: string]: any } | undefined;
+  details?:
+    | { [key: string]: any }
+    | undefined;
+  /** the attempt's last log lines (runner stderr, runner and worker lines), bounded */
+  log: LogLine[];
+}
+
+export interface LogLine {
+  tsMs: number;
+  /** stderr | runner | worker */
+  source: string;
+  line: string;
 }
 
 export interface GpuInfo {
@@ -447,6 +458,9 @@ export interface ControlRequest {
     | //
     /** task id */
     { $case: "cancelTask"; value: string }
+    | //
+    /** sweep id: a retried sweep; forget that it was cancelled */
+    { $case: "resumeSweep"; value: string }
     | undefined;
 }
 
@@ -2989,6 +3003,7 @@ function createBaseTaskResult(): TaskResult {
     outputs: [],
     error: undefined,
     details: undefined,
+    log: [],
   };
 }
 
@@ -3032,6 +3047,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     }
     if (message.details !== undefined) {
       Struct.encode(Struct.wrap(message.details), writer.uint32(106).fork()).join();
+    }
+    for (const v of message.log) {
+      LogLine.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -3153,6 +3171,14 @@ export const TaskResult: MessageFns<TaskResult> = {
             message.details = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.log.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3208,6 +3234,9 @@ export const TaskResult: MessageFns<TaskResult> = {
         : [],
       error: isSet(object.error) ? TaskError.fromJSON(object.error) : undefined,
       details: isObject(object.details) ? object.details : undefined,
+      log: globalThis.Array.isArray(object?.log)
+        ? object.log.map((e: any) => LogLine.fromJSON(e))
+        : [],
     };
   },
 
@@ -3252,6 +3281,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     if (message.details !== undefined) {
       obj.details = message.details;
     }
+    if (message.log?.length) {
+      obj.log = message.log.map((e) => LogLine.toJSON(e));
+    }
     return obj;
   },
 
@@ -3277,6 +3309,112 @@ export const TaskResult: MessageFns<TaskResult> = {
       ? TaskError.fromPartial(object.error)
       : undefined;
     message.details = object.details ?? undefined;
+    message.log = object.log?.map((e) => LogLine.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLogLine(): LogLine {
+  return { tsMs: 0, source: "", line: "" };
+}
+
+export const LogLine: MessageFns<LogLine> = {
+  encode(message: LogLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tsMs !== 0) {
+      writer.uint32(8).int64(message.tsMs);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.line !== "") {
+      writer.uint32(26).string(message.line);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tsMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.line = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogLine {
+    return {
+      tsMs: isSet(object.tsMs)
+        ? globalThis.Number(object.tsMs)
+        : isSet(object.ts_ms)
+        ? globalThis.Number(object.ts_ms)
+        : 0,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      line: isSet(object.line) ? globalThis.String(object.line) : "",
+    };
+  },
+
+  toJSON(message: LogLine): unknown {
+    const obj: any = {};
+    if (message.tsMs !== 0) {
+      obj.tsMs = Math.round(message.tsMs);
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.line !== "") {
+      obj.line = message.line;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogLine>, I>>(base?: I): LogLine {
+    return LogLine.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogLine>, I>>(object: I): LogLine {
+    const message = createBaseLogLine();
+    message.tsMs = object.tsMs ?? 0;
+    message.source = object.source ?? "";
+    message.line = object.line ?? "";
     return message;
   },
 };
@@ -3837,6 +3975,9 @@ export const ControlRequest: MessageFns<ControlRequest> = {
       case "cancelTask":
         writer.uint32(26).string(message.op.value);
         break;
+      case "resumeSweep":
+        writer.uint32(34).string(message.op.value);
+        break;
     }
     return writer;
   },
@@ -3878,6 +4019,14 @@ export const ControlRequest: MessageFns<ControlRequest> = {
             message.op = { $case: "cancelTask", value: reader.string() };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.op = { $case: "resumeSweep", value: reader.string() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3904,6 +4053,10 @@ export const ControlRequest: MessageFns<ControlRequest> = {
         ? { $case: "cancelTask", value: globalThis.String(object.cancelTask) }
         : isSet(object.cancel_task)
         ? { $case: "cancelTask", value: globalThis.String(object.cancel_task) }
+        : isSet(object.resumeSweep)
+        ? { $case: "resumeSweep", value: globalThis.String(object.resumeSweep) }
+        : isSet(object.resume_sweep)
+        ? { $case: "resumeSweep", value: globalThis.String(object.resume_sweep) }
         : undefined,
     };
   },
@@ -3916,6 +4069,8 @@ export const ControlRequest: MessageFns<ControlRequest> = {
       obj.cancelSweep = message.op.value;
     } else if (message.op?.$case === "cancelTask") {
       obj.cancelTask = message.op.value;
+    } else if (message.op?.$case === "resumeSweep") {
+      obj.resumeSweep = message.op.value;
     }
     return obj;
   },
@@ -3941,6 +4096,12 @@ export const ControlRequest: MessageFns<ControlRequest> = {
       case "cancelTask": {
         if (object.op?.value !== undefined && object.op?.value !== null) {
           message.op = { $case: "cancelTask", value: object.op.value };
+        }
+        break;
+      }
+      case "resumeSweep": {
+        if (object.op?.value !== undefined && object.op?.value !== null) {
+          message.op = { $case: "resumeSweep", value: object.op.value };
         }
         break;
       }
