@@ -13,6 +13,13 @@ export const sweeps = sqliteTable('sweeps', {
   createdMs: integer('created_ms').notNull(),
   finishedMs: integer('finished_ms'),
   error: text('error'),
+  tagsJson: text('tags_json').notNull().default('[]'),   // ["baseline", ...] from --tag
+  note: text('note'),                                    // free text from --note
+  /** {gitCommit, limolabVersion, nodeVersion, coordinatorHost} of the coordinator at submit */
+  provenanceJson: text('provenance_json'),
+  /** hosts of the workers that ran its tasks, written when the sweep ends (worker ids can be reused) */
+  workerHostsJson: text('worker_hosts_json'),
+  archived: integer('archived').notNull().default(0),    // 1: left out of `sweep list` unless --all
 });
 
 /** One arm instance per grid point and seed: what analysis groups and compares. */
@@ -126,3 +133,15 @@ export const artifacts = sqliteTable('artifacts', {
   taskId: text('task_id').notNull(),
   createdMs: integer('created_ms').notNull(),
 }, (t) => [uniqueIndex('artifacts_digest').on(t.digest)]);
+
+/** The last log lines of each attempt (runner stderr, runner and worker lines), stored with
+ * the attempt's result; `limolab logs` reads them. */
+export const taskLogs = sqliteTable('task_logs', {
+  attemptId: text('attempt_id').notNull(),
+  seq: integer('seq').notNull(),                 // line number within the attempt's stored tail
+  taskId: text('task_id').notNull(),
+  sweepId: text('sweep_id').notNull(),
+  tsMs: integer('ts_ms').notNull(),
+  source: text('source').notNull(),              // stderr | runner | worker
+  line: text('line').notNull(),
+}, (t) => [primaryKey({ columns: [t.attemptId, t.seq] }), index('task_logs_task').on(t.taskId), index('task_logs_sweep').on(t.sweepId)]);
