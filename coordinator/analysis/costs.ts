@@ -1,17 +1,24 @@
 // Cost of one run on each axis: FLOPs, device-seconds, money (compute + curated data).
-// Which phases count is set by CostOptions: pretrain excluded and curation included by
-// default. Money needs seconds per device kind, which the ledger keeps only for the whole
+// Method cost = curation + tuning + training + rollout: pretrain (and the PROBE) excluded,
+// curation included, evaluation reported beside it (evaluationCost) rather than inside it,
+// except for method 'icl', whose inference is the method. CostOptions switches each. Money needs seconds per device kind, which the ledger keeps only for the whole
 // run; when some phases are left out, each kind's seconds are scaled by the counted share of
 // the run's device-seconds (assumes the left-out phases ran on the same mix of devices).
 
 import { AnalysisError } from './errors.js';
 import { DEFAULT_PRICES, PHASES, type CostOptions, type Phase, type Prices, type RunRecord } from './types.js';
 
-export function countedPhases(opts: CostOptions = {}): Phase[] {
+/** Methods whose evaluation is their method cost (in-context learning spends at inference). */
+export const INFERENCE_METHODS: readonly string[] = ['icl'];
+
+/** The phases counted for a run of `method` (without a method: as for a trained arm). */
+export function countedPhases(opts: CostOptions = {}, method?: string): Phase[] {
   const includePretrain = opts.includePretrain ?? false;
   const includeCuration = opts.includeCuration ?? true;
+  const includeEvaluation = opts.includeEvaluation ?? (method !== undefined && INFERENCE_METHODS.includes(method));
   return PHASES.filter(
-    (p) => (p !== 'pretrain' || includePretrain) && (p !== 'curation' || includeCuration),
+    (p) => (p !== 'pretrain' || includePretrain) && (p !== 'curation' || includeCuration) &&
+      (p !== 'evaluation' || includeEvaluation),
   );
 }
 
@@ -22,11 +29,16 @@ function sumPhases(by: Partial<Record<Phase, number>>, phases: readonly Phase[])
 }
 
 export function flopsTotal(r: RunRecord, opts: CostOptions = {}): number {
-  return sumPhases(r.flopsByPhase, countedPhases(opts));
+  return sumPhases(r.flopsByPhase, countedPhases(opts, r.method));
 }
 
 export function deviceSeconds(r: RunRecord, opts: CostOptions = {}): number {
-  return sumPhases(r.deviceSByPhase, countedPhases(opts));
+  return sumPhases(r.deviceSByPhase, countedPhases(opts, r.method));
+}
+
+/** What measuring the run cost (its EVAL tasks), shown beside the method cost. */
+export function evaluationCost(r: RunRecord): { flops: number; deviceS: number } {
+  return { flops: r.flopsByPhase.evaluation ?? 0, deviceS: r.deviceSByPhase.evaluation ?? 0 };
 }
 
 /** Price of one second on a device kind: exact key first ('cuda:H100'), then its family

@@ -19,8 +19,8 @@ export {
   type BootstrapOptions, type Interval,
 } from './stats.js';
 export {
-  countedPhases, flopsTotal, deviceSeconds, computeMoney, dataMoney, money, costOn, pricePerSecond,
-  COST_AXES, type CostAxis,
+  countedPhases, flopsTotal, deviceSeconds, evaluationCost, computeMoney, dataMoney, money, costOn, pricePerSecond,
+  COST_AXES, INFERENCE_METHODS, type CostAxis,
 } from './costs.js';
 export {
   queryRuns, filterRecords, groupRecords, allowedKeys, defaultColumns, keyValue, sortRows, compareCells,

@@ -18,10 +18,10 @@ describe('queryRuns', () => {
     expect(row.acc_ood_mean).toBeCloseTo(0.3, 12);
     expect(row.acc_id_ci_lo as number).toBeLessThan(0.4);
     expect(row.acc_id_ci_hi as number).toBeGreaterThan(0.4);
-    // FLOPs exclude pretrain by default: 1e11 curation + 1e12 training + 1e10 eval
-    expect(row.flops).toBeCloseTo(1.11e12, -3);
+    // method cost excludes pretrain and evaluation by default: 1e11 curation + 1e12 training
+    expect(row.flops).toBeCloseTo(1.1e12, -3);
     expect(row.flops_curation).toBe(1e11);
-    expect(row.device_s).toBeCloseTo(111, 9);
+    expect(row.device_s).toBeCloseTo(110, 9);
     expect(row.curated_examples).toBe(100);
     // default columns list only the counted phases
     expect(t.columns.map((c) => c.key)).not.toContain('flops_pretrain');
@@ -30,7 +30,7 @@ describe('queryRuns', () => {
 
   it('the pretrain and curation switches change the flops total and the phase columns', () => {
     const withPre = queryRuns(recs, { filter: { arm: 'sft-n100' }, includePretrain: true, includeCuration: false });
-    expect(withPre.rows[0]!.flops).toBeCloseTo(1e15 + 1.01e12, -3);
+    expect(withPre.rows[0]!.flops).toBeCloseTo(1e15 + 1e12, -3);
     const keys = withPre.columns.map((c) => c.key);
     expect(keys).toContain('flops_pretrain');
     expect(keys).not.toContain('flops_curation');
