@@ -32,6 +32,9 @@ export interface MethodPlanner {
   /** Checks one grid point's params (and the base config); returns problems as "path: message". */
   validate(args: PlanArgs): string[];
   plan(args: PlanArgs): PlannedTask[];
+  /** Names of the bases the sweep's `base` block defines (a grid axis): every arm of this
+   *  method runs on each unless its params name one. Empty or absent: no base axis. */
+  bases?(base: Record<string, unknown>): string[];
 }
 
 export class PlannerRegistry {
@@ -63,8 +66,10 @@ export function planSweep(
       problems.push(`arms[${ai}].method: unknown method "${arm.method}"; known: ${registry.methods().join(', ')}`);
       return;
     }
-    for (const point of expandGrid(arm.params)) {
-      const inst = instanceName(arm, point);
+    const baseNames = planner.bases?.(spec.base) ?? [];
+    const gridArm = baseNames.length > 0 && arm.params.base === undefined ? { ...arm, params: { ...arm.params, base: baseNames } } : arm;
+    for (const point of expandGrid(gridArm.params)) {
+      const inst = instanceName(gridArm, point);
       for (const seed of arm.seeds ?? spec.seeds) {
         const args: PlanArgs = { params: point, base: spec.base, seed, arm: inst };
         const errs = planner.validate(args);

@@ -1,4 +1,5 @@
 // Planners for the ML methods on the built-in domain: how a sweep arm becomes a task DAG.
+// Every DAG starts PRETRAIN -> PROBE (the base's latent ability, shared by all arms on a base).
 //   base: PRETRAIN -> EVAL
 //   sft:  PRETRAIN -> CURATE(n, curation) -> TRAIN(sft) -> EVAL
 //   rl:   PRETRAIN [-> CURATE -> TRAIN(sft) when init: sft] -> [ROLLOUT x shards -> TRAIN(rft)] x rounds -> EVAL
@@ -9,6 +10,7 @@
 import { z } from 'zod';
 import { TaskKind } from '../gen/limolab/v1/task.js';
 import { formatZodIssues } from '../coordinator/spec.js';
+import { CHAIN_STYLES } from './domain/config.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
 
 const Json = z.record(z.string(), z.unknown());
@@ -26,24 +28,51 @@ export const MlBaseSchema = z.strictObject({
     keep_outputs: z.number().int().min(0).default(4), options: Json.default({}),
   }).prefault({}),
   threads: z.number().min(0).default(1).describe('CPU threads (worker slots) per ML task'),
+  // Bases are a grid axis: each named entry overrides model/domain/pretrain for its own
+  // PRETRAIN (and everything downstream); every arm runs on every base unless its params name
+  // one (`base: cs0.1`). Keep the test-split fields (valueMax, trainSteps, oodSteps, testSize,
+  // splitSeed, ...) the same across bases so arms are paired on the same test problems.
+  bases: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a base name uses letters, digits, _ . and - only'),
+    z.strictObject({ model: Json.optional(), domain: Json.optional(), pretrain: Json.optional() })).optional(),
+  // The PROBE task of each base (latent ability on test_id): eval-style options, e.g. {limit: 60}.
+  probe: z.strictObject({ splits: z.array(z.enum(['test_id', 'test_ood'])).min(1).default(['test_id']), options: Json.default({}) }).prefault({}),
 });
 type MlBase = z.output<typeof MlBaseSchema>;
 
+/** The base named by an arm's `base` param: the shared blocks with that entry's overrides. */
+function resolveBase(b: MlBase, name: string | undefined): MlBase {
+  if (!b.bases || name === undefined || name === 'default') return b;
+  const o = b.bases[name];
+  if (!o) throw new Error(`params.base "${name}" is not one of base.bases (${Object.keys(b.bases).join(', ')})`);
+  return { ...b, model: { ...b.model, ...(o.model ?? {}) }, domain: { ...b.domain, ...(o.domain ?? {}) }, pretrain: { ...b.pretrain, ...(o.pretrain ?? {}) } };
+}
+
 const curation = z.enum(['random', 'hard', 'limo']);
+const style = z.enum(['mixed', ...CHAIN_STYLES]);
+const baseName = z.string().optional().describe('which of base.bases this arm runs on (set by the grid)');
+// The fine-tuning recipe is fixed, not searched: lr 1e-4 with warmup keeps the base's
+// single-step knowledge (docs/study.md has the ablation); 1e-3 without warmup erased it.
 const SftParams = z.strictObject({
   n: z.number().int().min(1), curation: curation.default('limo'), epochs: z.number().int().min(1).default(10),
-  lr: z.number().positive().default(1e-3), k: z.number().int().min(0).optional(), candidates: z.number().int().min(0).optional(),
-});
+  lr: z.number().positive().default(1e-4), k: z.number().int().min(0).optional(), candidates: z.number().int().min(0).optional(),
+  style: style.default('full').describe('chain style of the curated solutions (none = bare answers)'),
+  control: z.enum(['positive', 'negative']).optional().describe('positive: large-N correct chains vs base; negative: bare answers vs paired_with'),
+  paired_with: z.string().optional().describe('negative control: the chain arm (spec arm name) with the same n and curation'),
+  base: baseName,
+}).refine((p) => p.control !== 'negative' || p.paired_with !== undefined, { message: 'a negative control needs paired_with: <the chain arm it controls>', path: ['paired_with'] });
 const RlParams = z.strictObject({
   rounds: z.number().int().min(1).max(50).default(2), prompts: z.number().int().min(1).default(200), k: z.number().int().min(1).default(4),
   shards: z.number().int().min(1).max(64).default(2), temperature: z.number().min(0).default(1), epochs: z.number().int().min(1).default(2),
-  lr: z.number().positive().default(1e-3), max_per_prompt: z.number().int().min(1).default(4),
+  lr: z.number().positive().default(1e-4), max_per_prompt: z.number().int().min(1).default(4),
   continue: z.enum(['last', 'base']).default('last').describe('train each round from the last policy, or from the start on all rounds so far'),
   init: z.enum(['base', 'sft']).default('base'),
   sft_n: z.number().int().min(1).default(100), sft_curation: curation.default('limo'), sft_epochs: z.number().int().min(1).default(10),
+  sft_lr: z.number().positive().default(1e-4), sft_style: style.default('full'),
+  reward: z.enum(['answer', 'process']).default('answer').describe('answer: a right final answer is accepted; process: the chain must check out step by step'),
+  base: baseName,
 });
-const IclParams = z.strictObject({ shots: z.number().int().min(1).max(16).default(2), curation: curation.default('limo') });
-const BaseParams = z.strictObject({});
+const IclParams = z.strictObject({ shots: z.number().int().min(1).max(16).default(2), curation: curation.default('limo'), style: style.default('full'), base: baseName });
+const BaseParams = z.strictObject({ base: baseName });
 
 function check(schema: z.ZodType, args: PlanArgs): string[] {
   const problems: string[] = [];
@@ -51,10 +80,16 @@ function check(schema: z.ZodType, args: PlanArgs): string[] {
   if (!b.success) problems.push(...formatZodIssues(b.error.issues, ['base']));
   const p = schema.safeParse(args.params);
   if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params']));
+  if (b.success && p.success) {
+    try { resolveBase(b.data, (p.data as { base?: string }).base); } catch (e) { problems.push(`params.base: ${(e as Error).message}`); }
+  }
   return problems;
 }
 
 const PHASE = { pretrain: 'pretrain', curate: 'curation', train: 'training', rollout: 'rollout', eval: 'evaluation' } as const;
+
+/** Latent ability of the base (forced chain / forced bare), charged to pretraining: every arm
+ *  on a base shares its one PROBE per seed, so the analysis can read it from any arm. */
 
 class Dag {
   tasks: PlannedTask[] = [];
@@ -64,12 +99,16 @@ class Dag {
     return t.key;
   }
   pretrain(): string {
-    return this.add({ key: 'pretrain', name: 'pretrain', kind: TaskKind.TASK_KIND_PRETRAIN, phase: PHASE.pretrain,
+    const key = this.add({ key: 'pretrain', name: 'pretrain', kind: TaskKind.TASK_KIND_PRETRAIN, phase: PHASE.pretrain,
       spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } } });
+    this.add({ key: 'probe', name: 'probe latent ability', kind: TaskKind.TASK_KIND_PROBE, phase: PHASE.pretrain, deps: [{ key, role: 'checkpoint' }],
+      spec: { $case: 'eval', value: { splits: this.b.probe.splits, nSamples: 0, k: [], temperature: 0, keepOutputs: 0, mode: 'probe', shots: 0, domain: this.b.domain, options: this.b.probe.options } } });
+    return key;
   }
-  curate(key: string, base: string, strategy: string, n: number, k?: number, candidates?: number): string {
-    return this.add({ key, name: `curate ${strategy} n=${n}`, kind: TaskKind.TASK_KIND_CURATE, phase: PHASE.curate, deps: [{ key: base, role: 'checkpoint' }],
-      spec: { $case: 'curate', value: { strategy, n, k: k ?? this.b.curate.k, candidates: candidates ?? this.b.curate.candidates, domain: this.b.domain, options: this.b.curate.options } } });
+  curate(key: string, base: string, strategy: string, n: number, k?: number, candidates?: number, solutionStyle?: string): string {
+    const options = solutionStyle === undefined ? this.b.curate.options : { ...this.b.curate.options, solutionStyle };
+    return this.add({ key, name: `curate ${strategy} n=${n}${solutionStyle ? ` ${solutionStyle}` : ''}`, kind: TaskKind.TASK_KIND_CURATE, phase: PHASE.curate, deps: [{ key: base, role: 'checkpoint' }],
+      spec: { $case: 'curate', value: { strategy, n, k: k ?? this.b.curate.k, candidates: candidates ?? this.b.curate.candidates, domain: this.b.domain, options } } });
   }
   train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt = 0): string {
     return this.add({ key, name: key.replace(/\./g, ' '), kind: TaskKind.TASK_KIND_TRAIN, phase: PHASE.train,
@@ -77,8 +116,9 @@ class Dag {
       spec: { $case: 'train', value: { method, epochs, lr, batchSize: this.b.train.batch_size, maxPerPrompt, options: this.b.train.options } } });
   }
   rollout(key: string, policy: string, round: number, shard: number, p: z.output<typeof RlParams>): string {
+    const options = p.reward === 'answer' ? this.b.rollout.options : { ...this.b.rollout.options, reward: p.reward };
     return this.add({ key, name: `rollout r${round} s${shard + 1}/${p.shards}`, kind: TaskKind.TASK_KIND_ROLLOUT, phase: PHASE.rollout, deps: [{ key: policy, role: 'checkpoint' }],
-      spec: { $case: 'rollout', value: { shard, numShards: p.shards, prompts: p.prompts, k: p.k, temperature: p.temperature, maxTokens: this.b.rollout.max_tokens, round, domain: this.b.domain, options: this.b.rollout.options } } });
+      spec: { $case: 'rollout', value: { shard, numShards: p.shards, prompts: p.prompts, k: p.k, temperature: p.temperature, maxTokens: this.b.rollout.max_tokens, round, domain: this.b.domain, options } } });
   }
   evaluate(model: string, mode: 'model' | 'icl' = 'model', shots = 0, dataset?: string): string {
     const e = this.b.eval;
@@ -93,9 +133,14 @@ function planner(method: string, schema: z.ZodType, build: (d: Dag, p: never) =>
     method,
     validate: (args) => check(schema, args),
     plan: (args) => {
-      const d = new Dag(MlBaseSchema.parse(args.base));
-      build(d, schema.parse(args.params) as never);
+      const params = schema.parse(args.params) as { base?: string };
+      const d = new Dag(resolveBase(MlBaseSchema.parse(args.base), params.base));
+      build(d, params as never);
       return d.tasks;
+    },
+    bases: (base) => {
+      const b = MlBaseSchema.safeParse(base);
+      return b.success && b.data.bases ? Object.keys(b.data.bases) : [];
     },
   };
 }
@@ -104,20 +149,20 @@ export const mlPlanners: MethodPlanner[] = [
   planner('base', BaseParams, (d) => { d.evaluate(d.pretrain()); }),
   planner('sft', SftParams, (d, p: z.output<typeof SftParams>) => {
     const base = d.pretrain();
-    const data = d.curate('curate', base, p.curation, p.n, p.k, p.candidates);
+    const data = d.curate('curate', base, p.curation, p.n, p.k, p.candidates, p.style);
     d.evaluate(d.train('train.sft', base, [{ key: data, role: 'dataset' }], 'sft', p.epochs, p.lr));
   }),
   planner('icl', IclParams, (d, p: z.output<typeof IclParams>) => {
     const base = d.pretrain();
-    const data = d.curate('curate', base, p.curation, p.shots);
+    const data = d.curate('curate', base, p.curation, p.shots, undefined, undefined, p.style);
     d.evaluate(base, 'icl', p.shots, data);
   }),
   planner('rl', RlParams, (d, p: z.output<typeof RlParams>) => {
     const base = d.pretrain();
     let start = base;
     if (p.init === 'sft') {
-      const data = d.curate('curate', base, p.sft_curation, p.sft_n);
-      start = d.train('train.sft', base, [{ key: data, role: 'dataset' }], 'sft', p.sft_epochs, p.lr);
+      const data = d.curate('curate', base, p.sft_curation, p.sft_n, undefined, undefined, p.sft_style);
+      start = d.train('train.sft', base, [{ key: data, role: 'dataset' }], 'sft', p.sft_epochs, p.sft_lr);
     }
     let policy = start;
     const all: { key: string; role: 'rollouts' }[] = [];

@@ -1,13 +1,18 @@
 // TASK_KIND_CURATE: chooses N training examples from the domain's pool.
-//   random: N pool problems at random, each with a worked solution (options.solutionStyle).
-//   hard:   the N lowest base pass rates over k samples per problem among `candidates` pool
-//           problems (sampling FLOPs are charged here); solutions as in random.
-//   limo:   hard, then per problem the best chain by chainQuality among the pool's worked
-//           solutions (domain.poolStyles) and/or the base's own correct samples.
+//   random: N pool problems at random, each with the worked solution in options.solutionStyle
+//           (the arm's chain style; 'mixed' = one of domain.poolStyles at random per problem).
+//   hard:   difficulty = the base's pass rate over k samples per problem among `candidates`
+//           pool problems (sampling FLOPs are charged here), stratified within each problem
+//           length (hardestPerLength); solutions as in random.
+//   limo:   hard, keeping only problems with a chain that passes the documented checklist
+//           (experiments/domain/solution.ts checkChain): the pool's solution in the arm's style,
+//           or the base's own passing samples (options.limoSource). docs/study.md says more.
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import {
   chainQuality,
+  checkChain,
   deriveSeed,
+  passesChainChecks,
   problemText,
   renderPrompt,
   renderSolution,
@@ -38,17 +43,48 @@ function example(p: Problem, completion: string, style: string, passRate?: numbe
   return { prompt: renderPrompt(p), completion, problem: problemText(p), steps: p.steps.length, quality: chainQuality(p, completion), style, ...(passRate === undefined ? {} : { passRate }) };
 }
 
-/** The best chain for a problem; null when `base` is the only source and no sample was right. */
-function bestChain(s: Scored, domain: DomainConfig, source: CurateOptions['limoSource']): { completion: string; style: string } | null {
+/**
+ * The chain limo curation uses for a problem: one that passes every required checklist
+ * property (passesChainChecks: right answer, every step present, traceable, right). The pool's
+ * worked solution in the arm's style comes first (limoSource pool|both), then the base's own
+ * correct samples that pass (limoSource base|both). null when none passes.
+ */
+function bestChain(s: Scored, domain: DomainConfig, opts: CurateOptions): { completion: string; style: string } | null {
+  const source = opts.limoSource;
   const cands: { completion: string; style: string }[] = [];
-  if (source !== 'base') for (const st of domain.poolStyles) cands.push({ completion: renderSolution(s.problem, st), style: st });
-  if (source !== 'pool') for (const c of new Set(s.correct)) cands.push({ completion: c, style: 'base' });
-  let best: { completion: string; style: string; q: number } | null = null;
-  for (const c of cands) {
-    const q = chainQuality(s.problem, c.completion);
-    if (q > 0 && (best === null || q > best.q)) best = { ...c, q };
+  if (source !== 'base') {
+    const styles = opts.solutionStyle === 'mixed' ? domain.poolStyles : [opts.solutionStyle];
+    for (const st of styles) cands.push({ completion: renderSolution(s.problem, st), style: st });
   }
-  return best;
+  if (source !== 'pool') for (const c of new Set(s.correct)) cands.push({ completion: c, style: 'base' });
+  return cands.find((c) => passesChainChecks(checkChain(s.problem, c.completion))) ?? null;
+}
+
+/**
+ * Difficulty stratified within each problem length: n split as evenly as possible over the
+ * lengths present (a length with too few usable candidates hands its share to the others),
+ * and within a length the lowest base pass rates first. Candidates arrive shuffled, so ties
+ * in pass rate are broken at random. Without stratification "hard" is nearly all longest
+ * problems, and SFT then adds steps to short ones.
+ */
+export function hardestPerLength<T extends { problem: Problem; passRate: number }>(scored: readonly T[], n: number, usable: (s: T) => boolean = () => true): T[] {
+  const byLen = new Map<number, T[]>();
+  for (const s of scored) {
+    if (!usable(s)) continue;
+    const d = s.problem.steps.length;
+    (byLen.get(d) ?? byLen.set(d, []).get(d)!).push(s);
+  }
+  const groups = [...byLen.entries()].sort((a, b) => a[0] - b[0]).map(([, xs]) => [...xs].sort((a, b) => a.passRate - b.passRate));
+  const out: T[] = [];
+  const taken = groups.map(() => 0);
+  // Round-robin over lengths, hardest remaining of each, until n or everything is used.
+  for (let progress = true; out.length < n && progress; ) {
+    progress = false;
+    for (let g = 0; g < groups.length && out.length < n; g++) {
+      if (taken[g]! < groups[g]!.length) { out.push(groups[g]![taken[g]!++]!); progress = true; }
+    }
+  }
+  return out;
 }
 
 export async function runCurate(ctx: TaskContext): Promise<RunOutput> {
@@ -92,22 +128,18 @@ export async function runCurate(ctx: TaskContext): Promise<RunOutput> {
         { n: k, temperature: opts.temperature, maxNewTokens: opts.maxNewTokens, topK: opts.topK, batch: opts.batch, seed: deriveSeed(seed, 'curate-sample') },
         { from: 0, to: 0.95, label: 'scoring candidates' }),
     );
-    // Stable sort of an already shuffled list: ties in pass rate are broken at random.
-    const scored: Scored[] = cands
-      .map((p, i) => {
-        const correct = samples[i]!.filter((t) => verify(p, t));
-        return { problem: p, passRate: correct.length / k, correct };
-      })
-      .sort((a, b) => a.passRate - b.passRate);
+    const scored: Scored[] = cands.map((p, i) => {
+      const correct = samples[i]!.filter((t) => verify(p, t));
+      return { problem: p, passRate: correct.length / k, correct };
+    });
     const examples: DatasetExample[] = [];
-    for (const s of scored) {
-      if (examples.length === n) break;
+    for (const sc of hardestPerLength(scored, n, strategy === 'limo' ? (x) => bestChain(x, domain, opts) !== null : () => true)) {
       if (strategy === 'hard') {
         const st = pickStyle(rng, domain, opts);
-        examples.push(example(s.problem, renderSolution(s.problem, st), st, s.passRate));
+        examples.push(example(sc.problem, renderSolution(sc.problem, st), st, sc.passRate));
       } else {
-        const best = bestChain(s, domain, opts.limoSource);
-        if (best) examples.push(example(s.problem, best.completion, best.style, s.passRate));
+        const best = bestChain(sc, domain, opts)!;
+        examples.push(example(sc.problem, best.completion, best.style, sc.passRate));
       }
     }
     if (examples.length < n) ctx.log(`curate: only ${examples.length} of ${n} candidates had a usable chain (limoSource ${opts.limoSource})`);

@@ -2,9 +2,11 @@
 // spec's temperature) on test_id and test_ood, overall and per difficulty. mode "icl"
 // prompts the model with `shots` worked examples (from an input "dataset", else the pool)
 // before each problem, without training. Metric names: pass1.<split>, pass@<k>.<split>,
-// pass1.<split>.d<steps>, chain_share.<split>.
+// pass1.<split>.d<steps>, chain_share.<split>, chance.<split> (best constant guess).
+// details.outcomes.<split>: greedy correctness per problem ('0'/'1'), in split order.
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import {
+  chanceAccuracy,
   deriveSeed,
   renderPrompt,
   renderSolution,
@@ -92,7 +94,8 @@ export async function runEval(ctx: TaskContext): Promise<RunOutput> {
     ledger.params = engine.numParams();
     const ctxLen = engine.config.max_position_embeddings;
     const metrics: Record<string, number> = {};
-    const details: Record<string, unknown> = { mode };
+    const outcomes: Record<string, string> = {};
+    const details: Record<string, unknown> = { mode, outcomes };
     const iclRng = new Rng(deriveSeed(seed, 'icl'));
     for (const [si, split] of splits.entries()) {
       throwIfCancelled(ctx, 'eval');
@@ -112,6 +115,10 @@ export async function runEval(ctx: TaskContext): Promise<RunOutput> {
       );
       const ok = problems.map((p, i) => verify(p, greedy[i]![0]!));
       metrics[`pass1.${split}`] = mean(ok.map(Number));
+      metrics[`chance.${split}`] = chanceAccuracy(problems);
+      // Greedy correctness per problem, in split order (the same for every arm that shares the
+      // domain's test split): what a paired bootstrap over test problems resamples.
+      outcomes[split] = ok.map((x) => (x ? '1' : '0')).join('');
       metrics[`chain_share.${split}`] = mean(greedy.map((g) => Number(!g[0]!.startsWith('#'))));
       const byDiff = new Map<number, number[]>();
       problems.forEach((p, i) => (byDiff.get(p.steps.length) ?? byDiff.set(p.steps.length, []).get(p.steps.length)!).push(Number(ok[i])));

@@ -1,9 +1,10 @@
 // TASK_KIND_ROLLOUT: K samples at temperature T for this shard's slice of the round's
 // prompts, verified by final answer; the accepted ones go out as role "rollouts". The round's
 // prompts are `prompts` pool problems chosen by (task.seed, round), so every shard of a round
+// (options.reward: 'answer' accepts a right final answer, 'process' also a chain that checks out)
 // must carry the same task.seed; shard s of S takes the s-th contiguous slice.
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
-import { chainQuality, deriveSeed, problemText, renderPrompt, Rng, verify } from '../../experiments/domain/index.js';
+import { chainQuality, checkChain, deriveSeed, passesChainChecks, problemText, renderPrompt, Rng } from '../../experiments/domain/index.js';
 import { Ledger, threadsOf, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
 import { writeRollouts, type DatasetExample } from './formats.js';
 import { RolloutOptionsSchema, domainSplits, parseDomain, parseStruct } from './schemas.js';
@@ -41,12 +42,24 @@ export async function runRollout(ctx: TaskContext): Promise<RunOutput> {
         { n: s.k, temperature: s.temperature, maxNewTokens: s.maxTokens || opts.maxNewTokens, topK: opts.topK, batch: opts.batch, seed: deriveSeed(seed, `rollout-sample:${s.round}:${s.shard}`) },
         { from: 0, to: 0.95, label: 'sampling' }),
     );
+    // reward 'answer': the final answer is right (a bare guess passes too). reward 'process':
+    // the chain must also check out step by step (checkChain: every step present, traceable, right).
     const accepted: DatasetExample[] = [];
-    let promptsSolved = 0;
+    let promptsSolved = 0, rightAnswers = 0, noChain = 0, wrongChain = 0;
     mine.forEach((p, i) => {
-      const ok = samples[i]!.filter((t) => verify(p, t));
-      if (ok.length > 0) promptsSolved++;
-      for (const t of ok) accepted.push({ prompt: renderPrompt(p), completion: t, problem: problemText(p), steps: p.steps.length, quality: chainQuality(p, t) });
+      let solved = false;
+      for (const t of samples[i]!) {
+        const c = checkChain(p, t);
+        if (!c.answerCorrect) continue;
+        rightAnswers++;
+        const validChain = passesChainChecks(c);
+        if (opts.reward === 'process' && !validChain) continue;
+        if (!c.hasChain) noChain++;
+        else if (!validChain) wrongChain++;
+        solved = true;
+        accepted.push({ prompt: renderPrompt(p), completion: t, problem: problemText(p), steps: p.steps.length, quality: chainQuality(p, t) });
+      }
+      if (solved) promptsSolved++;
     });
     const sampled = mine.length * s.k;
     const out = await writeRollouts(ctx, { round: s.round, shard: s.shard, samples: accepted });
@@ -59,6 +72,11 @@ export async function runRollout(ctx: TaskContext): Promise<RunOutput> {
         prompts: mine.length,
         prompts_solved: promptsSolved,
         'chain_share.accepted': accepted.length === 0 ? 0 : accepted.filter((a) => !a.completion.startsWith('#')).length / accepted.length,
+        right_answers: rightAnswers,
+        // Of the accepted samples: bare answers (no chain), and right answers reached by a
+        // chain that does not check out (guessing or a lucky slip): what an answer-only reward pays for.
+        accepted_no_chain_share: accepted.length === 0 ? 0 : noChain / accepted.length,
+        accepted_wrong_chain_share: accepted.length === 0 ? 0 : wrongChain / accepted.length,
         'quality.accepted': accepted.length === 0 ? 0 : accepted.reduce((a, b) => a + b.quality, 0) / accepted.length,
       },
       ledger: ledger.finish(),

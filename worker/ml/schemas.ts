@@ -42,8 +42,9 @@ const sampling = {
 export const CurateOptionsSchema = z.strictObject({
   ...sampling,
   temperature: z.number().min(0).default(1), // base samples that measure pass rates (hard, limo)
-  // random/hard: the worked solution of a chosen problem: 'mixed' = one of domain.poolStyles at random.
-  solutionStyle: z.enum(['mixed', ...CHAIN_STYLES]).default('mixed'),
+  // The chain style of the chosen problems' worked solutions (a grid axis of the study, never
+  // chosen by the quality score): 'mixed' = one of domain.poolStyles at random per problem.
+  solutionStyle: z.enum(['mixed', ...CHAIN_STYLES]).default('full'),
   // limo: where the best chain comes from: the pool's worked solutions, the base's own correct samples, or both.
   limoSource: z.enum(['pool', 'base', 'both']).default('pool'),
 });
@@ -59,7 +60,12 @@ export const TrainOptionsSchema = z.strictObject({
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 
 /** RolloutSpec.options. */
-export const RolloutOptionsSchema = z.strictObject({ ...sampling });
+export const RolloutOptionsSchema = z.strictObject({
+  ...sampling,
+  // What earns a sample its place in the training set: 'answer' = the final answer is right;
+  // 'process' = that and the chain checks out step by step (no guesses, no lucky slips).
+  reward: z.enum(['answer', 'process']).default('answer'),
+});
 export type RolloutOptions = z.infer<typeof RolloutOptionsSchema>;
 
 /** EvalSpec.options. */
