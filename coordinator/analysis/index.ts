@@ -14,9 +14,9 @@ export type { Phase, RunRecord, Prices, CostOptions } from './types.js';
 export { PHASES, DEFAULT_PRICES, ACC_ID, ACC_OOD } from './types.js';
 export { AnalysisError, UnknownKeyError } from './errors.js';
 export {
-  mean, std, mulberry32, seedFor, quantileSorted, bootstrapMeanCI,
+  mean, std, mulberry32, seedFor, quantileSorted, bootstrapMeanCI, drawPaired, pairedBootstrapDiff, problemCount,
   DEFAULT_BOOTSTRAP_ITERATIONS, DEFAULT_BOOTSTRAP_SEED,
-  type BootstrapOptions, type Interval,
+  type BootstrapOptions, type Interval, type SeedScore, type PairedDiff,
 } from './stats.js';
 export {
   countedPhases, flopsTotal, deviceSeconds, evaluationCost, computeMoney, dataMoney, money, costOn, pricePerSecond,
