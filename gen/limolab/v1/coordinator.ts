@@ -243,6 +243,8 @@ export interface TaskLog {
 export interface GetTaskLogsResponse {
   logs: TaskLog[];
   sweepId: string;
+  /** attempts left out to keep one answer under 3 MiB (ask for a task, or --failed) */
+  omitted: number;
 }
 
 export interface ListArtifactsRequest {
@@ -3440,7 +3442,7 @@ export const TaskLog: MessageFns<TaskLog> = {
 };
 
 function createBaseGetTaskLogsResponse(): GetTaskLogsResponse {
-  return { logs: [], sweepId: "" };
+  return { logs: [], sweepId: "", omitted: 0 };
 }
 
 export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
@@ -3450,6 +3452,9 @@ export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
     }
     if (message.sweepId !== "") {
       writer.uint32(18).string(message.sweepId);
+    }
+    if (message.omitted !== 0) {
+      writer.uint32(24).uint32(message.omitted);
     }
     return writer;
   },
@@ -3483,6 +3488,14 @@ export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
             message.sweepId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.omitted = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3503,6 +3516,7 @@ export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
         : isSet(object.sweep_id)
         ? globalThis.String(object.sweep_id)
         : "",
+      omitted: isSet(object.omitted) ? globalThis.Number(object.omitted) : 0,
     };
   },
 
@@ -3514,6 +3528,9 @@ export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
     if (message.sweepId !== "") {
       obj.sweepId = message.sweepId;
     }
+    if (message.omitted !== 0) {
+      obj.omitted = Math.round(message.omitted);
+    }
     return obj;
   },
 
@@ -3524,6 +3541,7 @@ export const GetTaskLogsResponse: MessageFns<GetTaskLogsResponse> = {
     const message = createBaseGetTaskLogsResponse();
     message.logs = object.logs?.map((e) => TaskLog.fromPartial(e)) || [];
     message.sweepId = object.sweepId ?? "";
+    message.omitted = object.omitted ?? 0;
     return message;
   },
 };
