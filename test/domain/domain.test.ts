@@ -2,9 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   CHAIN_STYLES,
+  FORCED_BARE_PREFIX,
   Rng,
   analyzeChain,
   chainQuality,
+  chanceAccuracy,
+  checkChain,
+  forcedChainPrefix,
+  passesChainChecks,
   defaultDomainConfig,
   generateProblem,
   makeSplits,
@@ -68,18 +73,49 @@ describe('answers and chain quality', () => {
     expect(verify(p, '')).toBe(false);
   });
 
-  it('scores full_check above full above terse above a bare answer, and wrong chains 0', () => {
+  it('scores a chain by its checklist: style-neutral (full = full_check), terse below, bare lower, wrong chains low', () => {
     const q = (s: (typeof CHAIN_STYLES)[number]) => chainQuality(p, renderSolution(p, s));
-    expect(q('full_check')).toBeCloseTo(1);
-    expect(q('full')).toBeGreaterThan(q('terse'));
-    expect(q('terse')).toBeGreaterThan(q('none'));
-    expect(q('none')).toBeGreaterThan(0);
+    expect(q('full_check')).toBe(1);
+    expect(q('full')).toBe(1); // self-checks are a style axis, not quality
+    expect(q('terse')).toBeCloseTo(0.8); // two ops fused in a step: every other property holds
+    expect(q('none')).toBeCloseTo(0.2); // a bare right answer
     expect(chainQuality(p, '#27')).toBe(0); // wrong answer
-    expect(chainQuality(p, '12+3=16;16*2=30;30-4=26\n#26')).toBe(0); // wrong step, right answer
-    expect(chainQuality(p, '12+3=15;15*2=30(30/2=14);30-4=26\n#26')).toBe(0); // wrong check
-    expect(chainQuality(p, '12+4=16;16*2=32;32-6=26\n#26')).toBe(0); // right arithmetic, other problem
-    expect(chainQuality(p, '12+3=15;15*2=30\n#26')).toBe(0); // chain stops early
+    expect(chainQuality(p, '12+3=16;16*2=30;30-4=26\n#26')).toBeLessThan(1); // wrong step, right answer
+    expect(passesChainChecks(checkChain(p, '12+3=16;16*2=30;30-4=26\n#26'))).toBe(false);
+    expect(passesChainChecks(checkChain(p, '12+3=15;15*2=30(30/2=14);30-4=26\n#26'))).toBe(false); // wrong check
+    expect(passesChainChecks(checkChain(p, '12+4=16;16*2=32;32-6=26\n#26'))).toBe(false); // right arithmetic, other problem
+    expect(passesChainChecks(checkChain(p, '12+3=15;15*2=30\n#26'))).toBe(false); // chain stops early
+    expect(passesChainChecks(checkChain(p, renderSolution(p, 'full')))).toBe(true);
+    expect(passesChainChecks(checkChain(p, renderSolution(p, 'terse')))).toBe(false);
+    expect(checkChain(p, renderSolution(p, 'full_check'))).toEqual({ answerCorrect: true, hasChain: true, everyStep: true, traceable: true, arithmetic: true, verified: true });
+    expect(checkChain(p, renderSolution(p, 'full')).verified).toBe(false);
     expect(analyzeChain(p, renderSolution(p, 'full_check'))).toEqual({ correct: true, valid: true, steps: 3, checked: 3 });
+  });
+
+  it('forces a chain with the start value\'s first digit, and a bare answer with #', () => {
+    expect(forcedChainPrefix(p)).toBe('1');
+    expect(renderSolution(p, 'full').startsWith(forcedChainPrefix(p))).toBe(true);
+    expect(renderSolution(p, 'none').startsWith(FORCED_BARE_PREFIX)).toBe(true);
+  });
+});
+
+describe('chance accuracy', () => {
+  it('is the share of the commonest answer', () => {
+    const ps = ['Q:1+1', 'Q:3-1', 'Q:5+1'].map((t) => parseProblem(t)!);
+    expect(chanceAccuracy(ps)).toBeCloseTo(2 / 3);
+    expect(chanceAccuracy([])).toBe(0);
+  });
+
+  it('stays below 1% per difficulty under the shipped specs\' domain (values 0..199, + and -)', () => {
+    // The generating distribution, not a finite test split: 20k problems per difficulty.
+    const rng = new Rng(11);
+    for (const steps of [1, 2, 3, 4, 5, 6]) {
+      const ps = Array.from({ length: 20000 }, () => generateProblem(rng, { steps, operandMax: 9, valueMax: 199, ops: ['+', '-'] }));
+      expect(chanceAccuracy(ps)).toBeLessThan(0.01);
+    }
+    // and the old default range (0..19) is far above it: why the specs widen it.
+    const small = Array.from({ length: 20000 }, () => generateProblem(rng, { steps: 3, operandMax: 9, valueMax: 19 }));
+    expect(chanceAccuracy(small)).toBeGreaterThan(0.05);
   });
 });
 

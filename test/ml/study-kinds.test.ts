@@ -1,0 +1,119 @@
+// The study's task-level pieces on the tiny defaults through a real TaskContext: PROBE
+// (latent ability: forced chain / forced bare), stratified curation with the chain
+// checklist, the process-checked RL reward and the rollout's guess shares, EVAL's
+// per-problem outcomes.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TaskKind, type ArtifactRef, type Task } from '../../gen/limolab/v1/task.js';
+import { defaultTinyConfig, mlRunner } from '../../worker/ml/index.js';
+import { hardestPerLength } from '../../worker/ml/curate.js';
+import { makeSplits, parseDomainConfig, parseProblem, type Problem } from '../../experiments/domain/index.js';
+import { baseTask, makeContext, MemoryArtifacts } from './harness.js';
+
+const cfg = defaultTinyConfig();
+const store = new MemoryArtifacts();
+const run = (task: Task) => mlRunner.run(makeContext(task, store));
+let base: ArtifactRef;
+
+beforeAll(async () => {
+  const out = await run(baseTask(TaskKind.TASK_KIND_PRETRAIN, { $case: 'pretrain', value: { model: cfg.model, domain: cfg.domain, train: cfg.pretrain } }, 1));
+  base = out.outputs[0]!;
+});
+
+function probeTask(inputs: ArtifactRef[]): Task {
+  return baseTask(TaskKind.TASK_KIND_PROBE, { $case: 'eval', value: { splits: ['test_id'], nSamples: 0, k: [], temperature: 0, keepOutputs: 0, mode: 'probe', shots: 0, domain: cfg.domain, options: {} } }, 1, inputs);
+}
+
+describe('PROBE', () => {
+  it('measures forced-chain and forced-bare accuracy per difficulty, and chance, charging sampling FLOPs', async () => {
+    const out = await run(probeTask([base]));
+    const m = out.metrics;
+    for (const k of ['latent.forced_chain.test_id', 'latent.bare.test_id', 'latent.valid_chain.test_id', 'chance.test_id']) {
+      expect(m[k]).toBeGreaterThanOrEqual(0);
+      expect(m[k]).toBeLessThanOrEqual(1);
+    }
+    const splits = makeSplits(parseDomainConfig(cfg.domain));
+    expect(m['problems.test_id']).toBe(splits.test_id.length);
+    expect(Object.keys(m).filter((k) => /^latent\.forced_chain\.test_id\.d\d$/.test(k)).sort()).toEqual(['latent.forced_chain.test_id.d1', 'latent.forced_chain.test_id.d2']);
+    expect(out.ledger.flops).toBeGreaterThan(0);
+    expect(out.ledger.tokensGenerated).toBeGreaterThan(0);
+    // The forced chain really is forced: every kept output starts with the start value's first digit.
+    for (const d of (out.details as { test_id: { chain: string; bare: string; prompt: string }[] }).test_id) {
+      const p = parseProblem(d.prompt.replace(/\nA:$/, ''), 99)!;
+      expect(d.chain[0]).toBe(String(p.start)[0]);
+      expect(d.bare[0]).toBe('#');
+    }
+  });
+
+  it('is refused with a clear error when its kind and spec disagree', async () => {
+    const t = probeTask([base]);
+    t.spec = { $case: 'curate', value: { strategy: 'random', n: 1, k: 0, candidates: 0, domain: cfg.domain, options: {} } };
+    await expect(run(t)).rejects.toThrow(/kind TASK_KIND_PROBE but a curate spec/);
+  });
+});
+
+describe('stratified curation', () => {
+  const mk = (text: string, passRate: number) => ({ problem: parseProblem(text)! as Problem, passRate });
+  it('splits n evenly over lengths, hardest first within each, and hands a short length\'s share on', () => {
+    const scored = [
+      mk('1+1', 0.5), mk('2+1', 0), mk('3+1', 1),
+      mk('1+1+1', 0.25), mk('2+1+1', 0.75),
+      mk('1+1+1+1', 0), mk('2+1+1+1', 0.5), mk('3+1+1+1', 0.25), mk('4+1+1+1', 1),
+    ];
+    const picked = hardestPerLength(scored, 6).map((s) => `${s.problem.start}:${s.problem.steps.length}`);
+    // round 1: hardest of each length; round 2: next hardest of each; lengths 1 and 3 only then.
+    expect(picked).toEqual(['2:1', '1:2', '1:3', '1:1', '2:2', '3:3']);
+    // An unstratified "hardest" would have taken three 0-or-0.25 problems regardless of length.
+    expect(hardestPerLength(scored, 20)).toHaveLength(scored.length);
+    expect(hardestPerLength(scored, 3, (s) => s.problem.steps.length === 3).map((s) => s.passRate)).toEqual([0, 0.25, 0.5]);
+  });
+
+  it('hard and limo curation return n examples spread over every training length, in the asked style', async () => {
+    for (const strategy of ['hard', 'limo']) {
+      const out = await run(baseTask(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy, n: 8, k: 2, candidates: 16, domain: cfg.domain, options: { solutionStyle: 'full' } } }, 2, [base]));
+      const ds = JSON.parse(new TextDecoder().decode(await store.get(out.outputs[0]!))) as { examples: { steps: number; style: string; quality: number }[] };
+      expect(ds.examples).toHaveLength(8);
+      const lengths = ds.examples.map((e) => e.steps);
+      expect(lengths.filter((l) => l === 1)).toHaveLength(4);
+      expect(lengths.filter((l) => l === 2)).toHaveLength(4);
+      for (const e of ds.examples) {
+        expect(e.style).toBe('full');
+        expect(e.quality).toBe(1);
+      }
+    }
+  });
+});
+
+describe('ROLLOUT rewards', () => {
+  function rollout(reward: 'answer' | 'process'): Task {
+    return baseTask(TaskKind.TASK_KIND_ROLLOUT, { $case: 'rollout', value: { shard: 0, numShards: 1, prompts: 16, k: 4, temperature: 1, maxTokens: 0, round: 0, domain: cfg.domain, options: { reward } } }, 3, [base]);
+  }
+  it('answer reward records how many accepted samples are bare or wrongly chained; process reward accepts only checked chains', async () => {
+    const a = await run(rollout('answer'));
+    const p = await run(rollout('process'));
+    for (const out of [a, p]) {
+      expect(out.metrics.accepted_no_chain_share).toBeGreaterThanOrEqual(0);
+      expect(out.metrics.accepted_wrong_chain_share).toBeGreaterThanOrEqual(0);
+    }
+    // Same seed, same samples: the process reward keeps a subset of the answer reward's.
+    expect(p.metrics.right_answers).toBe(a.metrics.right_answers);
+    expect(p.metrics.accepted).toBeLessThanOrEqual(a.metrics.accepted!);
+    expect(p.metrics.accepted_no_chain_share).toBe(0);
+    expect(p.metrics.accepted_wrong_chain_share).toBe(0);
+    const shares = a.metrics.accepted! === 0 ? 0 : 1 - a.metrics.accepted_no_chain_share! - a.metrics.accepted_wrong_chain_share!;
+    expect(Math.round(shares * a.metrics.accepted!)).toBe(p.metrics.accepted);
+  });
+});
+
+describe('EVAL outcomes', () => {
+  it('records greedy correctness per problem, in split order, agreeing with pass1', async () => {
+    const e = cfg.eval;
+    const out = await run(baseTask(TaskKind.TASK_KIND_EVAL, { $case: 'eval', value: { splits: [], nSamples: e.nSamples, k: e.k, temperature: e.temperature, keepOutputs: 1, mode: 'model', shots: 0, domain: cfg.domain, options: e.options } }, 1, [base]));
+    const outcomes = (out.details as { outcomes: Record<string, string> }).outcomes;
+    for (const split of ['test_id', 'test_ood']) {
+      const o = outcomes[split]!;
+      expect(o).toMatch(/^[01]+$/);
+      expect(o.length).toBe(out.metrics[`problems.${split}`]);
+      expect([...o].filter((c) => c === '1').length / o.length).toBeCloseTo(out.metrics[`pass1.${split}`]!, 10);
+    }
+  });
+});
