@@ -1,5 +1,6 @@
 // From the store to analysis: one RunRecord per arm instance and seed, with the arm's
-// accuracy (its evaluating task's metrics) and its cost by phase. An arm is charged the
+// accuracy (its evaluating task's metrics and per-problem outcomes), its base's PROBE
+// metrics, its rollouts' mean acceptance shares, and its cost by phase. An arm is charged the
 // full cost of every task in its DAG, shared ones included (a PRETRAIN shared by all
 // arms is charged to each): that is what the arm costs on its own.
 import type { QueryResultsRequest, QueryResultsResponse } from '../gen/limolab/v1/coordinator.js';
@@ -15,24 +16,40 @@ export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
   for (const sid of sweeps) {
     const arms = store.sweepArms(sid);
     if (!arms.length) continue;
-    const rows = db.prepare(`select t.id, t.arms_json, t.status, l.phase, l.flops, l.device_s, l.device_kind, l.curated_examples
+    const rows = db.prepare(`select t.id, t.kind, t.arms_json, t.status, l.phase, l.flops, l.device_s, l.device_kind, l.curated_examples
       from tasks t left join ledger l on l.task_id = t.id where t.sweep_id = ?`).all(sid) as {
-      id: string; arms_json: string; status: string; phase: string | null; flops: number | null; device_s: number | null; device_kind: string | null; curated_examples: number | null;
+      id: string; kind: string; arms_json: string; status: string; phase: string | null; flops: number | null; device_s: number | null; device_kind: string | null; curated_examples: number | null;
     }[];
     const metricStmt = db.prepare('select name, value from metrics where task_id = ? and step = 0');
+    const detailsStmt = db.prepare('select details_json from results where task_id = ?').pluck();
     const byArm = new Map<string, RunRecord>();
     for (const a of arms) {
       const metrics: Record<string, number> = {};
       if (a.evalTaskId) for (const m of metricStmt.all(a.evalTaskId) as { name: string; value: number }[]) metrics[m.name] = m.value;
+      const outcomes = a.evalTaskId ? outcomesOf(detailsStmt.get(a.evalTaskId) as string | null | undefined) : undefined;
       byArm.set(`${a.arm}|${a.seed}`, {
-        sweep: sid, arm: a.arm, method: a.method, seed: a.seed, params: a.params as RunRecord['params'], metrics,
+        sweep: sid, arm: a.arm, group: a.armGroup, method: a.method, seed: a.seed, params: a.params as RunRecord['params'], metrics,
+        ...(outcomes ? { outcomes } : {}),
         flopsByPhase: {}, deviceSByPhase: {}, deviceSByKind: {}, curatedExamples: 0, status: 'succeeded',
       });
     }
+    // Rollout acceptance shares, averaged over each arm's rollouts: key -> metric -> values.
+    const rolloutShares = new Map<RunRecord, Map<string, number[]>>();
     for (const r of rows) {
+      const probe = r.kind === 'probe';
+      const rollout = r.kind === 'rollout' && (r.status === 'succeeded' || r.status === 'cached');
+      const extra = probe || rollout ? (metricStmt.all(r.id) as { name: string; value: number }[]) : [];
       for (const key of JSON.parse(r.arms_json) as string[]) {
         const rec = byArm.get(key);
         if (!rec) continue;
+        // A base's PROBE lists every arm|seed on that base, like the shared PRETRAIN.
+        if (probe) for (const m of extra) rec.metrics[m.name] = m.value;
+        for (const m of rollout ? extra : []) {
+          if (!ROLLOUT_SHARES.includes(m.name)) continue;
+          const by = rolloutShares.get(rec) ?? new Map<string, number[]>();
+          rolloutShares.set(rec, by);
+          by.set(m.name, [...(by.get(m.name) ?? []), m.value]);
+        }
         if (r.status === 'failed' || r.status === 'skipped' || r.status === 'cancelled') rec.status = 'failed';
         else if (r.status !== 'succeeded' && r.status !== 'cached' && rec.status !== 'failed') rec.status = 'partial';
         if (r.phase === null) continue;
@@ -44,9 +61,25 @@ export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
         rec.curatedExamples += r.curated_examples ?? 0;
       }
     }
+    for (const [rec, by] of rolloutShares) for (const [name, xs] of by) rec.metrics[name] = xs.reduce((a, b) => a + b, 0) / xs.length;
     out.push(...byArm.values());
   }
   return out;
+}
+
+/** Rollout metrics surfaced per RL arm (mean over its rollouts). */
+const ROLLOUT_SHARES = ['accepted_no_chain_share', 'accepted_wrong_chain_share'];
+
+/** The eval result's `outcomes` ({split: "0110..."}), kept only when well formed. */
+function outcomesOf(detailsJson: string | null | undefined): Record<string, string> | undefined {
+  if (!detailsJson) return undefined;
+  let d: unknown;
+  try { d = JSON.parse(detailsJson); } catch { return undefined; }
+  const o = (d as { outcomes?: unknown } | null)?.outcomes;
+  if (!o || typeof o !== 'object') return undefined;
+  const out: Record<string, string> = {};
+  for (const [split, v] of Object.entries(o)) if (typeof v === 'string' && /^[01]*$/.test(v)) out[split] = v;
+  return Object.keys(out).length ? out : undefined;
 }
 
 export function makeQueryHandler(store: Store) {

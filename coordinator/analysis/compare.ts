@@ -143,7 +143,7 @@ export interface ExchangeRow {
 }
 
 /** Quantile that tolerates the +-Infinity standing for out-of-range draws. */
-function quantileWithInf(sorted: number[], p: number): number {
+export function quantileWithInf(sorted: number[], p: number): number {
   const pos = (sorted.length - 1) * p;
   const lo = Math.floor(pos), hi = Math.ceil(pos);
   const a = sorted[lo]!, b = sorted[hi]!;

@@ -7,6 +7,9 @@
 //   exchangeRate(records, {sftMethod, rlMethod, bootstrap}) -> RL FLOPs matching each SFT arm,
 //     with a seed-bootstrap interval and FLOPs per curated example
 //   accuracyVsN(records, {includeCuration}) -> accuracy against curated examples
+//   studyAnalysis(records, opts) -> the study's controls, exchange rates per SFT arm and base,
+//     latent-ability gains, iso-compute per base, method costs, rollout shares, warnings
+//     (limolab compare --json); pairedBootstrapDiff is its two-level interval
 //   *Table(rows) turns comparison rows into Tables for the same formatters.
 // Errors: AnalysisError (UnknownKeyError for a bad filter/group/sort/column key, listing allowed keys).
 
@@ -33,3 +36,8 @@ export {
   armPoints, frontiers, isoCompute, isoComputeTable, exchangeRate, exchangeTable, accuracyVsN, accuracyVsNTable,
   type CompareOptions, type ArmPoint, type MethodFrontier, type IsoComputeRow, type ExchangeRow, type AccuracyVsNRow,
 } from './compare.js';
+export {
+  studyAnalysis, baseOf, groupOf, NO_INTERVAL, DEFAULT_MIN_SEEDS,
+  type StudyOptions, type StudyResult, type ControlRow, type ExchangeRow as StudyExchangeRow, type LatentRow,
+  type IsoRow, type CostRow, type RolloutRow,
+} from './study.js';
