@@ -1,32 +1,60 @@
 // The coordinator: the scheduler, the store and the transport put together, plus the
 // read side (sweep views, workers, results) that the gRPC service and the CLI share.
-import { TaskKind, type WorkerInfo } from '../gen/limolab/v1/task.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TaskKind, type ArtifactRef, type WorkerInfo } from '../gen/limolab/v1/task.js';
+import { DIGEST_RE } from '../common/hash.js';
 import type { GetTaskLogsResponse, Sweep, SweepEvent, TaskArtifact, TaskCounts, TaskSummary, WorkerStatus } from '../gen/limolab/v1/coordinator.js';
 import { LimolabError, NotFoundError } from '../common/errors.js';
 import type { Transport } from '../common/transport.js';
-import { Scheduler, countsOf, type Counts, type SweepChange } from './scheduler.js';
+import { Scheduler, countsOf, type Counts, type SchedulerOptions, type SweepChange } from './scheduler.js';
 import type { Store, SweepRow, TaskRow } from './store/store.js';
 import type { PlannerRegistry } from './planner.js';
+import type { SqliteStore } from './store/sqlite-store.js';
+import { SweepAdmin, checkMeta, type SubmitMeta } from './admin.js';
 
 const KIND_BY_NAME: Record<string, TaskKind> = {
   diag: TaskKind.TASK_KIND_DIAG, pretrain: TaskKind.TASK_KIND_PRETRAIN, curate: TaskKind.TASK_KIND_CURATE,
   train: TaskKind.TASK_KIND_TRAIN, rollout: TaskKind.TASK_KIND_ROLLOUT, eval: TaskKind.TASK_KIND_EVAL, probe: TaskKind.TASK_KIND_PROBE,
 };
 
-export interface CoordinatorOptions { maxInFlight?: number; lostAfterMs?: number; log?: (line: string) => void }
+export interface CoordinatorOptions extends SchedulerOptions {
+  /** Where artifacts over the object store's size live (file:// refs), to check cached outputs still exist. */
+  artifactDir?: string;
+}
 
 export class Coordinator {
   readonly scheduler: Scheduler;
+  readonly admin: SweepAdmin;
+
+  private artifactDir?: string;
 
   constructor(readonly store: Store, readonly transport: Transport, planners: PlannerRegistry, opts: CoordinatorOptions = {}) {
-    this.scheduler = new Scheduler(store, transport, planners, opts);
+    this.artifactDir = opts.artifactDir;
+    this.admin = new SweepAdmin(store, (store as SqliteStore).sqlite, () => this.scheduler, transport, summary, opts.log ?? ((l) => console.error(l)));
+    this.scheduler = new Scheduler(store, this.admin.capture(transport), planners, opts);
+    this.scheduler.on('closed', (row: SweepRow) => this.admin.closed(row.id));
   }
 
   start() { return this.scheduler.start(); }
   async stop() { await this.scheduler.stop(); }
 
-  submit(specText: string, source?: string, dryRun = false) {
-    const r = this.scheduler.submit(specText, source, dryRun);
+  /**
+   * submit(), after checking that the outputs of every task the cache would reuse still
+   * exist: a task whose outputs are gone is computed again (and the log says so).
+   */
+  async submitVerified(specText: string, source?: string, dryRun = false, meta: SubmitMeta = {}) {
+    const missing = new Set<string>();
+    for (const ref of this.scheduler.cacheHits(specText, source)) {
+      if (!(await outputExists(this.transport, ref, this.artifactDir))) missing.add(ref.digest);
+    }
+    return this.submit(specText, source, dryRun, meta, missing);
+  }
+
+  submit(specText: string, source?: string, dryRun = false, meta: SubmitMeta = {}, missingOutputs?: Set<string>) {
+    const m = checkMeta(meta);
+    const r = this.scheduler.submit(specText, source, dryRun, missingOutputs);
+    if (!dryRun) this.admin.submitted(r.sweep.id, m);
     return { sweep: dryRun ? this.toSweep(r.sweep, countsOf([]), []) : this.getSweep(r.sweep.id, false), planned: r.planned, reused: r.reused };
   }
 
@@ -39,10 +67,10 @@ export class Coordinator {
     return this.toSweep(row, countsOf(tasks), includeTasks ? tasks : [], tasks);
   }
 
-  listSweeps(limit = 50, status?: string): Sweep[] {
-    return this.store.listSweeps(limit, status).map((r) => {
+  listSweeps(limit = 50, status?: string, opts: { includeArchived?: boolean; tag?: string } = {}): Sweep[] {
+    return this.admin.db.listSweeps({ limit, status, ...opts }).map(({ meta, ...r }) => {
       const live = this.scheduler.liveSweep(r.id);
-      return this.toSweep(live?.row ?? r, live ? live.counts : countsFrom(this.store.taskCounts(r.id)), []);
+      return this.toSweep(live?.row ?? r, live ? live.counts : countsFrom(this.store.taskCounts(r.id)), [], undefined, meta);
     });
   }
 
@@ -88,8 +116,11 @@ export class Coordinator {
   }
 
   listWorkers(includeLost = false): WorkerStatus[] {
-    return this.scheduler.registry.list(includeLost).map(([, w]) => ({
-      info: w.info as WorkerInfo, state: w.state, running: w.running, runningNames: w.running, lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed,
+    const workers = this.scheduler.registry.list(includeLost);
+    const names = this.admin.db.taskNames(workers.flatMap(([, w]) => w.running));
+    return workers.map(([, w]) => ({
+      info: w.info as WorkerInfo, state: w.state, running: w.running, runningNames: w.running.map((id) => names.get(id) ?? id),
+      lastSeenMs: w.lastSeenMs, completed: w.completed, failed: w.failed,
     }));
   }
 
@@ -106,35 +137,53 @@ export class Coordinator {
 
   // ---------------------------------------------------------------- sweep administration (issue 13)
 
-  /** Sets a sweep's failed, skipped, cancelled and stuck tasks to run again; succeeded tasks stay. */
-  async retrySweep(sweepId: string): Promise<{ requeued: number }> {
-    throw new LimolabError(`retry of ${sweepId} is not implemented yet`);
+  /** Sets a sweep's failed, skipped and cancelled tasks, and tasks stuck on a worker that is
+   * gone, to run again with a fresh retry budget; succeeded and reused tasks stay as they are.
+   * A finished sweep runs again. Resolves with how many tasks were set to run. */
+  retrySweep(sweepId: string): Promise<{ requeued: number }> {
+    return this.admin.retry(sweepId);
   }
 
   archiveSweep(id: string, archived = true): Sweep {
-    throw new LimolabError(`archive of ${id} (${archived}) is not implemented yet`);
+    this.admin.archive(id, archived);
+    return this.getSweep(id);
   }
 
+  /** Deletes a sweep that is not running; returns how many tasks it had. */
   deleteSweep(id: string): number {
-    throw new LimolabError(`delete of ${id} is not implemented yet`);
+    return this.admin.delete(id);
   }
 
   taskLogs(id: string, opts: { failedOnly?: boolean; tail?: number } = {}): GetTaskLogsResponse {
-    throw new LimolabError(`logs of ${id} (${JSON.stringify(opts)}) are not implemented yet`);
+    return this.admin.logs(id, opts);
   }
 
   artifacts(id: string): TaskArtifact[] {
-    throw new LimolabError(`artifacts of ${id} are not implemented yet`);
+    return this.admin.artifacts(id);
   }
 
-  private toSweep(row: SweepRow, c: Counts, tasks: (TaskRow & { progress?: number })[], all: TaskRow[] = tasks): Sweep {
+  /** For a running sweep while the database cannot be written (e.g. disk full): say so. */
+  private storageNote(row: SweepRow): string {
+    const p = this.scheduler.storageProblem;
+    if (!p || row.status !== 'running') return '';
+    return `coordinator: ${p.why} since ${new Date(p.sinceMs).toISOString()}: results are held unacked and nothing is dispatched until the database can be written again (it resumes by itself)`;
+  }
+
+  private toSweep(row: SweepRow, c: Counts, tasks: (TaskRow & { progress?: number })[], all: TaskRow[] = tasks, meta?: Parameters<SweepAdmin['sweepFields']>[1]): Sweep {
     const counts: TaskCounts = { total: c.total, pending: c.pending, queued: c.queued, running: c.running, succeeded: c.succeeded, failed: c.failed, skipped: c.skipped, cancelled: c.cancelled, cached: c.cached };
     return {
       id: row.id, name: row.name, status: row.status, createdMs: row.createdMs, finishedMs: row.finishedMs ?? 0, counts,
       tasks: tasks.map(summary), spec: row.specText, arms: [...new Set(all.map((t) => t.arm))],
-      tags: [], note: '', archived: false, error: row.error ?? '',
+      error: row.error ?? this.storageNote(row), ...this.admin.sweepFields(row.id, meta),
     };
   }
+}
+
+async function outputExists(transport: Transport, ref: ArtifactRef, artifactDir?: string): Promise<boolean> {
+  if (!DIGEST_RE.test(ref.digest)) return false;
+  // Files live in the artifact directory under their digest; the uri's path is not trusted.
+  if (ref.uri.startsWith('file://') && artifactDir && transport.kind === 'nats') return existsSync(join(artifactDir, ref.digest));
+  return transport.artifacts.has(ref.digest).catch(() => false);
 }
 
 function countsFrom(by: Partial<Record<string, number>>): Counts {
@@ -143,7 +192,7 @@ function countsFrom(by: Partial<Record<string, number>>): Counts {
   return c;
 }
 
-function summary(t: TaskRow & { progress?: number }): TaskSummary {
+export function summary(t: TaskRow & { progress?: number }): TaskSummary {
   return {
     id: t.id, arm: t.arm, kind: KIND_BY_NAME[t.kind] ?? TaskKind.TASK_KIND_UNSPECIFIED, phase: t.phase, status: t.status,
     attempts: t.dispatches, workerId: t.workerId ?? '', error: t.error ?? '', progress: t.status === 'succeeded' ? 1 : t.progress ?? 0, name: t.name, seed: t.seed,

@@ -37,11 +37,11 @@ export async function startGrpcServer(coord: Coordinator, opts: GrpcServerOption
   };
   const impl: CoordinatorServer = {
     submitSweep: unary((req) => {
-      const r = coord.submit(req.spec, req.specPath || 'sweep spec', req.dryRun);
+      const r = coord.submit(req.spec, req.specPath || 'sweep spec', req.dryRun, { tags: req.tags, note: req.note });
       return { sweep: r.sweep, tasksPlanned: r.planned, tasksReused: r.reused };
     }),
     getSweep: unary((req) => coord.getSweep(req.id, req.includeTasks)),
-    listSweeps: unary((req) => ({ sweeps: coord.listSweeps(req.limit || 50, req.status || undefined) })),
+    listSweeps: unary((req) => ({ sweeps: coord.listSweeps(req.limit || 50, req.status || undefined, { includeArchived: req.includeArchived, tag: req.tag || undefined }) })),
     cancelSweep: unary((req) => coord.cancel(req.id)),
     listWorkers: unary((req) => ({ workers: coord.listWorkers(req.includeLost) })),
     drainWorker: unary((req) => coord.drainWorker(req.id)),

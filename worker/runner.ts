@@ -21,7 +21,9 @@ export interface TaskContext {
   /** Threads this task may use (from the worker's slots and the task's cpus). */
   threads: number;
   progress(fraction: number, message?: string): void;
-  log(line: string): void;
+  /** A log line for the attempt: streamed to the coordinator and kept in the tail stored with
+   * its result. source: 'runner' (default) or 'stderr' (an external process's stderr). */
+  log(line: string, source?: 'runner' | 'stderr'): void;
   metric(name: string, value: number, step?: number): void;
   /** Input artifact by role; throws a clear error when the task has none. */
   input(role: string): ArtifactRef;

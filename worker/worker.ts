@@ -3,7 +3,7 @@
 // result (durably) and only then acks the task. It heartbeats, answers control requests
 // (drain, cancel) and, when draining, finishes what it has and takes nothing more.
 import { randomBytes } from 'node:crypto';
-import { Heartbeat, TaskKind, WorkerState, type ControlReply, type ControlRequest, type Task, type TaskEvent, type TaskResult, type WorkerInfo } from '../gen/limolab/v1/task.js';
+import { Heartbeat, TaskKind, WorkerState, type ControlReply, type ControlRequest, type LogLine, type Task, type TaskEvent, type TaskResult, type WorkerInfo } from '../gen/limolab/v1/task.js';
 import type { DeliveredTask, Transport } from '../common/transport.js';
 import { detectGpus, detectHost } from './capabilities.js';
 import { BadTaskInputError, TaskCancelledError, type Runner, type TaskContext } from './runner.js';
@@ -19,7 +19,20 @@ export interface WorkerOptions {
   gpus?: ReturnType<typeof detectGpus>;
 }
 
-interface Running { dt: DeliveredTask; ac: AbortController; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown' }
+interface Running { dt: DeliveredTask; ac: AbortController; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown'; tail: LogLine[]; tailBytes: number }
+
+/** The log tail a result carries: the last lines of the attempt, bounded so that a batch of
+ * results stays far below NATS's 1 MiB message limit. */
+const TAIL_LINES = 50;
+const TAIL_BYTES = 16 * 1024;
+const LINE_CHARS = 1000;
+
+function keepLine(rec: Running, source: string, text: string): void {
+  const line = text.length > LINE_CHARS ? `${text.slice(0, LINE_CHARS - 3)}...` : text;
+  rec.tail.push({ tsMs: Date.now(), source, line });
+  rec.tailBytes += line.length;
+  while (rec.tail.length > TAIL_LINES || rec.tailBytes > TAIL_BYTES) rec.tailBytes -= rec.tail.shift()!.line.length;
+}
 
 export class Worker {
   readonly id: string;
@@ -138,7 +151,7 @@ export class Worker {
     }
     const attemptId = `${task.id}#${task.attempt || 1}.${dt.delivery}`;
     const ac = new AbortController();
-    const rec: Running = { dt, ac, attemptId };
+    const rec: Running = { dt, ac, attemptId, tail: [], tailBytes: 0 };
     this.running.set(task.id, rec);
     const startedMs = Date.now();
     // A task that finishes within 20 ms reports its start with its result instead: one
@@ -152,13 +165,14 @@ export class Worker {
       // reports at once, and the runner's own work stops when it next checks its signal.
       const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(new TaskCancelledError('aborted')), { once: true }));
       aborted.catch(() => {});
-      const out = await Promise.race([runner!.run(this.context(task, attemptId, ac.signal)), aborted]);
+      const out = await Promise.race([runner!.run(this.context(task, rec)), aborted]);
       result = this.result(task, attemptId, dt.delivery, startedMs);
       result.metrics = Object.entries(out.metrics).map(([name, value]) => ({ name, value, step: 0 }));
       result.ledger = { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: (Date.now() - startedMs) / 1000, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0, ...out.ledger };
       result.outputs = out.outputs;
       result.details = out.details;
       this.completed++;
+      this.log(`worker ${this.id}: ${describe(task)} attempt ${attemptId} succeeded in ${((Date.now() - startedMs) / 1000).toFixed(2)} s`);
     } catch (err) {
       if (rec.reason === 'shutdown') {
         // Another worker takes it over; this attempt leaves no result.
@@ -171,15 +185,19 @@ export class Worker {
       const cancelled = rec.reason === 'cancelled' || (err instanceof TaskCancelledError && rec.reason !== 'timeout');
       const code = cancelled ? 'cancelled' : rec.reason === 'timeout' ? 'timeout' : err instanceof BadTaskInputError ? 'bad_input' : 'failed';
       const message = rec.reason === 'timeout' ? `timed out after ${task.timeoutS} s` : (err as Error)?.message ?? String(err);
-      result.error = { message, code, retryable: code === 'failed' || code === 'timeout', logTail: [] };
-      this.failed++;
-      if (!cancelled) this.log(`worker ${this.id}: task ${task.id} attempt ${attemptId} ${code}: ${message}`);
+      result.error = { message, code, retryable: code === 'failed' || code === 'timeout', logTail: (err as { logTail?: string[] })?.logTail ?? [] };
+      // A cancelled task did not fail: it is not counted as failed.
+      if (!cancelled) this.failed++;
+      const line = `${describe(task)} attempt ${attemptId} ${code} after ${((Date.now() - startedMs) / 1000).toFixed(2)} s: ${message}`;
+      keepLine(rec, 'worker', `worker ${this.id}: ${line}`);
+      this.log(`worker ${this.id}: ${line}`);
     } finally {
       clearInterval(lease);
       clearTimeout(timeout);
       clearTimeout(announce);
     }
     result.finishedMs = Date.now();
+    result.log = rec.tail;
     try {
       await this.publishWithRetry(result);
       await dt.ack();
@@ -209,7 +227,8 @@ export class Worker {
     return { taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, attempt: task.attempt || 1, delivery, startedMs, finishedMs: 0, metrics: [], outputs: [], ledger: undefined, error: undefined, details: undefined, log: [] };
   }
 
-  private context(task: Task, attemptId: string, signal: AbortSignal): TaskContext {
+  private context(task: Task, rec: Running): TaskContext {
+    const { attemptId, ac: { signal } } = rec;
     const artifacts = this.transport.artifacts;
     let lastProgress = 0;
     return {
@@ -222,7 +241,10 @@ export class Worker {
         lastProgress = now;
         this.event(task, attemptId, { $case: 'progress', value: { fraction, message: message ?? '' } });
       },
-      log: (line) => this.event(task, attemptId, { $case: 'log', value: line }),
+      log: (line, source = 'runner') => {
+        keepLine(rec, source, line);
+        this.event(task, attemptId, { $case: 'log', value: line });
+      },
       metric: (name, value, step = 0) => this.event(task, attemptId, { $case: 'metric', value: { name, value, step } }),
       input: (role) => {
         const ref = task.inputs.find((i) => i.role === role);
@@ -247,6 +269,10 @@ export class Worker {
       return { ok: true, message: `draining; ${this.running.size} task(s) to finish` };
     }
     const match = (r: Running) => (op.$case === 'cancelSweep' ? r.dt.task.sweepId === op.value : r.dt.task.id === op.value);
+    if (op.$case === 'resumeSweep') {
+      this.cancelledSweeps.delete(op.value);
+      return { ok: true, message: `sweep ${op.value} may run again` };
+    }
     if (op.$case === 'cancelSweep') {
       this.cancelledSweeps.add(op.value);
       setTimeout(() => this.cancelledSweeps.delete(op.value), 10 * 60_000).unref();
@@ -262,4 +288,9 @@ export class Worker {
     const hb: Heartbeat = { info: this.info, state, running: [...this.running.keys()], tsMs: Date.now(), completed: this.completed, failed: this.failed };
     try { this.transport.publishHeartbeat(hb); } catch { /* the next one may get through */ }
   }
+}
+
+/** A task as the worker's log names it: id, kind, arm and seed (the worker has no task names). */
+function describe(task: Task): string {
+  return `task ${task.id} (${TaskKind[task.kind]?.replace('TASK_KIND_', '').toLowerCase() ?? task.kind}, ${task.arm || '-'}, seed ${task.seed})`;
 }

@@ -261,7 +261,7 @@ export class ProcessRunner implements Runner {
       const errLines = createInterface({ input: child.stderr, crlfDelay: Infinity });
       errLines.on('line', (l) => {
         keep(l);
-        ctx.log(l);
+        ctx.log(l, 'stderr');
       });
       child.stdin.on('error', () => {
         /* the runner may exit without reading stdin; its exit status tells the story */
