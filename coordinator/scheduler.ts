@@ -419,6 +419,38 @@ export class Scheduler extends EventEmitter {
     return sw.row;
   }
 
+  /** Retry (issue 13; coordinator/admin.ts): the store already holds these tasks as pending
+   * with the given retry budgets. A finished sweep is loaded again from the store; a live
+   * one takes the tasks back in memory (a queued or running one leaves the in-flight count). */
+  reopen(sweepId: string, budgets: Map<string, number>): void {
+    const sw = this.sweeps.get(sweepId);
+    if (!sw) {
+      const row = this.store.getSweep(sweepId);
+      if (!row) throw new NotFoundError(`no sweep ${sweepId}; \`limolab sweep list\` shows the sweeps`);
+      this.load(row);
+      this.emit('change', { sweepId, message: 'sweep retried' } satisfies SweepChange);
+      this.pump();
+      return;
+    }
+    const reopened: LiveTask[] = [];
+    for (const [id, maxRetries] of budgets) {
+      const t = this.tasks.get(id);
+      if (!t || t.sweepId !== sweepId) continue;
+      if (t.status === 'queued' || t.status === 'running') this.inFlight--;
+      Object.assign(t, { maxRetries, workerId: null, nextDispatchMs: null, startedMs: null, finishedMs: null, error: null, leaseAttempt: undefined });
+      this.setStatus(t, 'pending');
+      reopened.push(t);
+    }
+    for (const t of reopened) {
+      t.waiting = t.deps.filter((d) => { const s = this.tasks.get(d.task)?.status; return s !== undefined && s !== 'succeeded' && s !== 'cached'; }).length;
+    }
+    for (const t of reopened) {
+      if (t.waiting === 0) this.enqueue(t);
+      this.emit('change', { sweepId, task: t } satisfies SweepChange);
+    }
+    this.pump();
+  }
+
   // ---------------------------------------------------------------- views
 
   liveSweep(id: string): { row: SweepRow; counts: Counts; tasks: LiveTask[] } | null {
