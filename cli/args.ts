@@ -7,12 +7,14 @@ import { natsSettingsFromEnv, type NatsSettings } from '../common/nats-connect.j
 export const NATS_OPTIONS = {
   nats: { type: 'string' }, 'nats-user': { type: 'string' }, 'nats-pass': { type: 'string' }, 'nats-token': { type: 'string' },
   'nats-creds': { type: 'string' }, 'nats-nkey': { type: 'string' }, 'nats-ca': { type: 'string' }, 'nats-cert': { type: 'string' }, 'nats-key': { type: 'string' },
+  'nats-inbox-prefix': { type: 'string' },
 } as const;
 
 export const NATS_HELP = `NATS connection (also from NATS_URL, NATS_USER, NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY, NATS_CA, NATS_CERT, NATS_KEY):
   --nats URL[,URL...]      servers (default nats://127.0.0.1:4222)
   --nats-user U --nats-pass P | --nats-token T | --nats-creds FILE | --nats-nkey SEEDFILE
-  --nats-ca FILE --nats-cert FILE --nats-key FILE    TLS`;
+  --nats-ca FILE --nats-cert FILE --nats-key FILE    TLS
+  --nats-inbox-prefix P    reply-inbox prefix (NATS_INBOX_PREFIX; workers default to _INBOX_worker)`;
 
 export const CLIENT_OPTIONS = {
   coordinator: { type: 'string' }, token: { type: 'string' }, 'tls-ca': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -36,6 +38,7 @@ export function natsFrom(v: Record<string, unknown>): NatsSettings {
     url: v.nats as string | undefined, user: v['nats-user'] as string | undefined, pass: v['nats-pass'] as string | undefined,
     token: v['nats-token'] as string | undefined, credsFile: v['nats-creds'] as string | undefined, nkeySeedFile: v['nats-nkey'] as string | undefined,
     tlsCa: v['nats-ca'] as string | undefined, tlsCert: v['nats-cert'] as string | undefined, tlsKey: v['nats-key'] as string | undefined,
+    inboxPrefix: v['nats-inbox-prefix'] as string | undefined,
   });
 }
 

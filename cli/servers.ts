@@ -3,6 +3,7 @@ import { TaskKind } from '../gen/limolab/v1/task.js';
 import { SpecError } from '../common/errors.js';
 import { startCoordinator } from '../coordinator/main.js';
 import { startWorker } from '../worker/main.js';
+import { accessFromEnv, makeAccess } from '../worker/runners/access.js';
 import { NATS_HELP, NATS_OPTIONS, int, natsFrom, parse } from './args.js';
 
 const COORD_USAGE = `Usage: limolab coordinator [options]
@@ -59,6 +60,12 @@ EVAL/ROLLOUT against OpenAI-compatible servers for tasks whose model_ref has kin
   --runner-cmd "CMD ARGS"  external runner (JSON-lines protocol, docs/runner-protocol.md)
   --runner-kinds K,K       task kinds it runs: train,rollout,eval,curate,pretrain (default train,rollout,eval)
   --runner-timeout-ms N    per-task limit for the external runner
+  --data-root DIR          a directory tasks may read dataset files and model directories
+                           under, symlinks resolved (repeatable; LIMOLAB_DATA_ROOT, a
+                           path list; default: the working directory only)
+  --allow-endpoint URL     a URL prefix an openai model_ref's base_url may point under, e.g.
+                           http://10.0.0.5:8000/v1 (repeatable; LIMOLAB_ALLOW_ENDPOINT,
+                           comma-separated; default: none, so external endpoints are refused)
 SIGTERM or SIGINT drains (finish running tasks, take no more); a second one stops at once
 and gives running tasks back.
 ${NATS_HELP}`;
@@ -68,7 +75,8 @@ const KINDS: Record<string, TaskKind> = { pretrain: TaskKind.TASK_KIND_PRETRAIN,
 export async function workerMain(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     ...NATS_OPTIONS, pool: { type: 'string' }, slots: { type: 'string' }, id: { type: 'string' }, 'heartbeat-ms': { type: 'string' },
-    'artifact-dir': { type: 'string' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, 'runner-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'artifact-dir': { type: 'string' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, 'runner-timeout-ms': { type: 'string' },
+    'data-root': { type: 'string', multiple: true }, 'allow-endpoint': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
   }, WORKER_USAGE);
   if (v.help) { console.log(WORKER_USAGE); return 0; }
   const pool = v.pool ?? 'default';
@@ -84,7 +92,7 @@ export async function workerMain(argv: string[]): Promise<number> {
   }
   const { worker, done } = await startWorker({
     nats: natsFrom(v), pool, slots: int(v.slots, 'slots', 1), id: v.id, heartbeatMs: int(v['heartbeat-ms'], 'heartbeat-ms', 2000),
-    artifactDir: v['artifact-dir'], processRunner,
+    artifactDir: v['artifact-dir'], processRunner, access: workerAccess(v['data-root'], v['allow-endpoint']),
   });
   let signals = 0;
   const onSignal = () => { if (++signals === 1) worker.drain(); else worker.abort(); };
@@ -92,4 +100,15 @@ export async function workerMain(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   await done;
   return 0;
+}
+
+/** Flags win over the environment, each list as a whole; a bad root or prefix is a usage error. */
+function workerAccess(roots: string[] | undefined, endpoints: string[] | undefined) {
+  try {
+    const env = accessFromEnv();
+    const r = makeAccess({ dataRoots: roots, allowEndpoints: endpoints });
+    return { dataRoots: roots?.length ? r.dataRoots : env.dataRoots, allowEndpoints: endpoints?.length ? r.allowEndpoints : env.allowEndpoints };
+  } catch (err) {
+    throw new SpecError((err as Error).message);
+  }
 }

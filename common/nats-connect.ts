@@ -16,6 +16,10 @@ export interface NatsSettings {
   tlsCert?: string;
   tlsKey?: string;
   name?: string;
+  /** Subject prefix of this connection's reply inboxes (default _INBOX). Workers use their
+   * own, so that NATS permissions can keep them from reading replies meant for the
+   * coordinator (docs/cluster.md, "Permissions"). */
+  inboxPrefix?: string;
 }
 
 /** Reads NATS_* environment variables as defaults for settings the CLI did not set. */
@@ -31,6 +35,7 @@ export function natsSettingsFromEnv(partial: Partial<NatsSettings>, env = proces
     tlsCert: partial.tlsCert ?? env.NATS_CERT,
     tlsKey: partial.tlsKey ?? env.NATS_KEY,
     name: partial.name,
+    inboxPrefix: partial.inboxPrefix ?? env.NATS_INBOX_PREFIX,
   };
 }
 
@@ -39,6 +44,7 @@ export async function connectNats(s: NatsSettings): Promise<NatsConnection> {
   // noAsyncTraces: nats.js would otherwise build two Error objects (for stack traces) per
   // request, i.e. per JetStream publish; on the dispatch path that was ~7% of the CPU.
   const opts: Parameters<typeof connect>[0] = { servers, name: s.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true };
+  if (s.inboxPrefix) opts.inboxPrefix = s.inboxPrefix;
   if (s.user) { opts.user = s.user; opts.pass = s.pass; }
   if (s.token) opts.token = s.token;
   if (s.credsFile) opts.authenticator = credsAuthenticator(readFileSync(s.credsFile));

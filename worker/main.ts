@@ -7,6 +7,7 @@ import { TaskKind } from '../gen/limolab/v1/task.js';
 import { diagRunner } from './diag.js';
 import type { Runner } from './runner.js';
 import { Worker } from './worker.js';
+import { accessFromEnv, type WorkerAccess } from './runners/access.js';
 
 export interface WorkerConfig {
   nats?: NatsSettings;
@@ -18,13 +19,19 @@ export interface WorkerConfig {
   artifactDir?: string;
   /** External runner: command and the task kinds it takes over. */
   processRunner?: { command: string[]; kinds: TaskKind[]; timeoutMs?: number };
+  /** Files and endpoints tasks may name (--data-root, --allow-endpoint). Default: from
+   * LIMOLAB_DATA_ROOT / LIMOLAB_ALLOW_ENDPOINT, else the working directory and no endpoint. */
+  access?: WorkerAccess;
   log?: (line: string) => void;
 }
 
-export async function builtinRunners(): Promise<Runner[]> {
+/** Reply-inbox prefix of worker connections (docs/cluster.md, "Permissions"). */
+export const WORKER_INBOX_PREFIX = '_INBOX_worker';
+
+export async function builtinRunners(access: WorkerAccess = accessFromEnv()): Promise<Runner[]> {
   // The openai runner takes only tasks whose model_ref.kind is "openai" (an external served model).
   const { OpenAIRunner } = await import('./runners/openai-runner.js');
-  const runners: Runner[] = [diagRunner, new OpenAIRunner()];
+  const runners: Runner[] = [diagRunner, new OpenAIRunner({ access })];
   const ml = await import('./ml/index.js').catch((err: Error) => {
     if (!/Cannot find module|ERR_MODULE_NOT_FOUND/.test(err.message)) throw err;
     return null;
@@ -36,12 +43,15 @@ export async function builtinRunners(): Promise<Runner[]> {
 }
 
 export async function startWorker(cfg: WorkerConfig) {
+  // Settled before connecting: a bad --data-root is an error, not a worker that refuses everything.
+  const access = cfg.access ?? accessFromEnv();
   let transport = cfg.transport;
   if (!transport) {
-    const nc = await connectNats({ ...cfg.nats!, name: `limolab-worker-${process.pid}` });
+    // Its own reply-inbox prefix, so NATS permissions can deny workers the coordinator's _INBOX.>.
+    const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` });
     transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir });
   }
-  const runners = await builtinRunners();
+  const runners = await builtinRunners(access);
   if (cfg.processRunner) {
     const { ProcessRunner } = await import('./runners/process.js');
     // Ahead of the embedded engine (it takes what the engine would), but after the openai
@@ -54,7 +64,7 @@ export async function startWorker(cfg: WorkerConfig) {
     const hfKinds = cfg.processRunner.kinds.filter((k) => k === TaskKind.TASK_KIND_EVAL || k === TaskKind.TASK_KIND_ROLLOUT);
     if (hfKinds.length > 0) {
       const { HfRunner } = await import('./runners/hf-runner.js');
-      runners.splice(at, 0, new HfRunner({ command: cfg.processRunner.command, kinds: hfKinds, timeoutMs: cfg.processRunner.timeoutMs }));
+      runners.splice(at, 0, new HfRunner({ command: cfg.processRunner.command, kinds: hfKinds, timeoutMs: cfg.processRunner.timeoutMs, access }));
     }
   }
   const worker = new Worker(transport, { id: cfg.id, pool: cfg.pool, slots: cfg.slots, runners, heartbeatMs: cfg.heartbeatMs, log: cfg.log });

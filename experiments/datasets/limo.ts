@@ -1,7 +1,8 @@
 // Loaders for LIMO-format JSON lines (the LIMO release's eval/data/<name>/test.jsonl and its
 // training set): one object per line with the problem under "problem" or "question", an
 // optional worked "solution", and the final "answer" (string or number). Any malformed line
-// fails the whole load with file:line and what is wrong.
+// fails the whole load with file:line and what is wrong, but never with the file's text: a
+// path that points somewhere it should not must not echo what it read into a task error.
 import { LimolabError } from '../../common/errors.js';
 import { readFileSync } from 'node:fs';
 
@@ -44,21 +45,22 @@ export function parseLimoLine(line: string, where: string, opts: LoadOptions = {
   let obj: unknown;
   try {
     obj = JSON.parse(line);
-  } catch (err) {
-    throw new LimoDatasetError(`${where}: not valid JSON (${(err as Error).message}); each line must be one JSON object`);
+  } catch {
+    // V8's message quotes the text it choked on: not repeated here.
+    throw new LimoDatasetError(`${where}: not valid JSON; each line must be one JSON object`);
   }
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new LimoDatasetError(`${where}: expected a JSON object, got ${Array.isArray(obj) ? 'an array' : typeof obj}`);
   const o = obj as Record<string, unknown>;
   const problem = o.problem ?? o.question;
   if (typeof problem !== 'string' || problem.trim() === '') {
-    throw new LimoDatasetError(`${where}: no problem text: expected a non-empty string field "problem" or "question" (fields present: ${Object.keys(o).join(', ') || 'none'})`);
+    throw new LimoDatasetError(`${where}: no problem text: expected a non-empty string field "problem" or "question" (the object has ${Object.keys(o).length} field(s), none of them a non-empty "problem" or "question")`);
   }
   if (o.solution !== undefined && typeof o.solution !== 'string') throw new LimoDatasetError(`${where}: "solution" must be a string, got ${typeof o.solution}`);
   if (opts.requireSolution && (typeof o.solution !== 'string' || o.solution.trim() === '')) {
     throw new LimoDatasetError(`${where}: no "solution": a training pool needs a worked solution on every line`);
   }
   const answer = o.answer === undefined ? null : answerString(o.answer);
-  if (o.answer !== undefined && answer === null) throw new LimoDatasetError(`${where}: "answer" must be a string or a number, got ${JSON.stringify(o.answer).slice(0, 80)}`);
+  if (o.answer !== undefined && answer === null) throw new LimoDatasetError(`${where}: "answer" must be a string or a number, got ${o.answer === null ? 'null' : Array.isArray(o.answer) ? 'an array of other things' : typeof o.answer}`);
   if ((opts.requireAnswer ?? true) && (answer === null || answer === '')) throw new LimoDatasetError(`${where}: no "answer": an evaluation set needs the final answer on every line`);
   const rawId = o.id ?? o.unique_id;
   const meta: Record<string, unknown> = {};
@@ -83,7 +85,7 @@ export function parseLimoJsonl(text: string, file: string, opts: LoadOptions = {
     if (line.trim() === '') continue;
     const rec = parseLimoLine(line, `${file}:${i + 1}`, opts);
     const dup = ids.get(rec.id);
-    if (dup !== undefined) throw new LimoDatasetError(`${rec.source}: duplicate id ${JSON.stringify(rec.id)} (first at ${dup}); ids must be unique within a file`);
+    if (dup !== undefined) throw new LimoDatasetError(`${rec.source}: duplicate id (the same as ${dup}); ids must be unique within a file`);
     ids.set(rec.id, rec.source);
     out.push(rec);
     if (opts.limit !== undefined && out.length >= opts.limit) break;

@@ -5,7 +5,7 @@
 // counts from the prompt length. Everything here is async: the worker's HTTP requests are
 // served by this process's event loop, so nothing may block it while a sweep runs.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import Database from 'better-sqlite3';
@@ -14,6 +14,7 @@ import { Cluster, ROOT, waitFor } from '../helpers/cluster.js';
 import { createOpenAICompatServer, defaultRenderChat, type ServerCompletionOptions } from '../../worker/runners/openai-server.js';
 import { getTemplate, parseLimoJsonl, renderPrompt } from '../../experiments/datasets/index.js';
 import { OpenAIRunner, passAtK } from '../../worker/runners/openai-runner.js';
+import { makeAccess } from '../../worker/runners/access.js';
 import { Task, TaskKind, type ArtifactRef } from '../../gen/limolab/v1/task.js';
 import { TaskCancelledError, type TaskContext } from '../../worker/runner.js';
 import { parseSweepSpec } from '../../coordinator/spec.js';
@@ -79,7 +80,9 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await cluster.startNats();
   await cluster.startCoordinatorInProcess();
-  cluster.startWorker('w1');
+  // The worker reads datasets under the test dir (and MATH500's dir when present) and may call the fake server only.
+  const roots = [cluster.dir, ...(existsSync(MATH500) ? [dirname(MATH500)] : [])].flatMap((d) => ['--data-root', d]);
+  cluster.startWorker('w1', [...roots, '--allow-endpoint', baseUrl]);
   await waitFor(() => cluster.coordinator!.coord.listWorkers().length === 1, 'one worker');
 });
 afterAll(async () => {
@@ -316,7 +319,7 @@ describe('OpenAIRunner cancellation', () => {
       id: 't-cancel', kind: TaskKind.TASK_KIND_EVAL, seed: 1, modelRef: { kind: 'openai', base_url: url, model: 'm', params: 1e9, concurrency: 2 },
     });
     task.spec = { $case: 'eval', value: { splits: [], nSamples: 1, k: [], temperature: 0, keepOutputs: 0, mode: '', shots: 0, options: { datasets: [{ name: 's', path }] } } };
-    const runner = new OpenAIRunner();
+    const runner = new OpenAIRunner({ access: makeAccess({ dataRoots: [cluster.dir], allowEndpoints: [url] }) });
     expect(runner.accepts(task)).toBe(true);
     expect(runner.accepts({ ...task, modelRef: { kind: 'hf', path: '/m', params: 1 } })).toBe(false);
     expect(runner.accepts({ ...task, modelRef: undefined })).toBe(false);

@@ -19,6 +19,7 @@ import { getTemplate, renderPrompt } from '../../experiments/datasets/index.js';
 import { verify } from '../../experiments/math/index.js';
 import { deriveSeed } from '../../experiments/domain/rng.js';
 import { HfRunner } from '../../worker/runners/hf-runner.js';
+import { makeAccess } from '../../worker/runners/access.js';
 import { passAtK } from '../../worker/runners/math-tasks.js';
 import { ProcessRunner } from '../../worker/runners/process.js';
 import { makeCtx, MemoryArtifacts } from './helpers.js';
@@ -84,7 +85,8 @@ describe.skipIf(!hasTorch)('HfRunner: hf model_ref, sampled by the torch runner,
   const counted = numParams({ vocab_size: alphabet.length + 3, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
     max_position_embeddings: 256, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false });
   const modelRef = { kind: 'hf', path: join(dir, 'model'), params: DECLARED };
-  const runner = new HfRunner({ command: [PY, RUNNER], graceMs: 1000, timeoutMs: 120_000 });
+  // Its data root is the temp dir holding the model and the datasets (worker/runners/access.ts).
+  const runner = new HfRunner({ command: [PY, RUNNER], graceMs: 1000, timeoutMs: 120_000, access: hasTorch ? makeAccess({ dataRoots: [dir] }) : undefined });
   const evalTask = (datasets: unknown[], e: { nSamples: number; k: number[]; temperature: number; max_tokens: number }): Partial<Task> => ({
     kind: TaskKind.TASK_KIND_EVAL, phase: 'evaluation', seed: 11, modelRef,
     spec: { $case: 'eval', value: { splits: [], nSamples: e.nSamples, k: e.k, temperature: e.temperature, keepOutputs: 10, mode: 'model', shots: 0, options: { datasets, max_tokens: e.max_tokens } } },

@@ -19,6 +19,7 @@ import { Task, TaskKind, type ArtifactRef, type LedgerEntry } from '../../gen/li
 import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type RunOutput, type Runner, type TaskContext } from '../runner.js';
 import { evaluateMath, makePrompter, parseWith, rolloutMath, type Prompter, type SampleFn } from './math-tasks.js';
 import { ProcessRunner, type ProcessRunnerOptions } from './process.js';
+import { accessFromEnv, resolveDataPath, type WorkerAccess } from './access.js';
 
 /** model_ref of kind "hf" as the runner reads it (the planner validates the same keys, strictly, at submit). */
 // The sweep's model_ref schema (experiments/external.ts): the planner and the runner check the same thing.
@@ -34,6 +35,8 @@ const SamplesFile = z.object({
 export interface HfRunnerOptions extends Omit<ProcessRunnerOptions, 'kinds'> {
   /** Which of EVAL and ROLLOUT it takes (default both). */
   kinds?: readonly TaskKind[];
+  /** Data roots the model directory and datasets must lie under (default: LIMOLAB_DATA_ROOT, else the working directory). */
+  access?: WorkerAccess;
 }
 
 /** Keeps what the sampling process writes in memory: the samples file is read here, never stored. */
@@ -56,6 +59,7 @@ export class HfRunner implements Runner {
   readonly name = 'hf';
   readonly kinds: readonly TaskKind[];
   private readonly process: ProcessRunner;
+  private readonly access: WorkerAccess;
 
   /** opts: how to start the PyTorch runner, e.g. {command: ['python3', 'runners/torch/limolab_torch_runner.py']}. */
   constructor(opts: HfRunnerOptions) {
@@ -63,7 +67,8 @@ export class HfRunner implements Runner {
     const bad = (opts.kinds ?? []).filter((k) => !all.includes(k));
     if (bad.length > 0) throw new Error(`HfRunner runs EVAL and ROLLOUT only, not ${bad.map((k) => TaskKind[k]).join(', ')}`);
     this.kinds = opts.kinds ?? all;
-    const { kinds: _kinds, ...rest } = opts;
+    this.access = opts.access ?? accessFromEnv();
+    const { kinds: _kinds, access: _access, ...rest } = opts;
     this.process = new ProcessRunner({ ...rest, kinds: this.kinds });
   }
 
@@ -74,18 +79,20 @@ export class HfRunner implements Runner {
   async run(ctx: TaskContext): Promise<RunOutput> {
     if (ctx.signal.aborted) throw new TaskCancelledError(`task ${ctx.task.id} was cancelled before it started`);
     const ref = parseWith(HfModelRefSchema, ctx.task.modelRef, 'model_ref');
+    // The model directory is read by the sampling process: it must lie under a data root too.
+    await resolveDataPath(ref.path, this.access, 'model_ref.path');
     const prompterFor = (t: string | undefined, stop: string[] | undefined): Prompter => makePrompter(t ?? ref.template ?? 'plain', 'render', stop);
     const spec = ctx.task.spec;
     const ledger: Partial<LedgerEntry> = {};
     const sample = this.sampler(ctx, ref, ledger);
     if (spec?.$case === 'eval' && ctx.task.kind === TaskKind.TASK_KIND_EVAL) {
-      const { metrics, details } = await evaluateMath(ctx, spec.value, prompterFor, sample);
+      const { metrics, details } = await evaluateMath(ctx, spec.value, prompterFor, sample, this.access);
       metrics.tokens_prompt = ledger.tokensPrompt ?? 0;
       metrics.tokens_generated = ledger.tokensGenerated ?? 0;
       return { metrics, ledger: this.finish(ref, ledger), outputs: [], details: { model: ref.path, runner_params: ledger.params ?? 0, ...details } };
     }
     if (spec?.$case === 'rollout' && ctx.task.kind === TaskKind.TASK_KIND_ROLLOUT) {
-      const r = await rolloutMath(ctx, spec.value, prompterFor, sample);
+      const r = await rolloutMath(ctx, spec.value, prompterFor, sample, this.access);
       return { metrics: r.metrics, ledger: this.finish(ref, ledger), outputs: [r.output], details: { model: ref.path, runner_params: ledger.params ?? 0, ...r.details } };
     }
     throw new BadTaskInputError(`task ${ctx.task.id}: the hf runner runs EVAL and ROLLOUT tasks with a matching spec, got kind ${TaskKind[ctx.task.kind]} with spec ${spec?.$case ?? 'none'}`);

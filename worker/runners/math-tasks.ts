@@ -13,6 +13,7 @@ import { getTemplate, LimoDatasetError, parseLimoJsonl, parseLimoLine, renderPro
 import { verify } from '../../experiments/math/index.js';
 import { deriveSeed, Rng } from '../../experiments/domain/rng.js';
 import { BadTaskInputError, type TaskContext } from '../runner.js';
+import { resolveDataPath, type WorkerAccess } from './access.js';
 
 export type EvalSpec = NonNullable<Extract<Task['spec'], { $case: 'eval' }>>['value'];
 export type RolloutSpec = NonNullable<Extract<Task['spec'], { $case: 'rollout' }>>['value'];
@@ -20,7 +21,7 @@ export type RolloutSpec = NonNullable<Extract<Task['spec'], { $case: 'rollout' }
 /** A dataset path the worker may read: no "..", a .jsonl or .json file. "" when fine, else why not. */
 export function datasetPathProblem(path: string): string {
   if (path.trim() === '') return 'is empty';
-  if (path.split(/[\\/]/).includes('..') || path.includes('..')) return `${JSON.stringify(path)} contains ".."; name the file directly (absolute, or relative to the worker's working directory)`;
+  if (path.split(/[\\/]/).includes('..') || path.includes('..')) return `${JSON.stringify(path)} contains ".."; name the file directly (absolute, or relative to the worker's working directory, under one of its --data-root directories)`;
   if (!/\.(jsonl|json)$/i.test(path)) return `${JSON.stringify(path)} does not end in .jsonl or .json; LIMO-format data is JSON lines`;
   return '';
 }
@@ -63,20 +64,24 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: 
   return r.data;
 }
 
-/** Reads a LIMO-format file (JSON lines, or a .json array of records) on the worker. */
-export async function readLimoFile(path: string, limit?: number): Promise<LimoRecord[]> {
+/** Reads a LIMO-format file (JSON lines, or a .json array of records) on the worker, only
+ * from under the worker's data roots (symlinks resolved first). */
+export async function readLimoFile(path: string, access: WorkerAccess, limit?: number): Promise<LimoRecord[]> {
   const why = datasetPathProblem(path);
   if (why) throw new BadTaskInputError(`dataset path ${why}`);
+  const real = await resolveDataPath(path, access);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readFile(real, 'utf8');
   } catch (err) {
-    throw new BadTaskInputError(`cannot read dataset ${path} on this worker: ${(err as Error).message}; dataset paths are read from the worker's filesystem`);
+    throw new BadTaskInputError(`cannot read dataset ${path} on this worker: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}; dataset paths are read from the worker's filesystem`);
   }
   try {
     const trimmed = text.trimStart();
     if (/\.json$/i.test(path) && trimmed.startsWith('[')) {
-      const arr = JSON.parse(text) as unknown;
+      let arr: unknown;
+      // JSON.parse's message quotes the text it choked on: never pass it on.
+      try { arr = JSON.parse(text); } catch { throw new LimoDatasetError(`${path}: not valid JSON; a .json dataset is one array of records`); }
       if (!Array.isArray(arr)) throw new LimoDatasetError(`${path}: expected a JSON array of records`);
       const out = arr.slice(0, limit ?? arr.length).map((o, i) => parseLimoLine(JSON.stringify(o), `${path}:[${i}]`));
       if (out.length === 0) throw new LimoDatasetError(`${path}: no records`);
@@ -132,7 +137,7 @@ export interface MathEvalOut {
 }
 
 /** EVAL on options.datasets: one SampleFn call for every problem of every set, then grading. */
-export async function evaluateMath(ctx: TaskContext, s: EvalSpec, prompterFor: (template: string | undefined, stop: string[] | undefined) => Prompter, sample: SampleFn): Promise<MathEvalOut> {
+export async function evaluateMath(ctx: TaskContext, s: EvalSpec, prompterFor: (template: string | undefined, stop: string[] | undefined) => Prompter, sample: SampleFn, access: WorkerAccess): Promise<MathEvalOut> {
   const o = parseWith(ExternalEvalOptionsSchema, s.options, 'eval.options');
   const n = Math.max(1, s.nSamples);
   const ks = [...new Set(s.k.filter((k) => k >= 1))];
@@ -142,7 +147,7 @@ export async function evaluateMath(ctx: TaskContext, s: EvalSpec, prompterFor: (
   const pr = prompterFor(o.template, o.stop);
   const keep = s.keepOutputs || 4;
   const sets = [];
-  for (const d of o.datasets) sets.push({ ...d, records: await readLimoFile(d.path, d.limit) });
+  for (const d of o.datasets) sets.push({ ...d, records: await readLimoFile(d.path, access, d.limit) });
   const total = sets.reduce((a, d) => a + d.records.length, 0);
   const reqs: SampleRequest[] = [];
   const prompts = sets.map((d) => d.records.map((r, i) => {
@@ -179,12 +184,12 @@ export interface MathRolloutOut {
 
 /** ROLLOUT over options.pool: `prompts` problems drawn by seed and round, this shard's share,
  * k samples each; verified samples go into the `rollouts` artifact. */
-export async function rolloutMath(ctx: TaskContext, s: RolloutSpec, prompterFor: (template: string | undefined, stop: string[] | undefined) => Prompter, sample: SampleFn): Promise<MathRolloutOut> {
+export async function rolloutMath(ctx: TaskContext, s: RolloutSpec, prompterFor: (template: string | undefined, stop: string[] | undefined) => Prompter, sample: SampleFn, access: WorkerAccess): Promise<MathRolloutOut> {
   const o = parseWith(ExternalRolloutOptionsSchema, s.options, 'rollout.options');
   const k = Math.max(1, s.k);
   const shards = Math.max(1, s.numShards);
   if (s.shard < 0 || s.shard >= shards) throw new BadTaskInputError(`rollout.shard ${s.shard} is outside 0..${shards - 1}`);
-  const pool = await readLimoFile(o.pool);
+  const pool = await readLimoFile(o.pool, access);
   // `prompts` problems for this round, chosen by seed and round; this shard takes every shards-th one.
   const chosen = new Rng(deriveSeed(ctx.task.seed, `rollout-round:${s.round}`)).shuffle(pool).slice(0, s.prompts > 0 ? s.prompts : pool.length);
   const mine = chosen.filter((_, i) => i % shards === s.shard);

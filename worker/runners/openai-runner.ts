@@ -8,13 +8,16 @@
 // EVAL options:    {datasets: [{name, path, limit?}], max_tokens?, top_p?, stop?, template?}
 // ROLLOUT options: {pool, max_tokens?, top_p?, stop?, template?}
 // Dataset and pool paths are read from the WORKER's filesystem (absolute, or relative to the
-// worker's working directory); a path with ".." or not ending in .jsonl/.json is refused.
+// worker's working directory), only under its data roots; a path with ".." or not ending in
+// .jsonl/.json is refused, and so is a base_url outside the worker's allowed endpoints
+// (access.ts: deny by default).
 // Ledger: flops = 2 * params * (prompt + generated tokens) from the server's `usage`,
 // device_kind "remote:<model>" (or model_ref.device_kind), device_s = wall seconds.
 import { z } from 'zod';
 import { TaskKind, type LedgerEntry, type Task } from '../../gen/limolab/v1/task.js';
 import { BadTaskInputError, TaskCancelledError, type RunOutput, type Runner, type TaskContext } from '../runner.js';
 import { OpenAICompatClient, OpenAICompatError } from './openai.js';
+import { accessFromEnv, checkEndpoint, type WorkerAccess } from './access.js';
 import { evaluateMath, makePrompter, parseWith, rolloutMath, type EvalSpec, type Prompter, type RolloutSpec, type SampleFn } from './math-tasks.js';
 
 // Shared with the hf runner; re-exported here for existing importers.
@@ -63,13 +66,20 @@ class Usage {
 export interface OpenAIRunnerOptions {
   /** Environment to read api_key_env from. Default process.env. */
   env?: Record<string, string | undefined>;
+  /** Data roots and allowed endpoints. Default: LIMOLAB_DATA_ROOT / LIMOLAB_ALLOW_ENDPOINT, else
+   * the working directory and no endpoint at all. */
+  access?: WorkerAccess;
 }
 
 export class OpenAIRunner implements Runner {
   readonly name = 'openai';
   readonly kinds = [TaskKind.TASK_KIND_EVAL, TaskKind.TASK_KIND_ROLLOUT] as const;
 
-  constructor(private readonly opts: OpenAIRunnerOptions = {}) {}
+  private readonly access: WorkerAccess;
+
+  constructor(private readonly opts: OpenAIRunnerOptions = {}) {
+    this.access = opts.access ?? accessFromEnv();
+  }
 
   accepts(task: Task): boolean {
     return task.modelRef?.kind === 'openai';
@@ -78,6 +88,7 @@ export class OpenAIRunner implements Runner {
   async run(ctx: TaskContext): Promise<RunOutput> {
     if (ctx.signal.aborted) throw new TaskCancelledError(`task ${ctx.task.id} was cancelled before it started`);
     const ref = parseWith(OpenAIModelRefSchema, ctx.task.modelRef, 'model_ref');
+    checkEndpoint(ref.base_url, this.access);
     let apiKey: string | undefined;
     if (ref.api_key_env) {
       apiKey = (this.opts.env ?? process.env)[ref.api_key_env];
@@ -134,7 +145,7 @@ export class OpenAIRunner implements Runner {
   private async evaluate(ctx: TaskContext, ref: OpenAIModelRef, client: OpenAICompatClient, s: EvalSpec): Promise<RunOutput> {
     const startedMs = Date.now();
     const usage = new Usage(ref.params);
-    const { metrics, details } = await evaluateMath(ctx, s, (t, stop) => prompter(ref, t, stop), this.sampler(ctx, client, usage));
+    const { metrics, details } = await evaluateMath(ctx, s, (t, stop) => prompter(ref, t, stop), this.sampler(ctx, client, usage), this.access);
     metrics.tokens_prompt = usage.prompt;
     metrics.tokens_generated = usage.generated;
     return { metrics, ledger: usage.ledger(ref, startedMs), outputs: [], details: { model: ref.model, base_url: ref.base_url, api: ref.api, ...details } };
@@ -143,7 +154,7 @@ export class OpenAIRunner implements Runner {
   private async rollout(ctx: TaskContext, ref: OpenAIModelRef, client: OpenAICompatClient, s: RolloutSpec): Promise<RunOutput> {
     const startedMs = Date.now();
     const usage = new Usage(ref.params);
-    const r = await rolloutMath(ctx, s, (t, stop) => prompter(ref, t, stop), this.sampler(ctx, client, usage));
+    const r = await rolloutMath(ctx, s, (t, stop) => prompter(ref, t, stop), this.sampler(ctx, client, usage), this.access);
     return { metrics: r.metrics, ledger: usage.ledger(ref, startedMs), outputs: [r.output], details: { model: ref.model, ...r.details } };
   }
 }
