@@ -18,7 +18,9 @@ const GREEK = new Set([
   'kappa', 'lambda', 'mu', 'nu', 'xi', 'rho', 'sigma', 'tau', 'upsilon', 'phi', 'varphi', 'chi', 'psi', 'omega',
   'Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Sigma', 'Phi', 'Psi', 'Omega',
 ]);
-const OPS: Record<string, string> = { cdot: '*', times: '*', ast: '*', div: '/', le: '<=', leq: '<=', ge: '>=', geq: '>=', neq: '!=', ne: '!=' };
+const OPS: Record<string, string> = { cdot: '*', times: '*', ast: '*', div: '/' };
+// Relations are compared as shapes (structure.ts), never evaluated: a truth value is not a number.
+const RELATIONS = new Set(['le', 'leq', 'ge', 'geq', 'neq', 'ne', 'lt', 'gt', 'approx', 'leqslant', 'geqslant']);
 const IGNORED = new Set(['displaystyle', 'left', 'right', 'limits', 'nolimits']);
 
 class Reader {
@@ -142,6 +144,7 @@ function command(r: Reader, name: string): string {
   // Prefixed: mathjs defines gamma, phi and tau itself.
   if (GREEK.has(name)) return `(g_${name})`;
   if (name in OPS) return OPS[name]!;
+  if (RELATIONS.has(name)) throw new NotAnExpressionError(`relation \\${name} is not a value`);
   if (IGNORED.has(name)) return ' ';
   if (name === '{') return '(';
   if (name === '}') return ')';
@@ -171,9 +174,14 @@ function convertFrom(r: Reader, one = false): string {
     }
     if (c === '}') throw new NotAnExpressionError('unbalanced braces');
     if (/[0-9.]/.test(c)) {
-      const m = /^(?:\d+\.?\d*|\.\d+)/.exec(r.s.slice(r.i));
+      // Scientific notation "1.5e3", "4.5E-7": the e is an exponent, not Euler's number.
+      const m = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+(?![\d.a-zA-Z]))?/.exec(r.s.slice(r.i));
       if (!m) throw new NotAnExpressionError(`stray '.'`);
       r.i += m[0].length;
+      if (/[eE]/.test(m[0])) {
+        out += `(${Number(m[0])})`;
+        continue;
+      }
       if (r.peek() === '_') throw new NotAnExpressionError('a number with a base subscript is compared as text');
       // Mixed number: "1\frac{4}{5}" means 1 + 4/5 (only digits in the fraction).
       const mixed = /^\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}/.exec(r.s.slice(r.i));
@@ -203,7 +211,10 @@ function convertFrom(r: Reader, one = false): string {
       }
       continue;
     }
-    if ('+-*/^()[],=<>!'.includes(c)) {
+    if (c === '<' || c === '>' || c === '=' || (c === '!' && r.s[r.i + 1] === '=')) {
+      throw new NotAnExpressionError(`relation '${c}' is not a value`);
+    }
+    if ('+-*/^()[],!'.includes(c)) {
       out += c === '[' ? '(' : c === ']' ? ')' : c;
       r.i++;
       continue;

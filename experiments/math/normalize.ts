@@ -12,7 +12,7 @@ const UNIT_WORDS = [
   'yards?', 'miles?', 'mi', 'units?', 'square', 'sq', 'cubic', 'degrees?', 'deg', 'radians?', 'rad',
   'cents?', 'dollars?', 'seconds?', 'sec', 's', 'minutes?', 'min', 'hours?', 'hr', 'days?', 'weeks?',
   'years?', 'mph', 'kg', 'g', 'grams?', 'pounds?', 'lbs?', 'ounces?', 'oz', 'liters?', 'l', 'ml',
-  'gallons?', 'people', 'students?', 'ways', 'points?', 'percent', 'times', 'handshakes?',
+  'gallons?', 'people', 'students?', 'ways', 'points?', 'percent(?:age)?', 'pct', 'times', 'handshakes?', 'yuan',
 ];
 const UNIT_TAIL = new RegExp(`^(.*?[\\d}).])\\s*(?:(?:${UNIT_WORDS.join('|')})(?:\\s*\\^?\\s*\\{?[23]\\}?)?\\s*)+$`, 'i');
 
@@ -80,6 +80,13 @@ export function normalizeAnswer(input: string): string {
   let s = String(input).slice(0, MAX_ANSWER_CHARS);
   s = stripMathDelimiters(s);
   s = s.replace(/\\displaystyle/g, '');
+  // JSON double escaping ("\\\\frac"): a doubled backslash before a known command is one backslash.
+  s = s.replace(/\\\\(?=(?:[dtc]?frac|sqrt|left|right|text|boxed|pi|cdot|times|le|ge|leq|geq|neq|infty)(?![a-zA-Z]))/g, '\\');
+  // A lone trailing backslash ("185\") is a typing slip, not a command.
+  s = s.replace(/(?<!\\)\\\s*$/, '');
+  // Thousands separators written with LaTeX glue: "10,\!080", "14{,}916" (groups of three digits).
+  s = s.replace(/(\d)\s*(?:,\s*\\!|\{\s*,\s*\})\s*(?=\d{3}(?!\d))/g, '$1');
+  s = connectorsToSeparators(s);
   // Spacing: \! \, \; \: \quad and "\ ". "\!" inside "10,\!080" is a thousands separator's glue.
   s = s.replace(/(?<!\\)\\[!,;:>]\s*/g, ' ').replace(/\\q?quad/g, ' ').replace(/(?<!\\)\\ /g, ' ').replace(/~/g, ' ');
   s = s.replace(/\\[dtc]frac/g, '\\frac');
@@ -102,20 +109,38 @@ export function normalizeAnswer(input: string): string {
     if (t === s) break;
     s = t;
   }
-  // "x = 5", "x \in [-2,7]", "k=": a single variable (optionally subscripted) on the left.
-  const prefix = /^([a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*(?:=|\\in)\s*(.+)$/s.exec(s);
+  // "x \in [-2,7]": a single variable (optionally subscripted) in a set is that set. ("x = 5" is
+  // a named value, kept whole: structure.ts reads it.)
+  const prefix = /^([a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*\\in\s*(.+)$/s.exec(s);
   if (prefix && !/=/.test(prefix[2]!) && !/^\\(?:frac|sqrt)$/.test(prefix[1]!)) s = prefix[2]!.trim();
   // Units written as plain words after a number ("5 cm", "12 square units").
   const unit = UNIT_TAIL.exec(s);
   if (unit && unit[1]!.trim() !== '') s = unit[1]!.trim();
-  // Thousands separators: "10,080", "11,111,111,100" (commas between digit groups of three).
-  // Only when the whole answer is one grouped number: "(12,102)" is an interval, "1,234" is not a list.
-  if (/^-?\d{1,3}(?:,\s?\d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/,\s?/g, '');
+  // Thousands separators: "10,080", "11,111,111,100" (commas between digit groups of three, no
+  // space: "32, 349" is a list). Only when the whole answer is one grouped number: "(12,102)" is an interval.
+  if (/^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/,/g, '');
   s = s.replace(/\s+/g, ' ').trim();
   // Multiple choice "(B)" and bare letters are compared as the letter.
   const choice = /^\(([A-E])\)$/.exec(s);
   if (choice) s = choice[1]!;
   return s;
+}
+
+/**
+ * "and", "or" (bare or in \text{}) and "\quad" between items separate them: they become ";", the
+ * item-group separator of structure.ts. They are never dropped, so "12\text{ and }13" stays two
+ * items and never becomes 1213. An Oxford comma before the word collapses into it.
+ */
+function connectorsToSeparators(s: string): string {
+  let t = s.replace(/\\(?:text|textrm|textnormal|mbox|mathrm)\s*\{\s*(?:and|or)\s*\}/gi, ' ; ');
+  t = t.replace(/(^|[^A-Za-z\\])(?:and|or)(?![A-Za-z])/gi, '$1 ; ');
+  if (!t.includes(';')) return s;
+  return t.replace(/(?:\s*(?:[,;]|\\q?quad)\s*)*;(?:\s*(?:[,;]|\\q?quad)\s*)*/g, ' ; ').replace(/^\s*;\s*|\s*;\s*$/g, '');
+}
+
+/** True when an answer carries a percent sign or word: it may then equal its value / 100 too. */
+export function hasPercent(s: string): boolean {
+  return /%|\bpercent(?:age)?\b|\bpct\b/i.test(s);
 }
 
 /** A form for plain string comparison: normalised, without spaces or braces, lower case. */

@@ -1,7 +1,8 @@
-// Grades a model response against a reference: extract the response's final answer, take the
-// reference's boxed answer when it is a full solution (else the reference itself), compare.
+// Grades a model response against a reference: extract the response's final answer (extract.ts:
+// boxes, joined when they differ, else fallbacks), take the reference's boxed answer when it is a
+// full solution (else the reference itself), compare (equivalence.ts).
 import { isEquivalent, type EquivalenceOptions } from './equivalence.js';
-import { extractAnswer, lastBoxed, type ExtractOptions } from './extract.js';
+import { boxedAnswer, extractAnswer, type ExtractOptions } from './extract.js';
 
 export interface VerifyResult {
   correct: boolean;
@@ -13,7 +14,7 @@ export interface VerifyResult {
 }
 
 export function verify(response: string, reference: string, opts: ExtractOptions & EquivalenceOptions = {}): VerifyResult {
-  const ref = lastBoxed(reference) ?? reference;
+  const ref = boxedAnswer(reference) ?? reference;
   const extracted = extractAnswer(response, opts);
   if (extracted === null) return { correct: false, extracted, reference: ref, method: 'extract', reason: 'no final answer found in the response' };
   const r = isEquivalent(extracted, ref, opts);

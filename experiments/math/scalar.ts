@@ -1,0 +1,220 @@
+// Compares two LaTeX scalars: equal compact strings, else numbers within a relative tolerance,
+// else expressions evaluated at seeded random points (mathjs), and equations/inequalities as
+// proportional differences. Every step checks the comparison's deadline; boolean values (truth
+// values of a relation) are never numbers here.
+import { all, create, type MathNode } from 'mathjs';
+import { mulberry32 } from '../../common/rng.js';
+import { latexToExpr, NotAnExpressionError } from './latex-expr.js';
+import { compactForm } from './normalize.js';
+
+const math = create(all, { number: 'number' });
+
+export interface Equivalence {
+  equal: boolean;
+  /** How it was decided: string | numeric | random-points | simplify | structure | relation | text | timeout | too-long | error. */
+  method: string;
+  reason?: string;
+}
+
+export interface Ctx {
+  relTol: number;
+  absTol: number;
+  deadline: number;
+  maxNodes: number;
+  points: number;
+}
+
+export class BudgetExceededError extends Error {
+  override name = 'BudgetExceededError';
+}
+
+export function checkBudget(ctx: Ctx): void {
+  if (performance.now() > ctx.deadline) throw new BudgetExceededError('comparison exceeded its time budget');
+}
+
+const CONSTANT_SYMBOLS = new Set(['pi', 'e', 'E', 'i', 'Infinity', 'PI']);
+
+export interface Compiled {
+  node: MathNode;
+  evaluate: (scope: Record<string, number>) => unknown;
+  symbols: Set<string>;
+}
+
+const compileCache = new Map<string, Compiled | Error>();
+
+// mathjs builds its parser and typed functions lazily: the first comparison in a process would
+// spend tens of ms there and could hit the per-comparison deadline. Pay it once at load instead.
+for (const expr of ['sqrt(2)*x+1/3-(x)^2', '(1+2*i)*(3-i)/(2)', 'nthRoot(8,3)+log(2)+log10(3)+log(8,2)+exp(1)', 'sin(x)^2+cos(x)+tan(x)+cot(x)+sec(x)+csc(x)', 'asin(0.5)+acos(0.5)+atan(x)+sinh(1)+cosh(1)+tanh(1)', 'combinations(5,2)+factorial(4)+pi+e+Infinity', '((2)/(3))^((1)/(2))-(-8)^(1/3)']) {
+  math.parse(expr).compile().evaluate({ x: 0.7 });
+}
+
+export function compileLatex(latex: string, ctx: Ctx): Compiled {
+  const hit = compileCache.get(latex);
+  if (hit instanceof Error) throw hit;
+  if (hit) return hit;
+  try {
+    const expr = latexToExpr(latex);
+    if (expr === '') throw new NotAnExpressionError('empty expression');
+    const node = math.parse(expr);
+    let count = 0;
+    let bigLiteral = false;
+    let loops = false; // factorial and binomial run loops as long as their argument
+    const symbols = new Set<string>();
+    node.traverse((n, path) => {
+      count++;
+      const anyNode = n as unknown as { isConstantNode?: boolean; value?: unknown; fn?: unknown; name?: string };
+      if (anyNode.isConstantNode && typeof anyNode.value === 'number' && Math.abs(anyNode.value) > 1e4) bigLiteral = true;
+      if (anyNode.fn === 'factorial' || (anyNode.fn as { name?: string } | undefined)?.name === 'combinations') loops = true;
+      if ((n as { isSymbolNode?: boolean }).isSymbolNode && path !== 'fn') {
+        const name = (n as unknown as { name: string }).name;
+        if (!CONSTANT_SYMBOLS.has(name)) symbols.add(name);
+      }
+    });
+    if (loops && bigLiteral) throw new NotAnExpressionError('factorial or binomial of a large number is not evaluated (time cap)');
+    if (count > ctx.maxNodes) throw new NotAnExpressionError(`expression has ${count} nodes (cap ${ctx.maxNodes})`);
+    const code = node.compile();
+    const compiled: Compiled = { node, evaluate: (scope) => code.evaluate({ ...scope }), symbols };
+    if (compileCache.size > 5000) compileCache.clear();
+    compileCache.set(latex, compiled);
+    return compiled;
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (compileCache.size > 5000) compileCache.clear();
+    compileCache.set(latex, e);
+    throw e;
+  }
+}
+
+/** A complex or real value as [re, im]; null when not a number (NaN, a boolean, a matrix). */
+function toComplex(v: unknown): [number, number] | null {
+  if (typeof v === 'number') return Number.isNaN(v) ? null : [v, 0];
+  if (v && typeof v === 'object' && 're' in v && 'im' in v) {
+    const c = v as { re: number; im: number };
+    if (Number.isNaN(c.re) || Number.isNaN(c.im)) return null;
+    return [c.re, c.im];
+  }
+  return null;
+}
+
+export function close(a: [number, number], b: [number, number], ctx: Ctx): boolean {
+  for (let k = 0; k < 2; k++) {
+    const x = a[k]!;
+    const y = b[k]!;
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      if (x !== y) return false;
+      continue;
+    }
+    if (Math.abs(x - y) > ctx.absTol + ctx.relTol * Math.max(Math.abs(x), Math.abs(y))) return false;
+  }
+  return true;
+}
+
+export function safeEval(c: Compiled, scope: Record<string, number>): [number, number] | null {
+  try {
+    return toComplex(c.evaluate(scope));
+  } catch {
+    return null;
+  }
+}
+
+/** The value of a constant expression ("\frac{3}{2}", "-\infty"), or null when it has variables or fails. */
+export function constantValue(latex: string, ctx: Ctx): [number, number] | null {
+  try {
+    const c = compileLatex(latex, ctx);
+    if (c.symbols.size > 0) return null;
+    return safeEval(c, {});
+  } catch (err) {
+    if (err instanceof BudgetExceededError) throw err;
+    return null;
+  }
+}
+
+export function compareScalars(a: string, b: string, ctx: Ctx): Equivalence {
+  checkBudget(ctx);
+  if (compactForm(a) === compactForm(b)) return { equal: true, method: 'string' };
+  let ca: Compiled;
+  let cb: Compiled;
+  try {
+    ca = compileLatex(a, ctx);
+    cb = compileLatex(b, ctx);
+  } catch (err) {
+    return { equal: false, method: 'string', reason: `not comparable as expressions: ${(err as Error).message}` };
+  }
+  const symbols = [...new Set([...ca.symbols, ...cb.symbols])];
+  if (symbols.length === 0) {
+    const va = safeEval(ca, {});
+    const vb = safeEval(cb, {});
+    if (!va || !vb) return { equal: false, method: 'numeric', reason: 'an answer does not evaluate to a number' };
+    // Infinity from overflow (9^9^9^9) is not a value: only a literal \infty may be infinite.
+    const overflow = (v: [number, number], src: string) => !v.every(Number.isFinite) && !/infty|inf/i.test(src);
+    if (overflow(va, a) || overflow(vb, b)) return { equal: false, method: 'numeric', reason: 'a value overflows double precision; not compared' };
+    return close(va, vb, ctx) ? { equal: true, method: 'numeric' } : { equal: false, method: 'numeric', reason: `${fmt(va)} != ${fmt(vb)}` };
+  }
+  // Different variables on each side cannot be the same expression unless one cancels out;
+  // random points decide that too.
+  const rand = mulberry32(0x5eed ^ symbols.length);
+  let valid = 0;
+  for (let p = 0; p < ctx.points * 3 && valid < ctx.points; p++) {
+    checkBudget(ctx);
+    const scope: Record<string, number> = {};
+    for (const s of symbols) scope[s] = 0.3 + 2 * rand();
+    const va = safeEval(ca, scope);
+    const vb = safeEval(cb, scope);
+    if (!va || !vb || !va.every(Number.isFinite) || !vb.every(Number.isFinite)) continue;
+    valid++;
+    if (!close(va, vb, ctx)) return { equal: false, method: 'random-points', reason: `differ at ${JSON.stringify(scope)}` };
+  }
+  if (valid > 0) return { equal: true, method: 'random-points' };
+  // No point where both evaluate: try symbolic simplification of the difference.
+  checkBudget(ctx);
+  try {
+    const diff = math.simplify(new math.OperatorNode('-', 'subtract', [ca.node, cb.node]));
+    const zero = diff.toString() === '0';
+    return { equal: zero, method: 'simplify', ...(zero ? {} : { reason: `difference simplifies to ${diff.toString()}` }) };
+  } catch (err) {
+    return { equal: false, method: 'simplify', reason: `could not simplify: ${(err as Error).message}` };
+  }
+}
+
+function fmt(v: [number, number]): string {
+  return v[1] === 0 ? String(v[0]) : `${v[0]}${v[1] >= 0 ? '+' : ''}${v[1]}i`;
+}
+
+/**
+ * True when (aL - aR) = k (bL - bR) for one constant k != 0 at seeded random points; with
+ * `positive`, k must also be > 0 (an inequality keeps its direction only under a positive factor).
+ */
+export function proportional(a: { lhs: string; rhs: string }, b: { lhs: string; rhs: string }, positive: boolean, ctx: Ctx): Equivalence {
+  try {
+    const da = compileLatex(`(${a.lhs})-(${a.rhs})`, ctx);
+    const db = compileLatex(`(${b.lhs})-(${b.rhs})`, ctx);
+    const symbols = [...new Set([...da.symbols, ...db.symbols])];
+    // Without a variable every difference is a constant and any two are "proportional".
+    if (symbols.length === 0) return { equal: false, method: 'numeric', reason: 'relations between constants are not compared' };
+    const rand = mulberry32(0xe9 ^ symbols.length);
+    let ratio: number | null = null;
+    let valid = 0;
+    for (let p = 0; p < ctx.points * 3 && valid < ctx.points; p++) {
+      checkBudget(ctx);
+      const scope: Record<string, number> = {};
+      for (const s of symbols) scope[s] = 0.3 + 2 * rand();
+      const va = safeEval(da, scope);
+      const vb = safeEval(db, scope);
+      if (!va || !vb || va[1] !== 0 || vb[1] !== 0 || !Number.isFinite(va[0]) || !Number.isFinite(vb[0])) continue;
+      if (Math.abs(vb[0]) < 1e-12) {
+        if (Math.abs(va[0]) > 1e-9) return { equal: false, method: 'random-points', reason: 'the two sides differ' };
+        continue;
+      }
+      const r = va[0] / vb[0];
+      valid++;
+      if (ratio === null) ratio = r;
+      else if (!close([r, 0], [ratio, 0], ctx)) return { equal: false, method: 'random-points', reason: 'the differences of the two sides are not proportional' };
+    }
+    if (ratio === null || ratio === 0) return { equal: false, method: 'random-points', reason: 'no point where both evaluate' };
+    if (positive && ratio < 0) return { equal: false, method: 'relation', reason: 'the relations point in opposite directions' };
+    return { equal: true, method: 'random-points' };
+  } catch (err) {
+    if (err instanceof BudgetExceededError) throw err;
+    return { equal: false, method: 'string', reason: `not comparable: ${(err as Error).message}` };
+  }
+}
