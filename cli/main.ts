@@ -23,6 +23,7 @@ Talk to a running coordinator (--coordinator host:port, default 127.0.0.1:50551)
   workers                    workers with state and current task
   workers drain <id>         let its current task finish, then take no more
   results                    result tables (--sweep, --group-by, --format table|csv|json)
+  compare                    the study's verdicts: controls, exchange rates, gain vs latent ability (--db)
   report <sweep> -o FILE     a self-contained HTML report with plots
   plot <name> --sweep ID     one figure as SVG or PNG
 
@@ -37,6 +38,7 @@ const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<num
   results: () => import('./analysis.js').then((m) => ({ main: m.resultsMain })),
   report: () => import('./analysis.js').then((m) => ({ main: m.reportMain })),
   plot: () => import('./analysis.js').then((m) => ({ main: m.plotMain })),
+  compare: () => import('./study-compare.js'),
   serve: () => import('./serve.js'),
 };
 

@@ -41,3 +41,6 @@ export {
   type StudyOptions, type StudyResult, type ControlRow, type ExchangeRow as StudyExchangeRow, type LatentRow,
   type IsoRow, type CostRow, type RolloutRow,
 } from './study.js';
+export {
+  ciText, studyCostTable, studyIsoTable, studyExchangeTable, studyLatentTable, studyRolloutTable,
+} from './study-tables.js';

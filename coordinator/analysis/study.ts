@@ -38,7 +38,7 @@ export interface ControlRow {
 export interface ExchangeRow {
   sft_arm: string; base: string; n_curated: number; sft_acc: number;
   rl_flops_match: number | null; ci_lo: number | null; ci_hi: number | null;
-  flops_per_example: number | null; note: string;
+  flops_per_example: number | null; n_seeds: number; note: string;
 }
 export interface LatentRow {
   method: string; arm: string; base: string;
@@ -54,6 +54,7 @@ export interface RolloutRow { arm: string; base: string; accepted_no_chain_share
 export interface StudyResult {
   controls: ControlRow[]; exchange: ExchangeRow[]; latent: LatentRow[];
   iso_compute: IsoRow[]; costs: CostRow[]; rollout: RolloutRow[]; warnings: string[];
+  min_seeds: number;        // fewer seeds than this: no interval
 }
 
 /** One arm instance: its records by seed. */
@@ -158,7 +159,7 @@ function controls(c: Ctx): ControlRow[] {
     }
     rows.push(row);
   }
-  return rows;
+  return rows.sort((x, y) => x.base.localeCompare(y.base) || y.name.localeCompare(x.name) || x.arm.localeCompare(y.arm));
 }
 
 const isControl = (a: Arm) => a.params.control === 'positive' || a.params.control === 'negative';
@@ -182,7 +183,7 @@ function exchange(c: Ctx, ctrl: ControlRow[]): ExchangeRow[] {
     const sc = c.scores(s);
     if (!sc.length) continue;
     const n = mean(s.records.map((r) => r.curatedExamples)) || Number(s.params.n) || 0;
-    const row: ExchangeRow = { sft_arm: s.arm, base: s.base, n_curated: n, sft_acc: mean(sc.map((x) => x.acc)), rl_flops_match: null, ci_lo: null, ci_hi: null, flops_per_example: null, note: '' };
+    const row: ExchangeRow = { sft_arm: s.arm, base: s.base, n_curated: n, sft_acc: mean(sc.map((x) => x.acc)), rl_flops_match: null, ci_lo: null, ci_hi: null, flops_per_example: null, n_seeds: sc.length, note: '' };
     rows.push(row);
     const pos = ctrl.filter((r) => r.name === 'positive' && r.base === s.base);
     const failed = pos.find((r) => r.passed === false);
@@ -304,5 +305,5 @@ export function studyAnalysis(records: readonly RunRecord[], opts: StudyOptions 
   const c = new Ctx(armsOf(records, opts.statuses), opts);
   const ctrl = controls(c);
   const result = { controls: ctrl, exchange: exchange(c, ctrl), latent: latent(c), iso_compute: iso(c), costs: costs(c), rollout: rollout(c) };
-  return { ...result, warnings: [...c.warnings] };
+  return { ...result, warnings: [...c.warnings], min_seeds: c.minSeeds };
 }

@@ -1,0 +1,88 @@
+// `limolab compare`: the study's verdicts for one sweep, read straight from the SQLite file
+// (opened read-only): the controls, method cost, iso-compute accuracy, exchange rates with
+// intervals, and each method's gain over its base against the base's latent ability.
+// --json prints studyAnalysis's object: {controls, exchange, latent, ...}.
+// (Not `limolab sweep compare A B`, which sets two sweeps' tables side by side: cli/compare.ts.)
+import { existsSync } from 'node:fs';
+import { NotFoundError, SpecError } from '../common/errors.js';
+import { loadRunRecords } from '../coordinator/results.js';
+import { SqliteStore } from '../coordinator/store/sqlite-store.js';
+import type { SweepRow } from '../coordinator/store/store.js';
+import {
+  formatTable, studyAnalysis, studyCostTable, studyExchangeTable, studyIsoTable, studyLatentTable, studyRolloutTable,
+  type StudyResult, type Table,
+} from '../coordinator/analysis/index.js';
+import { parse } from './args.js';
+
+const USAGE = `Usage: limolab compare [options]
+
+The study's verdicts for one sweep (succeeded arms only):
+  controls     positive (SFT on many correct chains vs the base arm on the same base: does
+               training help?) passes when its 95% CI of the accuracy difference lies above 0;
+               negative (bare answers on the same problems vs the chain arm named by
+               paired_with) passes when bare answers do significantly worse (CI below 0)
+  cost         method cost = curation + tuning + training + rollout (FLOPs, device-seconds);
+               evaluation beside it, counted only for icl; pretraining and the PROBE excluded
+  iso-compute  each method's accuracy at common FLOP budgets, per base
+  exchange     RL FLOPs matching each SFT arm on its base's RL frontier (log10 interpolation),
+               and FLOPs per curated example; none on a base whose positive control failed
+  latent       each method's gain over its base arm against the base's latent ability
+               (PROBE forced-chain accuracy)
+Intervals: paired bootstrap over seeds and test problems; with fewer than 3 seeds none is
+printed and the output says so.
+  --db FILE        the SQLite file (default ./limolab.db), opened read-only
+  --sweep ID       the sweep, or "latest" (default)
+  --json           {"controls":[...],"exchange":[...],"latent":[...],...} on stdout
+  -h, --help       this text`;
+
+const OPTIONS = { db: { type: 'string' }, sweep: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, OPTIONS, USAGE);
+  if (v.help) { console.log(USAGE); return 0; }
+  if (p.length) throw new SpecError(`limolab compare takes no positional arguments (got ${p.join(' ')}); pass the sweep with --sweep ID\n\n${USAGE}`);
+  const dbPath = v.db ?? 'limolab.db';
+  if (!existsSync(dbPath)) throw new NotFoundError(`no results database at ${dbPath}; pass --db FILE (the file \`limolab run\` or \`limolab coordinator --db\` wrote)`);
+  const store = new SqliteStore(dbPath, { readOnly: true });
+  try {
+    const sweep = pickSweep(store, dbPath, v.sweep);
+    const records = loadRunRecords(store, sweep.id);
+    if (!records.some((r) => r.status === 'succeeded')) {
+      throw new NotFoundError(`sweep ${sweep.id} (${sweep.name}) has no succeeded arm yet; wait for it with \`limolab sweep watch ${sweep.id}\``);
+    }
+    const result = studyAnalysis(records);
+    process.stdout.write(v.json ? JSON.stringify({ sweep: sweep.id, ...result }, null, 2) + '\n' : renderText(sweep, result));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function pickSweep(store: SqliteStore, dbPath: string, id: string | undefined): SweepRow {
+  if (!id || id === 'latest') {
+    const latest = store.listSweeps(1)[0];
+    if (!latest) throw new NotFoundError(`${dbPath} holds no sweeps yet; run one with \`limolab run <spec.yaml>\``);
+    return latest;
+  }
+  const row = store.getSweep(id);
+  if (row) return row;
+  const known = store.listSweeps(10).map((s) => `${s.id} (${s.name})`);
+  throw new NotFoundError(`no sweep "${id}" in ${dbPath}; latest sweeps there: ${known.join(', ') || 'none'}`);
+}
+
+const block = (title: string, t: Table, empty: string) => `${title}\n${t.rows.length ? formatTable(t, 'text') : `  ${empty}\n`}`;
+
+/** The human-readable report: verdicts in words first, then the tables. */
+export function renderText(sweep: Pick<SweepRow, 'id' | 'name'>, s: StudyResult): string {
+  const out: string[] = [`Sweep ${sweep.id} (${sweep.name})\n`];
+  out.push('Controls');
+  out.push(s.controls.length ? s.controls.map((c) => `  ${c.verdict} [${c.arm} vs ${c.baseline_arm ?? 'no baseline'}]`).join('\n') + '\n'
+    : '  none: this sweep has no arm with params.control (positive or negative)\n');
+  out.push(block('Method cost per arm (mean over seeds; curation + tuning + training + rollout; evaluation beside it, counted only for icl)', studyCostTable(s), 'no arms'));
+  out.push(block('Iso-compute accuracy (per base; log10-FLOPs interpolation on each method\'s frontier; "-" = outside its range; controls left out)', studyIsoTable(s), 'no method with positive FLOPs'));
+  out.push(block('Exchange rates (RL FLOPs of method cost matching each SFT arm on its own base)', studyExchangeTable(s), 'no SFT arms'));
+  out.push(block('Gain over the base arm against latent ability (PROBE forced-chain accuracy), per method', studyLatentTable(s), 'no arms besides the base'));
+  if (s.rollout.length) out.push(block('RL rollouts: share of accepted samples with no chain / a wrong chain (mean over rollouts and seeds)', studyRolloutTable(s), ''));
+  if (s.warnings.length) out.push(`Warnings\n${s.warnings.map((w) => `  ${w}`).join('\n')}\n`);
+  return out.join('\n');
+}
