@@ -19,13 +19,18 @@ Talk to a running coordinator (--coordinator host:port, default 127.0.0.1:50551)
   sweep status <id>          a sweep's counts (--tasks for each task)
   sweep watch <id>           follow a sweep until it ends
   sweep cancel <id>          stop its running tasks, queue nothing more
-  sweep list                 recent sweeps
+  sweep list                 recent sweeps (--tag T; --all includes archived ones)
+  sweep retry <id>           run its failed, cancelled and stuck tasks again, keeping what succeeded
+  sweep compare <a> <b>      two sweeps' arm tables side by side
+  sweep archive|delete <id>  hide a sweep from the list / delete a finished one
   workers                    workers with state and current task
   workers drain <id>         let its current task finish, then take no more
   results                    result tables (--sweep, --group-by, --format table|csv|json)
   compare                    the study's verdicts: controls, exchange rates, gain vs latent ability (--db)
   report <sweep> -o FILE     a self-contained HTML report with plots
   plot <name> --sweep ID     one figure as SVG or PNG
+  logs <task|sweep>          the log lines of a task's attempts, or of a sweep's tasks
+  artifacts <task|sweep>     the artifacts a task read and wrote (digest, role, size, type)
 
 Every command takes --help. --json prints machine-readable output where it applies.`;
 
@@ -38,6 +43,8 @@ const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<num
   results: () => import('./analysis.js').then((m) => ({ main: m.resultsMain })),
   report: () => import('./analysis.js').then((m) => ({ main: m.reportMain })),
   plot: () => import('./analysis.js').then((m) => ({ main: m.plotMain })),
+  logs: () => import('./logs.js'),
+  artifacts: () => import('./artifacts.js'),
   compare: () => import('./study-compare.js'),
   serve: () => import('./serve.js'),
 };
