@@ -3,14 +3,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import {
-  CancelSweepRequest, CoordinatorClient, DrainWorkerRequest, GetSweepRequest, ListSweepsRequest, ListWorkersRequest,
-  QueryResultsRequest, SubmitSweepRequest, WatchSweepRequest, type SweepEvent,
+  ArchiveSweepRequest, CancelSweepRequest, CoordinatorClient, DeleteSweepRequest, DrainWorkerRequest, GetSweepRequest, GetTaskLogsRequest,
+  ListArtifactsRequest, ListSweepsRequest, ListWorkersRequest, QueryResultsRequest, RetrySweepRequest, SubmitSweepRequest, WatchSweepRequest,
+  type SweepEvent,
 } from '../gen/limolab/v1/coordinator.js';
 
 // Requests are completed from partial objects: protobuf encoding needs every field set.
 const REQUESTS: Record<string, { fromPartial(o: object): unknown }> = {
   submitSweep: SubmitSweepRequest, getSweep: GetSweepRequest, listSweeps: ListSweepsRequest, cancelSweep: CancelSweepRequest,
   listWorkers: ListWorkersRequest, drainWorker: DrainWorkerRequest, queryResults: QueryResultsRequest, watchSweep: WatchSweepRequest,
+  retrySweep: RetrySweepRequest, archiveSweep: ArchiveSweepRequest, deleteSweep: DeleteSweepRequest, getTaskLogs: GetTaskLogsRequest,
+  listArtifacts: ListArtifactsRequest,
 };
 import { ConnectionError, LimolabError } from '../common/errors.js';
 
@@ -23,7 +26,9 @@ export class Client {
   private md = new grpc.Metadata();
   constructor(readonly opts: ClientOptions) {
     const creds = opts.tlsCa ? grpc.credentials.createSsl(readFileSync(opts.tlsCa)) : grpc.credentials.createInsecure();
-    this.c = new CoordinatorClient(opts.address, creds);
+    // Reconnect within seconds (grpc-js backs off up to 2 minutes by default): `sweep watch`
+    // waits through a coordinator restart and should notice it is back soon.
+    this.c = new CoordinatorClient(opts.address, creds, { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2000 });
     if (opts.token) this.md.set('authorization', `Bearer ${opts.token}`);
   }
 
@@ -44,7 +49,17 @@ export class Client {
     });
   }
 
+  /** True for errors that a coordinator restart causes (unreachable, call cut off). */
+  static transient(err: unknown): boolean {
+    const code = (err as { grpcCode?: number }).grpcCode;
+    return err instanceof ConnectionError || code === grpc.status.UNAVAILABLE || code === grpc.status.CANCELLED || code === grpc.status.DEADLINE_EXCEEDED;
+  }
+
   private wrap(e: grpc.ServiceError): Error {
+    return Object.assign(this.describe(e), { grpcCode: e.code });
+  }
+
+  private describe(e: grpc.ServiceError): Error {
     if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
       return new ConnectionError(`cannot reach the coordinator at ${this.opts.address} (${e.details || e.message}); start one with \`limolab coordinator\`, or pass --coordinator host:port`);
     }

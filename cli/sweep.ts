@@ -1,203 +1,147 @@
-// `limolab sweep submit|status|watch|cancel|list` and `limolab workers [drain ID]`:
-// clients of a running coordinator.
+// `limolab sweep submit|status|watch|cancel|retry|list|compare|archive|unarchive|delete` and
+// `limolab workers [drain ID]`: clients of a running coordinator.
 import { readFileSync } from 'node:fs';
 import { SpecError } from '../common/errors.js';
-import type { Sweep, SweepEvent, WorkerStatus } from '../gen/limolab/v1/coordinator.js';
-import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, parse } from './args.js';
+import type { Sweep, WorkerStatus } from '../gen/limolab/v1/coordinator.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, int, parse } from './args.js';
 import { Client } from './client.js';
-import { ago, bar, table } from './format.js';
+import { compareMain } from './sweep-compare.js';
+import { ago, table } from './format.js';
+import { duration, printSweep, progressLine, watch } from './watch.js';
 
-const USAGE = `Usage: limolab sweep <submit|status|watch|cancel|list> [args] [options]
-  submit <spec.yaml> [--dry-run] [--watch]
-  status <id> [--tasks]
-  watch <id>
-  cancel <id>
-  list [--limit N] [--status running|succeeded|failed|cancelled]
+export { printSweep, progressLine };
+
+const USAGE = `Usage: limolab sweep <command> [args] [options]
+  submit <spec.yaml>        submit a sweep
+      --tag T               label it (repeatable); \`sweep list --tag T\` finds it
+      --note TEXT           a line saying why it was run
+      --dry-run             validate and plan only
+      --watch               follow it until it ends (see watch)
+  status <id> [--tasks]     counts, tags, note and provenance; --tasks: every task with
+                            its id, name, arm, seed, status and worker
+  watch <id>                follow a sweep until it ends: progress per phase, running and
+                            waiting tasks, an ETA, a warning when nothing moves for
+                            --stall-s seconds (default 120); reconnects when the coordinator
+                            restarts; then the sweep's state and results table (as \`run\`)
+  cancel <id>               stop its running tasks, queue nothing more
+  retry <id> [--watch]      run its failed, skipped, cancelled and stuck tasks again
+                            (succeeded tasks are kept and their outputs reused)
+  list                      recent sweeps (archived ones only with --all)
+      --limit N  --status running|succeeded|failed|cancelled  --tag T  --all
+  compare <a> <b>           two sweeps' arm tables side by side (--db FILE reads a
+                            SQLite file instead of asking a coordinator)
+  archive <id>              hide it from \`sweep list\` (its data stays); unarchive <id> undoes it
+  delete <id> --yes         delete a finished sweep's rows (refused while it runs;
+                            artifact bytes stay in the object store)
 ${CLIENT_HELP}`;
 
+const OPTIONS = {
+  ...CLIENT_OPTIONS, 'dry-run': { type: 'boolean' }, watch: { type: 'boolean' }, tasks: { type: 'boolean' }, limit: { type: 'string' }, status: { type: 'string' },
+  tag: { type: 'string', multiple: true }, note: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' }, 'stall-s': { type: 'string' }, db: { type: 'string' },
+} as const;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals: p } = parse(argv, { ...CLIENT_OPTIONS, 'dry-run': { type: 'boolean' }, watch: { type: 'boolean' }, tasks: { type: 'boolean' }, limit: { type: 'string' }, status: { type: 'string' } }, USAGE);
+  const { values: v, positionals: p } = parse(argv, OPTIONS, USAGE);
   if (v.help || !p[0]) { console.log(USAGE); return v.help ? 0 : 2; }
+  const [sub, arg] = p;
+  if (sub === 'compare') return compareMain(p.slice(1), v);
   const client = new Client(clientFrom(v));
+  const stallS = int(v['stall-s'], 'stall-s', 120);
   try {
-    const [sub, arg] = p;
-    const need = () => { if (!arg) throw new SpecError(`sweep ${sub} needs an argument\n\n${USAGE}`); return arg; };
+    const need = () => { if (!arg) throw new SpecError(`sweep ${sub} needs a sweep id\n\n${USAGE}`); return arg; };
     switch (sub) {
       case 'submit': {
-        const path = need();
+        const path = arg;
+        if (!path) throw new SpecError(`sweep submit needs a spec file, e.g. experiments/quick.yaml\n\n${USAGE}`);
         let text: string;
         try { text = readFileSync(path, 'utf8'); } catch (e) { throw new SpecError(`cannot read ${path}: ${(e as Error).message}`); }
-        const r = await client.call<object, { sweep: Sweep; tasksPlanned: number; tasksReused: number }>('submitSweep', { spec: text, specPath: path, dryRun: !!v['dry-run'] });
+        const r = await client.call<object, { sweep: Sweep; tasksPlanned: number; tasksReused: number }>('submitSweep', {
+          spec: text, specPath: path, dryRun: !!v['dry-run'], tags: v.tag ?? [], note: v.note ?? '',
+        });
         if (v.json) console.log(JSON.stringify(r));
         else console.log(v['dry-run'] ? `valid: ${r.tasksPlanned} task(s) would be planned, ${r.tasksReused} reused` : `submitted sweep ${r.sweep.id}: ${r.tasksPlanned} task(s), ${r.tasksReused} reused`);
-        if (v.watch && !v["dry-run"]) return await watch(client, r.sweep.id, !!v.json);
+        if (v.watch && !v['dry-run']) return await watch(client, r.sweep.id, { json: !!v.json, stallS });
         return 0;
       }
       case 'status': {
         const s = await client.call<object, Sweep>('getSweep', { id: need(), includeTasks: !!v.tasks });
         if (v.json) { console.log(JSON.stringify(s)); return 0; }
         printSweep(s);
-        if (v.tasks) console.log('\n' + table(['task', 'arm', 'phase', 'status', 'attempts', 'worker', 'error'], s.tasks.map((t) => [t.name, t.arm, t.phase, t.status, t.attempts, t.workerId, t.error.slice(0, 60)])));
+        printMeta(s);
+        if (v.tasks) {
+          console.log('\n' + table(['id', 'task', 'arm', 'seed', 'phase', 'status', 'attempts', 'worker', 'error'],
+            s.tasks.map((t) => [t.id, t.name, t.arm, t.seed, t.phase, t.status, t.attempts, t.workerId, t.error.split('\n')[0]!.slice(0, 60)])));
+        }
         return s.status === 'failed' ? 1 : 0;
       }
-      case "watch": return await watch(client, need(), !!v.json);
+      case 'watch': return await watch(client, need(), { json: !!v.json, stallS });
       case 'cancel': {
         const s = await client.call<object, Sweep>('cancelSweep', { id: need() });
         if (v.json) console.log(JSON.stringify(s)); else printSweep(s);
         return 0;
       }
-      case 'list': {
-        const r = await client.call<object, { sweeps: Sweep[] }>('listSweeps', { limit: Number(v.limit ?? 20), status: v.status ?? '' });
-        if (v.json) { console.log(JSON.stringify(r.sweeps)); return 0; }
-        console.log(table(['id', 'name', 'status', 'tasks', 'done', 'failed', 'created'], r.sweeps.map((s) => [s.id, s.name, s.status, s.counts?.total ?? 0, (s.counts?.succeeded ?? 0) + (s.counts?.cached ?? 0), s.counts?.failed ?? 0, ago(s.createdMs)])));
+      case 'retry': {
+        const id = need();
+        const r = await client.call<object, { sweep: Sweep; requeued: number }>('retrySweep', { id });
+        if (v.json && !v.watch) { console.log(JSON.stringify(r)); return 0; }
+        if (!r.requeued) {
+          console.log(`sweep ${id}: nothing to retry (no failed, skipped, cancelled or stuck task); it is ${r.sweep.status}`);
+          return 0;
+        }
+        console.log(`sweep ${id}: ${r.requeued} task(s) will run again; ${(r.sweep.counts?.succeeded ?? 0) + (r.sweep.counts?.cached ?? 0)} succeeded task(s) kept`);
+        if (v.watch) return await watch(client, id, { json: !!v.json, stallS });
         return 0;
       }
-      default: throw new SpecError(`unknown sweep subcommand "${sub}"\n\n${USAGE}`);
+      case 'list': {
+        const r = await client.call<object, { sweeps: Sweep[] }>('listSweeps', { limit: int(v.limit, 'limit', 20), status: v.status ?? '', includeArchived: !!v.all, tag: v.tag?.[0] ?? '' });
+        if (v.json) { console.log(JSON.stringify(r.sweeps)); return 0; }
+        if (!r.sweeps.length) { console.log(v.all ? 'no sweeps' : 'no sweeps (archived ones are shown with --all)'); return 0; }
+        console.log(table(['id', 'name', 'status', 'tasks', 'done', 'failed', 'cancelled', 'tags', 'created'], r.sweeps.map((s) => [
+          s.id, s.name, s.status + (s.archived ? ' (archived)' : ''), s.counts?.total ?? 0, (s.counts?.succeeded ?? 0) + (s.counts?.cached ?? 0),
+          s.counts?.failed ?? 0, s.counts?.cancelled ?? 0, s.tags.join(',') || '-', ago(s.createdMs),
+        ])));
+        return 0;
+      }
+      case 'archive':
+      case 'unarchive': {
+        const s = await client.call<object, Sweep>('archiveSweep', { id: need(), unarchive: sub === 'unarchive' });
+        console.log(v.json ? JSON.stringify(s) : `sweep ${s.id} ${s.archived ? 'archived: `sweep list` leaves it out unless --all' : 'unarchived'}`);
+        return 0;
+      }
+      case 'delete': {
+        const id = need();
+        if (!v.yes) {
+          const s = await client.call<object, Sweep>('getSweep', { id, includeTasks: false });
+          throw new SpecError(`sweep delete removes sweep ${id} (${s.name}, ${s.status}) and the rows of its ${s.counts?.total ?? 0} task(s): results, metrics, ledger, logs; add --yes to do it`);
+        }
+        const r = await client.call<object, { id: string; tasksDeleted: number }>('deleteSweep', { id });
+        console.log(v.json ? JSON.stringify(r) : `deleted sweep ${id} (${r.tasksDeleted} task(s))`);
+        return 0;
+      }
+      default: throw new SpecError(`unknown sweep command "${sub}"\n\n${USAGE}`);
     }
   } finally {
     client.close();
   }
 }
 
-export function printSweep(s: Sweep) {
-  const c = s.counts!;
-  console.log(`sweep ${s.id} (${s.name}): ${s.status}`);
-  console.log(`  tasks ${c.total}: ${c.succeeded} succeeded, ${c.cached} reused, ${c.running} running, ${c.queued} queued, ${c.pending} pending, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled`);
-}
-
-export function progressLine(s: Sweep): string {
-  const c = s.counts!;
-  const done = c.succeeded + c.cached + c.failed + c.skipped + c.cancelled;
-  return `${bar(c.total ? done / c.total : 1)} ${done}/${c.total} tasks  running ${c.running}  failed ${c.failed}`;
-}
-
-async function watch(client: Client, id: string, json: boolean): Promise<number> {
-  // Progress per phase from the sweep's tasks (getSweep with tasks, polled every second) and a
-  // table of finished arms (every task of the arm terminal) with their per-seed results from
-  // QueryResults. A TTY gets a frame redrawn in place; a log gets a line every 5 s and one
-  // line per arm as it finishes. The final state goes to stdout. --json streams the events.
-  // The caller's client: main() awaits watch before its finally closes it.
-  type Task = Sweep['tasks'][number];
-  type Cell = string | number | null;
-  const TERMINAL = new Set(['succeeded', 'cached', 'failed', 'skipped', 'cancelled']);
-  const ORDER = ['pretrain', 'curation', 'training', 'rollout', 'evaluation', 'diag'];
-  const tty = !json && !!process.stderr.isTTY;
-  let last: Sweep | undefined;
-  let tasks: Task[] = [];
-  const finished = new Map<string, { status: string; rows: Record<string, Cell>[] }>();
-  let frameLines = 0;
-  let lastLine = 0;
-  const started = Date.now();
-
-  const phases = () => {
-    const by = new Map<string, { done: number; total: number; failed: number }>();
-    for (const t of tasks) {
-      const p = by.get(t.phase) ?? { done: 0, total: 0, failed: 0 };
-      p.total++;
-      if (TERMINAL.has(t.status)) p.done++;
-      if (t.status === 'failed') p.failed++;
-      by.set(t.phase, p);
-    }
-    const rank = (ph: string) => (ORDER.includes(ph) ? ORDER.indexOf(ph) : ORDER.length);
-    return [...by.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
-  };
-  const armsTable = () => {
-    const rows: Cell[][] = [];
-    for (const [arm, f] of [...finished.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      if (!f.rows.length) rows.push([arm, null, f.status, null, null, null, null]);
-      for (const r of f.rows) rows.push([arm, r.seed ?? null, f.status, r.acc_id_mean ?? null, r.acc_ood_mean ?? null, r.flops ?? null, r.device_s ?? null]);
-    }
-    return table(['arm', 'seed', 'status', 'acc_id', 'acc_ood', 'flops', 'device_s'], rows);
-  };
-  const frame = (): string[] => {
-    if (!last) return [];
-    const ps = phases();
-    const w = Math.max(5, ...ps.map(([ph]) => ph.length));
-    const out = [`sweep ${last.id} (${last.name}): ${last.status}, ${Math.round((Date.now() - started) / 1000)}s`];
-    if (!ps.length) out.push(`  ${progressLine(last)}`);
-    for (const [ph, c] of ps) out.push(`  ${ph.padEnd(w)} ${bar(c.total ? c.done / c.total : 1, 24)} ${c.done}/${c.total}${c.failed ? `  ${c.failed} failed` : ''}`);
-    const armCount = last.arms.length;
-    out.push(`finished arms: ${finished.size}/${armCount}`);
-    if (finished.size) out.push(...armsTable().split('\n').map((l) => `  ${l}`));
-    return out;
-  };
-  const clearFrame = () => { if (tty && frameLines) process.stderr.write(`\x1b[${frameLines}F\x1b[J`); frameLines = 0; };
-  const draw = () => {
-    if (!tty) return;
-    clearFrame();
-    const lines = frame();
-    process.stderr.write(lines.map((l) => `${l}\n`).join(''));
-    frameLines = lines.length;
-  };
-  const say = (line: string) => { clearFrame(); process.stderr.write(`${line}\n`); draw(); };
-  const logLine = () => {
-    if (tty || !last) return;
-    const ps = phases().map(([ph, c]) => `${ph} ${c.done}/${c.total}`).join('  ');
-    process.stderr.write(`${last.status}  ${ps || progressLine(last)}  finished arms ${finished.size}/${last.arms.length}\n`);
-    lastLine = Date.now();
-  };
-
-  const refresh = async () => {
-    const s = await client.call<object, Sweep>('getSweep', { id, includeTasks: true });
-    last = s;
-    tasks = s.tasks;
-    const byArm = new Map<string, Task[]>();
-    for (const t of tasks) byArm.set(t.arm, [...(byArm.get(t.arm) ?? []), t]);
-    const newly = [...byArm.entries()].filter(([arm, ts]) => !finished.has(arm) && ts.every((t) => TERMINAL.has(t.status)));
-    if (newly.length) {
-      const res = await client.call<object, { columns: string[]; rows: Record<string, Cell>[] }>('queryResults', { sweep: id, filter: {}, groupBy: [], sort: '', perSeed: true })
-        .catch(() => ({ columns: [], rows: [] as Record<string, Cell>[] }));
-      for (const [arm, ts] of newly) {
-        const status = ts.some((t) => t.status === 'failed' || t.status === 'skipped' || t.status === 'cancelled') ? 'failed' : 'succeeded';
-        finished.set(arm, { status, rows: res.rows.filter((r) => r.arm === arm) });
-        if (!tty) {
-          const rows = finished.get(arm)!.rows;
-          const accs = rows.map((r) => `seed ${r.seed}: acc_id ${typeof r.acc_id_mean === 'number' ? r.acc_id_mean.toFixed(3) : '-'}`).join(', ');
-          process.stderr.write(`arm ${arm} finished (${status})${accs ? `: ${accs}` : ''}\n`);
-        }
-      }
-    }
-    if (!tty && Date.now() - lastLine >= 5000) logLine();
-    draw();
-  };
-
-  let polling = json;
-  let poll: Promise<void> = json ? Promise.resolve() : refresh().catch(() => undefined).finally(() => { polling = true; });
-  const timer = json ? undefined : setInterval(() => {
-    if (!polling) return;
-    polling = false;
-    poll = refresh().catch(() => undefined).finally(() => { polling = true; });
-  }, 1000);
-  try {
-    await client.watch(id, (ev: SweepEvent) => {
-      if (ev.sweep) last = { ...ev.sweep, tasks };
-      if (json) { console.log(JSON.stringify(ev)); return; }
-      if (ev.task?.status === 'failed') say(`task ${ev.task.name} (${ev.task.arm}) failed: ${ev.task.error}`);
-    });
-  } catch (err) {
-    if (timer) clearInterval(timer);
-    await poll;
-    clearFrame();
-    throw err;
-  } finally {
-    if (timer) clearInterval(timer);
-    await poll;
+/** Tags, note and provenance under the counts. */
+function printMeta(s: Sweep) {
+  if (s.tags.length) console.log(`  tags: ${s.tags.join(', ')}`);
+  if (s.note) console.log(`  note: ${s.note}`);
+  const p = s.provenance;
+  if (p && (p.limolabVersion || p.workerHosts.length)) {
+    const code = [p.limolabVersion && `limolab ${p.limolabVersion}`, p.gitCommit && `git ${p.gitCommit}`, p.nodeVersion && `node ${p.nodeVersion}`].filter(Boolean).join(', ');
+    console.log(`  provenance: ${code || 'not recorded'}${p.coordinatorHost ? ` on ${p.coordinatorHost}` : ''}; workers on ${p.workerHosts.join(', ') || 'none yet'}`);
   }
-  if (json) return last?.status === 'succeeded' ? 0 : 1;
-  await refresh().catch(() => undefined);
-  clearFrame();
-  if (!last) return 1;
-  printSweep(last);
-  const w = Math.max(5, ...phases().map(([ph]) => ph.length));
-  for (const [ph, c] of phases()) console.log(`  ${ph.padEnd(w)} ${c.done}/${c.total}${c.failed ? `  ${c.failed} failed` : ''}`);
-  if (finished.size) console.log(`\n${armsTable()}`);
-  return last.status === 'succeeded' ? 0 : 1;
+  if (s.finishedMs) console.log(`  ran ${duration(Number(s.finishedMs) - Number(s.createdMs))}${s.error ? `: ${s.error}` : ''}`);
 }
 
 const WORKERS_USAGE = `Usage: limolab workers [drain <id>] [--all]
-  (no args)      workers with state (idle, busy, draining, lost) and current task
+  (no args)      workers with state (idle, busy, draining, lost) and the tasks they run
   drain <id>     let its current task finish, then take no more
   --all          include lost and stopped workers
+A worker's failed count leaves out cancelled tasks.
 ${CLIENT_HELP}`;
 
 export async function workersMain(argv: string[]): Promise<number> {
@@ -215,8 +159,9 @@ export async function workersMain(argv: string[]): Promise<number> {
     const r = await client.call<object, { workers: WorkerStatus[] }>('listWorkers', { includeLost: !!v.all });
     if (v.json) { console.log(JSON.stringify(r.workers)); return 0; }
     if (!r.workers.length) { console.log('no workers; start one with `limolab worker --nats nats://HOST:4222`'); return 0; }
-    console.log(table(['id', 'pool', 'state', 'cpus', 'gpus', 'mem_mb', 'running', 'done', 'failed', 'last seen'],
-      r.workers.map((w) => [w.info!.id, w.info!.pool, w.state, w.info!.cpus, w.info!.gpus.length, w.info!.memoryMb, w.running.join(' ') || '-', w.completed, w.failed, ago(w.lastSeenMs)])));
+    console.log(table(['id', 'host', 'pool', 'state', 'cpus', 'gpus', 'mem_mb', 'running', 'done', 'failed', 'last seen'],
+      r.workers.map((w) => [w.info!.id, w.info!.host, w.info!.pool, w.state, w.info!.cpus, w.info!.gpus.length, w.info!.memoryMb,
+        (w.runningNames.length ? w.runningNames : w.running).join(', ') || '-', w.completed, w.failed, ago(w.lastSeenMs)])));
     return 0;
   } finally {
     client.close();
