@@ -9,6 +9,7 @@ import {
 } from '../analysis/index.js';
 import { plotSpec, PLOT_NAMES, type PlotName, type PlotOptions } from './plots.js';
 import { specToSvg, tagSvg } from './render.js';
+import { studySectionHtml } from './study-section.js';
 
 export interface ReportOptions extends Omit<PlotOptions, 'prices'> {
   title: string;
@@ -115,6 +116,7 @@ ${summary}
 ${iso}
 ${exchange}
 ${accN}
+${await studySectionHtml(records, o)}
 ${spec}
 </body></html>
 `;

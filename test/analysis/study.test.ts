@@ -1,7 +1,8 @@
 // The study's analysis (issue 9) on a real SQLite file written through the store: PROBE
 // metrics, outcomes and rollout shares loaded into RunRecords; each control's verdict; the
 // exchange rate per SFT arm and base (and none where the positive control failed); gain
-// against latent ability; no intervals below 3 seeds; the method cost in the cost rows.
+// against latent ability; no intervals below 3 seeds; the method cost in the cost rows; the
+// report's study section drawn from the same analysis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,9 @@ import { join } from 'node:path';
 import { loadRunRecords } from '../../coordinator/results.js';
 import { SqliteStore } from '../../coordinator/store/sqlite-store.js';
 import { studyAnalysis, type RunRecord, type StudyResult } from '../../coordinator/analysis/index.js';
+import { studySectionHtml, seriesOf } from '../../coordinator/report/study-section.js';
+import { buildReport } from '../../coordinator/report/index.js';
+import { countMarks } from '../report/svg-marks.js';
 import { LATENT, NO_CHAIN_SHARE, PRETRAIN_FLOPS, PROBE_FLOPS, STUDY_SWEEP, WRONG_CHAIN_SHARE, fillStudyStore } from '../fixtures/analysis/study-db.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-study-'));
@@ -169,3 +173,28 @@ describe('method cost rows', () => {
     expect(at('hi', 6e9, 'rl')!.acc).toBeNull();
   });
 });
+
+describe('report study section', () => {
+  it('names one line per method configuration across bases', () => {
+    expect(seriesOf('rl[rounds=4,base=hi]')).toBe('rl[rounds=4]');
+    expect(seriesOf('sft[base=lo,n=50]')).toBe('sft[n=50]');
+    expect(seriesOf('pos[base=hi]')).toBe('pos');
+    expect(seriesOf('sft-limo')).toBe('sft-limo');
+  });
+
+  it('shows the verdicts, the tables and one point and interval per method and base in the latent-gain figure', async () => {
+    const html = await studySectionHtml(records, opts);
+    expect(html).toMatch(/^<section id="study">/);
+    expect(html.match(/<li class="control passed"/g)).toHaveLength(2);
+    expect(html.match(/<li class="control failed"/g)).toHaveLength(2);
+    expect(html).toContain('positive control FAILED on base lo: training did not help; no exchange rate reported');
+    for (const id of ['table-study-cost', 'table-study-iso', 'table-study-exchange', 'table-study-latent', 'table-study-rollout']) expect(html).toContain(`id="${id}"`);
+    const svg = html.slice(html.indexOf('id="plot-latent-gain"'));
+    expect(countMarks(svg, 'latent_points')).toBe(study.latent.length); // 10: 5 methods/configs x 2 bases
+    expect(countMarks(svg, 'latent_ci')).toBe(study.latent.length);
+    // the whole report carries the section
+    const report = await buildReport(records, { title: 't', generatedAt: 'x', plots: [] });
+    expect(report).toContain('<section id="study">');
+  });
+});
+
