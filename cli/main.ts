@@ -14,6 +14,11 @@ Cluster programs:
   worker                     a worker that joins a pool on a NATS URL
   serve <checkpoint>         an OpenAI-compatible HTTP server for an embedded-engine checkpoint
 
+Models and the Hugging Face ecosystem:
+  hf-tiny -o DIR             a tiny random-init LlamaForCausalLM + locally trained tokenizer
+  export <checkpoint> -o DIR an engine checkpoint as a directory transformers loads
+  import <hf-dir> -o DIR     a Hugging Face Llama (char tokenizer) as an engine checkpoint
+
 Talk to a running coordinator (--coordinator host:port, default 127.0.0.1:50551):
   sweep submit <spec.yaml>   submit a sweep (--dry-run: validate and plan only)
   sweep status <id>          a sweep's counts (--tasks for each task)
@@ -47,6 +52,9 @@ const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<num
   artifacts: () => import('./artifacts.js'),
   compare: () => import('./study-compare.js'),
   serve: () => import('./serve.js'),
+  'hf-tiny': () => import('./hf-tiny.js'),
+  export: () => import('./export.js'),
+  import: () => import('./export.js').then((m) => ({ main: m.importMain })),
 };
 
 const [cmd, ...rest] = process.argv.slice(2);

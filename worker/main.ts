@@ -58,10 +58,10 @@ export async function startWorker(cfg: WorkerConfig) {
     // runner, which must keep the tasks that name an OpenAI-compatible endpoint.
     const at = runners.findIndex((r) => r.name === 'openai') + 1;
     runners.splice(at, 0, new ProcessRunner({ command: cfg.processRunner.command, kinds: cfg.processRunner.kinds, timeoutMs: cfg.processRunner.timeoutMs }) as unknown as Runner);
-    // EVAL/ROLLOUT of a local Hugging Face checkpoint (model_ref kind "hf") on LIMO-format
-    // files: graded here, sampled by the same command in its sample mode (runners/torch).
+    // EVAL/ROLLOUT/TRAIN of a local Hugging Face checkpoint (model_ref kind "hf") on LIMO-format
+    // files: graded and data built here, sampled and trained by the same command (runners/torch).
     // Ahead of the plain process runner, which would look for a 'dataset' input instead.
-    const hfKinds = cfg.processRunner.kinds.filter((k) => k === TaskKind.TASK_KIND_EVAL || k === TaskKind.TASK_KIND_ROLLOUT);
+    const hfKinds = cfg.processRunner.kinds.filter((k) => k === TaskKind.TASK_KIND_EVAL || k === TaskKind.TASK_KIND_ROLLOUT || k === TaskKind.TASK_KIND_TRAIN);
     if (hfKinds.length > 0) {
       const { HfRunner } = await import('./runners/hf-runner.js');
       runners.splice(at, 0, new HfRunner({ command: cfg.processRunner.command, kinds: hfKinds, timeoutMs: cfg.processRunner.timeoutMs, access }));

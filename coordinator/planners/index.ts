@@ -10,5 +10,8 @@ export async function defaultPlanners(): Promise<PlannerRegistry> {
   // External models (model_ref: an OpenAI-compatible endpoint or a local HF checkpoint).
   const ext = await import('../../experiments/external.js').catch(() => null);
   for (const p of ext?.externalPlanners ?? []) reg.register(p);
+  // Training an external Hugging Face model (external-sft, external-rl); a load error is thrown, not hidden.
+  const extTrain = await import('../../experiments/external-train.js');
+  for (const p of extTrain.externalTrainPlanners) reg.register(p);
   return reg;
 }

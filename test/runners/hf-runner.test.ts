@@ -4,14 +4,13 @@
 // writes them, char tokenizer) whose weights are built so that its next-token distribution is
 // the same everywhere: logits 20.5 for "7", 20 for "3", 0 for the rest. Greedy decoding says
 // "777..."; at temperature 1 every character is "7" (p ~ 0.62) or "3" (p ~ 0.38).
-// Skipped, with the reason, when /usr/bin/python3 cannot import torch.
-import { spawnSync } from 'node:child_process';
+// Skipped, with the reason, when no Python with torch is found (runners/torch/python.ts).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TaskKind, type Task } from '../../gen/limolab/v1/task.js';
-import { paramSpecs, numParams, type ModelConfig } from '../../worker/engine/config.js';
+import { paramSpecs, type ModelConfig } from '../../worker/engine/config.js';
 import { encodeSafetensors, FORMAT, FORMAT_VERSION } from '../../worker/engine/checkpoint.js';
 import { toHFConfig } from '../../worker/engine/hf-config.js';
 import { CharTokenizer } from '../../worker/engine/tokenizer.js';
@@ -23,11 +22,12 @@ import { makeAccess } from '../../worker/runners/access.js';
 import { passAtK } from '../../worker/runners/math-tasks.js';
 import { ProcessRunner } from '../../worker/runners/process.js';
 import { makeCtx, MemoryArtifacts } from './helpers.js';
+import { probePython, VENV_HINT } from '../../runners/torch/python.js';
 
-const PY = '/usr/bin/python3';
-const probe = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' });
-const hasTorch = probe.status === 0;
-if (!hasTorch) console.warn(`hf runner test skipped: ${PY} cannot import torch (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); install python3-torch`);
+const probe = probePython(['torch']);
+const PY = probe.python;
+const hasTorch = probe.ok;
+if (!hasTorch) console.warn(`hf runner test skipped: ${probe.missing}; ${VENV_HINT}`);
 
 const RUNNER = resolve(import.meta.dirname, '../../runners/torch/limolab_torch_runner.py');
 const DECLARED = 1_234_567; // model_ref.params: what the ledger records as params
@@ -82,8 +82,12 @@ function engineDir(): string {
 
 describe.skipIf(!hasTorch)('HfRunner: hf model_ref, sampled by the torch runner, graded here', () => {
   const dir = hasTorch ? engineDir() : '';
-  const counted = numParams({ vocab_size: alphabet.length + 3, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
-    max_position_embeddings: 256, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false });
+  // Model FLOPs by hand (docs/runner-protocol.md): N = 4C^2 + 3CI per layer + V*C (lm_head);
+  // a sample row runs prompt + generated - 1 positions n, costing n * (2N + 2 * layers * n * C).
+  const V = alphabet.length + 3, C = 16, I = 32;
+  const counted = 4 * C * C + 3 * C * I + V * C;
+  const fwd = (lengths: number[]) => lengths.reduce((a, n) => a + n * (2 * counted + 2 * 1 * n * C), 0);
+  const promptLens = (items: { problem: string }[]) => items.map((x) => renderPrompt(plain, x.problem).length + 1); // + BOS
   const modelRef = { kind: 'hf', path: join(dir, 'model'), params: DECLARED };
   // Its data root is the temp dir holding the model and the datasets (worker/runners/access.ts).
   const runner = new HfRunner({ command: [PY, RUNNER], graceMs: 1000, timeoutMs: 120_000, access: hasTorch ? makeAccess({ dataRoots: [dir] }) : undefined });
@@ -93,11 +97,11 @@ describe.skipIf(!hasTorch)('HfRunner: hf model_ref, sampled by the torch runner,
   });
   const promptTokens = (items: { problem: string }[]) => items.reduce((a, x) => a + renderPrompt(plain, x.problem).length + 1, 0); // + BOS
 
-  it('takes EVAL/ROLLOUT tasks of model_ref kind hf only', () => {
+  it('takes EVAL/ROLLOUT/TRAIN tasks of model_ref kind hf only', () => {
     expect(runner.accepts(makeCtx({ kind: TaskKind.TASK_KIND_EVAL, modelRef }).ctx.task)).toBe(true);
     expect(runner.accepts(makeCtx({ kind: TaskKind.TASK_KIND_EVAL, modelRef: { kind: 'openai' } }).ctx.task)).toBe(false);
     expect(runner.accepts(makeCtx({ kind: TaskKind.TASK_KIND_EVAL }).ctx.task)).toBe(false);
-    expect(runner.kinds).toEqual([TaskKind.TASK_KIND_EVAL, TaskKind.TASK_KIND_ROLLOUT]);
+    expect(runner.kinds).toEqual([TaskKind.TASK_KIND_EVAL, TaskKind.TASK_KIND_ROLLOUT, TaskKind.TASK_KIND_TRAIN]);
   });
 
   it('greedy EVAL of two LIMO-format files: graded pass@1 and the runner\'s ledger with the declared params', async () => {
@@ -109,15 +113,14 @@ describe.skipIf(!hasTorch)('HfRunner: hf model_ref, sampled by the torch runner,
     expect(d.greedy!.map((x) => x.output)).toEqual(['777', '777', '777']);
     expect(d.greedy!.map((x) => x.correct)).toEqual([true, false, false]);
     expect(d.digits!.map((x) => [x.output, x.correct])).toEqual([['777', false], ['777', false]]);
-    // the ledger: tokens and FLOPs from the runner's line (2 x loaded params per token), params declared
+    // the ledger: tokens and model FLOPs from the runner's line (no EOS: 3 tokens each), params declared
     const tp = promptTokens(GREEDY) + promptTokens(DIGITS.slice(0, 2));
     expect(out.ledger).toMatchObject({ tokensPrompt: tp, tokensGenerated: 5 * 3, tokensTrained: 0, params: DECLARED });
-    expect(out.ledger.flops).toBe(2 * counted * (tp + 15));
+    expect(out.ledger.flops).toBe(fwd([...promptLens(GREEDY), ...promptLens(DIGITS.slice(0, 2))].map((p) => p + 3 - 1)));
     expect(out.ledger.deviceKind).toMatch(/^(cpu|cuda:.+)$/);
     expect(out.ledger.deviceS).toBeGreaterThan(0);
     expect(out.metrics).toMatchObject({ tokens_prompt: tp, tokens_generated: 15 });
     expect(out.details!.runner_params).toBe(counted);
-    expect(c.logs.join('\n')).toMatch(/model_ref.params declares 1234567/);
     expect(c.progress.at(-1)).toEqual([1, 'evaluated']);
   }, 120_000);
 
@@ -167,7 +170,7 @@ describe.skipIf(!hasTorch)('HfRunner: hf model_ref, sampled by the torch runner,
     expect(out.metrics.accepted).toBeGreaterThan(0);
     expect(out.metrics.prompts_solved).toBe(new Set(file.samples.map((s) => s.answer)).size);
     expect(out.ledger).toMatchObject({ tokensPrompt: 4 * promptTokens(DIGITS), tokensGenerated: 12, params: DECLARED, deviceKind: 'cuda:TEST' });
-    expect(out.ledger.flops).toBe(2 * counted * (4 * promptTokens(DIGITS) + 12));
+    expect(out.ledger.flops).toBe(fwd(promptLens(DIGITS).flatMap((p) => [p, p, p, p])));
   }, 120_000);
 
   it('a prompt outside the model\'s alphabet fails the task with the character named, not retryable', async () => {

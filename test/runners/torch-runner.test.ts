@@ -1,14 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TaskKind } from '../../gen/limolab/v1/task.js';
 import { ProcessRunner } from '../../worker/runners/process.js';
 import { makeCtx, MemoryArtifacts } from './helpers.js';
+import { probePython, VENV_HINT } from '../../runners/torch/python.js';
+import { flopsForSequences, type ModelConfig } from '../../worker/engine/index.js';
 
-const PY = '/usr/bin/python3';
-const probe = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' });
-const hasTorch = probe.status === 0;
-if (!hasTorch) console.warn(`torch runner test skipped: ${PY} cannot import torch (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); install python3-torch`);
+const probe = probePython(['torch']);
+const PY = probe.python;
+const hasTorch = probe.ok;
+if (!hasTorch) console.warn(`torch runner test skipped: ${probe.missing}; ${VENV_HINT}`);
 
 const RUNNER = resolve(import.meta.dirname, '../../runners/torch/limolab_torch_runner.py');
 const config = { vocab_size: 258, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, bos_token_id: 256, eos_token_id: 257 };
@@ -72,17 +73,26 @@ describe.skipIf(!hasTorch)('PyTorch runner through ProcessRunner', () => {
     const artifacts = new MemoryArtifacts();
     const ckpt = await artifacts.put('checkpoint', tinyLlama());
     const cfg = await artifacts.put('config', enc(JSON.stringify(config)));
-    const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ problem: `${i}+1=`, solution: `${i + 1}` })).join('\n');
+    const rowsText = Array.from({ length: 8 }, (_, i) => ({ problem: `${i}+1=`, solution: `${i + 1}` }));
+    const rows = rowsText.map((r) => JSON.stringify(r)).join('\n');
     const data = await artifacts.put('dataset', enc(rows));
 
     const train = makeCtx({ kind: TaskKind.TASK_KIND_TRAIN, phase: 'training', seed: 3, inputs: [ckpt, cfg, data], spec: { $case: 'train', value: { method: 'sft', epochs: 30, lr: 0.01, batchSize: 8, maxPerPrompt: 0, options: {} } } }, artifacts);
     const out = await runner.run(train.ctx);
     expect(out.metrics.loss_final).toBeLessThan(out.metrics.loss_first_step! * 0.5);
     expect(train.metrics.filter(([n]) => n === 'train_loss')).toHaveLength(30);
-    expect(out.ledger.tokensTrained).toBeGreaterThan(0);
-    const nParams = 258 * 32 * 2 + 32 + 2 * (2 * 32 + 4 * 32 * 32 + 3 * 32 * 64);
-    expect(out.ledger.params).toBe(nParams);
-    expect(out.ledger.flops).toBe(6 * nParams * out.ledger.tokensTrained!);
+    // Model FLOPs as the engine counts them (worker/engine/flops.ts): N = 4C^2 + 3CI per layer +
+    // V*C; a training sequence of n tokens runs n - 1 positions at 3 x n(2N + 2Ln*C).
+    // Rows "i+1=" -> "i+1": BOS + 4 prompt chars + completion digits + EOS (bytes tokenizer).
+    const N = 2 * (4 * 32 * 32 + 3 * 32 * 64) + 258 * 32;
+    const lengths = rowsText.map((r) => 1 + r.problem.length + r.solution.length + 1 - 1);
+    const engineCfg: ModelConfig = { vocab_size: 258, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false };
+    expect(out.ledger.params).toBe(N);
+    expect(out.ledger.tokensTrained).toBe(30 * lengths.reduce((a, b) => a + b, 0)); // 30 epochs of one full batch
+    const perEpoch = lengths.reduce((a, n) => a + 3 * n * (2 * N + 2 * 2 * n * 32), 0);
+    expect(perEpoch).toBe(flopsForSequences(engineCfg, lengths, 'train'));
+    // + one forward over the set for loss_final
+    expect(out.ledger.flops).toBe(30 * perEpoch + flopsForSequences(engineCfg, lengths, 'forward'));
     const newCkpt = out.outputs.find((o) => o.role === 'checkpoint')!;
     expect(newCkpt.digest).not.toBe(ckpt.digest);
 
@@ -99,11 +109,13 @@ describe.skipIf(!hasTorch)('PyTorch runner through ProcessRunner', () => {
     const samples = new TextDecoder().decode(await artifacts.get(e.outputs[0]!)).trim().split('\n').map((l) => JSON.parse(l).samples[0]);
     expect(samples).toEqual(['4', '6']);
     expect(e.ledger.tokensGenerated).toBeGreaterThan(0);
-    expect(e.ledger.flops).toBe(2 * nParams * (e.ledger.tokensPrompt! + e.ledger.tokensGenerated!));
-  });
+    // greedy "4" then EOS: 2 generated tokens, 1 + 4 + 2 - 1 = 6 positions run per prompt
+    expect(e.ledger).toMatchObject({ tokensPrompt: 10, tokensGenerated: 4 });
+    expect(e.ledger.flops).toBe(2 * 6 * (2 * N + 2 * 2 * 6 * 32));
+  }, 240_000);
 
   it('reports a task it cannot do on an error line, which fails the attempt with its message', async () => {
     const ctx = makeCtx({ kind: TaskKind.TASK_KIND_TRAIN, spec: { $case: 'train', value: { method: 'sft', epochs: 1, lr: 0.01, batchSize: 8, maxPerPrompt: 0 } } });
     await expect(runner.run(ctx.ctx)).rejects.toThrow(/no input artifact with role 'checkpoint'/);
-  });
+  }, 120_000);
 });

@@ -1,24 +1,27 @@
-// HfRunner: EVAL and ROLLOUT of a local Hugging Face checkpoint (model_ref kind "hf") on
-// LIMO-format data. The math side (dataset files from options.datasets / options.pool, prompt
+// HfRunner: EVAL, ROLLOUT and TRAIN of a local Hugging Face checkpoint (model_ref kind "hf")
+// on LIMO-format data. The math side (dataset files from options.datasets / options.pool, prompt
 // templates, grading with experiments/math, pass@k, the rollouts artifact) is math-tasks.ts,
 // shared with the openai runner; the samples come from the PyTorch runner
 // (runners/torch/limolab_torch_runner.py) run through ProcessRunner in its "sample" mode: the
 // task it receives carries the rendered prompts in options.prompts (+ seeds, n, temperature,
 // max_tokens, top_p, stop), and it answers with an artifact `samples` (completions and token
 // counts per prompt) and a ledger line. One runner process per task, so the model loads once.
+// TRAIN builds its examples here (hf-train.ts) and hands them to the torch runner's TRAIN as a
+// `dataset` input; the trained model comes back as a `checkpoint` tar, which later tasks'
+// `checkpoint` inputs carry to the torch runner in place of model_ref.path.
 //
 // model_ref: {kind: hf, path (a model directory on the worker), params (declared count),
 //   template? (default plain: the whole prompt is rendered here), device_kind?}
-// Ledger: flops, tokens and device seconds from the runner's ledger line (FLOPs = 2 x the
-// loaded model's parameter count x (prompt + generated tokens), prompt tokens counted once per
-// sample); params = the declared count; device_kind = model_ref.device_kind, else the runner's
-// (cpu or cuda:<name>).
+// Ledger: flops, tokens and device seconds from the runner's ledger line (model FLOPs of the
+// loaded model, docs/runner-protocol.md "FLOPs"; the prompt counted once per sample row run);
+// params = the declared count; device_kind = model_ref.device_kind, else the runner's.
 import { HfModelRefSchema } from '../../experiments/external.js';
 import { z } from 'zod';
 import { Task, TaskKind, type ArtifactRef, type LedgerEntry } from '../../gen/limolab/v1/task.js';
 import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type RunOutput, type Runner, type TaskContext } from '../runner.js';
 import { evaluateMath, makePrompter, parseWith, rolloutMath, type Prompter, type SampleFn } from './math-tasks.js';
 import { ProcessRunner, type ProcessRunnerOptions } from './process.js';
+import { buildTrainingSet, HfTrainOptionsSchema, torchTrainOptions, type TrainSpec } from './hf-train.js';
 import { accessFromEnv, resolveDataPath, type WorkerAccess } from './access.js';
 
 /** model_ref of kind "hf" as the runner reads it (the planner validates the same keys, strictly, at submit). */
@@ -33,21 +36,23 @@ const SamplesFile = z.object({
 });
 
 export interface HfRunnerOptions extends Omit<ProcessRunnerOptions, 'kinds'> {
-  /** Which of EVAL and ROLLOUT it takes (default both). */
+  /** Which of EVAL, ROLLOUT and TRAIN it takes (default all three). */
   kinds?: readonly TaskKind[];
   /** Data roots the model directory and datasets must lie under (default: LIMOLAB_DATA_ROOT, else the working directory). */
   access?: WorkerAccess;
 }
 
-/** Keeps what the sampling process writes in memory: the samples file is read here, never stored. */
+/** Keeps what the sampling process writes in memory (the samples file is read here, never
+ * stored), and the training set handed to TRAIN; with `keepRoles`, other roles go to the store. */
 class CapturedArtifacts implements ArtifactIO {
   readonly blobs = new Map<string, { ref: ArtifactRef; bytes: Uint8Array }>();
-  constructor(private readonly inner: ArtifactIO) {}
+  constructor(private readonly inner: ArtifactIO, private readonly keepRoles?: ReadonlySet<string>) {}
   get(ref: ArtifactRef): Promise<Uint8Array> {
     const b = this.blobs.get(ref.digest);
     return b ? Promise.resolve(b.bytes) : this.inner.get(ref);
   }
   put(role: string, bytes: Uint8Array, mediaType = 'application/octet-stream'): Promise<ArtifactRef> {
+    if (this.keepRoles && !this.keepRoles.has(role)) return this.inner.put(role, bytes, mediaType);
     const digest = `captured-${this.blobs.size}`;
     const ref: ArtifactRef = { role, digest, size: bytes.length, uri: `mem://${digest}`, mediaType };
     this.blobs.set(digest, { ref, bytes });
@@ -63,9 +68,9 @@ export class HfRunner implements Runner {
 
   /** opts: how to start the PyTorch runner, e.g. {command: ['python3', 'runners/torch/limolab_torch_runner.py']}. */
   constructor(opts: HfRunnerOptions) {
-    const all = [TaskKind.TASK_KIND_EVAL, TaskKind.TASK_KIND_ROLLOUT];
+    const all = [TaskKind.TASK_KIND_EVAL, TaskKind.TASK_KIND_ROLLOUT, TaskKind.TASK_KIND_TRAIN];
     const bad = (opts.kinds ?? []).filter((k) => !all.includes(k));
-    if (bad.length > 0) throw new Error(`HfRunner runs EVAL and ROLLOUT only, not ${bad.map((k) => TaskKind[k]).join(', ')}`);
+    if (bad.length > 0) throw new Error(`HfRunner runs EVAL, ROLLOUT and TRAIN only, not ${bad.map((k) => TaskKind[k]).join(', ')}`);
     this.kinds = opts.kinds ?? all;
     this.access = opts.access ?? accessFromEnv();
     const { kinds: _kinds, access: _access, ...rest } = opts;
@@ -95,7 +100,8 @@ export class HfRunner implements Runner {
       const r = await rolloutMath(ctx, spec.value, prompterFor, sample, this.access);
       return { metrics: r.metrics, ledger: this.finish(ref, ledger), outputs: [r.output], details: { model: ref.path, runner_params: ledger.params ?? 0, ...r.details } };
     }
-    throw new BadTaskInputError(`task ${ctx.task.id}: the hf runner runs EVAL and ROLLOUT tasks with a matching spec, got kind ${TaskKind[ctx.task.kind]} with spec ${spec?.$case ?? 'none'}`);
+    if (spec?.$case === 'train' && ctx.task.kind === TaskKind.TASK_KIND_TRAIN) return this.train(ctx, ref, spec.value);
+    throw new BadTaskInputError(`task ${ctx.task.id}: the hf runner runs EVAL, ROLLOUT and TRAIN tasks with a matching spec, got kind ${TaskKind[ctx.task.kind]} with spec ${spec?.$case ?? 'none'}`);
   }
 
   private finish(ref: HfRunnerModelRef, l: Partial<LedgerEntry>): Partial<LedgerEntry> {
@@ -103,10 +109,35 @@ export class HfRunner implements Runner {
       flops: l.flops ?? 0,
       tokensPrompt: l.tokensPrompt ?? 0,
       tokensGenerated: l.tokensGenerated ?? 0,
-      tokensTrained: 0,
+      tokensTrained: l.tokensTrained ?? 0,
       deviceKind: ref.device_kind ?? l.deviceKind ?? 'cpu',
       deviceS: l.deviceS ?? 0,
       params: Math.round(ref.params),
+    };
+  }
+
+  /** TRAIN: examples built here, trained by the torch runner, checkpoint (a tar) stored as output. */
+  private async train(ctx: TaskContext, ref: HfRunnerModelRef, s: TrainSpec): Promise<RunOutput> {
+    const o = parseWith(HfTrainOptionsSchema, s.options, 'train.options');
+    const data = await buildTrainingSet(ctx, o, o.template ?? ref.template ?? 'plain', s.maxPerPrompt, this.access);
+    const empty = data.fromDataset + data.fromRollouts === 0;
+    if (empty) ctx.log('hf runner: no rollout sample of this round verified; the checkpoint is saved unchanged (0 steps)');
+    const captured = new CapturedArtifacts(ctx.artifacts, new Set(['dataset']));
+    const dataset = await captured.put('dataset', data.jsonl, 'application/jsonl');
+    const t = ctx.task;
+    const sub = Task.fromPartial({
+      ...t,
+      inputs: [...t.inputs.filter((i) => i.role === 'checkpoint'), dataset],
+      spec: { $case: 'train', value: { ...s, options: torchTrainOptions(o, empty) } },
+    });
+    const out = await this.process.run({ ...ctx, task: sub, artifacts: captured });
+    const ckpt = out.outputs.find((x) => x.role === 'checkpoint');
+    if (!ckpt) throw new BadTaskInputError('the torch runner\'s TRAIN wrote no \'checkpoint\' artifact');
+    return {
+      metrics: { ...out.metrics, examples: data.fromDataset + data.fromRollouts, examples_dataset: data.fromDataset, examples_rollouts: data.fromRollouts },
+      ledger: this.finish(ref, out.ledger),
+      outputs: [ckpt],
+      details: { model: ref.path, runner_params: out.ledger.params ?? 0, lora: o.lora ?? null },
     };
   }
 
@@ -125,7 +156,8 @@ export class HfRunner implements Runner {
       const t = ctx.task;
       const sub = Task.fromPartial({
         ...t,
-        inputs: [],
+        // A model trained by an earlier task comes as its checkpoint tar; else model_ref.path is loaded.
+        inputs: t.inputs.filter((i) => i.role === 'checkpoint'),
         spec: t.spec?.$case === 'eval' ? { $case: 'eval', value: { ...t.spec.value, options } }
           : t.spec?.$case === 'rollout' ? { $case: 'rollout', value: { ...t.spec.value, options } } : t.spec,
       });
@@ -156,8 +188,8 @@ export class HfRunner implements Runner {
         else if (typeof v === 'string') (ledger as Record<string, string>)[k] = v;
       }
       const declared = ref.params;
-      if (out.ledger.params && Math.abs(out.ledger.params - declared) > 0.01 * declared) {
-        ctx.log(`hf runner: the loaded model has ${out.ledger.params} parameters, model_ref.params declares ${declared}; the ledger records the declared count, FLOPs are the runner's (2 x ${out.ledger.params} per token)`);
+      if (out.ledger.params && out.ledger.params > 1.01 * declared) {
+        ctx.log(`hf runner: the loaded model has ${out.ledger.params} weights that multiply activations, more than model_ref.params declares (${declared}); the ledger records the declared count, FLOPs are the loaded model's`);
       }
       progress(reqs.length);
       return parsed.samples.map((x) => x.completions);
