@@ -15,6 +15,7 @@ import { loadRunRecords } from '../coordinator/results.js';
 import { formatTable, queryRuns } from '../coordinator/analysis/index.js';
 import { int, parse } from './args.js';
 import { printSweep, progressLine } from './sweep.js';
+import { TaskKind } from '../gen/limolab/v1/task.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'limolab.js');
 
@@ -30,12 +31,15 @@ Runs a sweep on this machine and prints its results table.
   --json             print the final sweep state and the results as JSON
   --in-process       no nats-server: coordinator and workers in this process over an
                      in-process transport (the default when nats-server is not installed)
+  --runner-cmd "CMD ARGS"  give every local worker this external runner (as limolab worker
+                     --runner-cmd), e.g. for kind: hf models: "python3 runners/torch/limolab_torch_runner.py"
+  --runner-kinds K,K task kinds it runs (default train,rollout,eval)
 Binds to loopback only.`;
 
 export async function main(argv: string[]): Promise<number> {
   const { values: v, positionals: p } = parse(argv, {
     workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
-    format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (!p[0]) throw new SpecError(`limolab run needs a sweep spec file, e.g. experiments/quick.yaml\n\n${USAGE}`);
@@ -62,7 +66,8 @@ export async function main(argv: string[]): Promise<number> {
     coord = await startCoordinator({ db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', ackWaitMs: 30_000, lostAfterMs: 10_000, log });
     say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker process(es)`);
     for (let i = 0; i < nWorkers; i++) {
-      const child = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', String(slots), '--id', `local-${i + 1}`], {
+      const runnerArgs = v['runner-cmd'] ? ['--runner-cmd', v['runner-cmd'], ...(v['runner-kinds'] ? ['--runner-kinds', v['runner-kinds']] : [])] : [];
+      const child = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', String(slots), '--id', `local-${i + 1}`, ...runnerArgs], {
         stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NATS_URL: nats.url },
       });
       child.stderr!.on('data', (d: Buffer) => { if (process.env.LIMOLAB_DEBUG) process.stderr.write(`[worker ${i + 1}] ${d}`); });
@@ -74,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
     memory = new MemoryTransport({ ackWaitMs: 30_000, artifactDir: join(workdir, 'artifacts') });
     coord = await startCoordinator({ db: v.db ?? 'limolab.db', transport: memory, listen: v.listen ?? '127.0.0.1:0', lostAfterMs: 10_000, log });
     say(`limolab: ${v['in-process'] ? '' : 'nats-server not found; '}running in-process (coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} in-process worker(s))`);
-    for (let i = 0; i < nWorkers; i++) inProc.push(await startWorker({ transport: memory, id: `local-${i + 1}`, slots, log: (l) => { if (process.env.LIMOLAB_DEBUG) say(l); } }));
+    const processRunner = v['runner-cmd'] ? { command: v['runner-cmd'].split(' ').filter(Boolean), kinds: runnerKinds(v['runner-kinds']) } : undefined;
+    for (let i = 0; i < nWorkers; i++) inProc.push(await startWorker({ transport: memory, id: `local-${i + 1}`, slots, processRunner, log: (l) => { if (process.env.LIMOLAB_DEBUG) say(l); } }));
   }
   let interrupted = false;
   const ac = new AbortController();
@@ -122,4 +128,14 @@ export async function main(argv: string[]): Promise<number> {
     await nats?.stop({ removeStore: true });
   }
   return code;
+}
+
+/** --runner-kinds for in-process workers (child workers parse it themselves). */
+function runnerKinds(list: string | undefined): TaskKind[] {
+  const KINDS: Record<string, TaskKind> = { pretrain: TaskKind.TASK_KIND_PRETRAIN, curate: TaskKind.TASK_KIND_CURATE, train: TaskKind.TASK_KIND_TRAIN, rollout: TaskKind.TASK_KIND_ROLLOUT, eval: TaskKind.TASK_KIND_EVAL };
+  return (list ?? 'train,rollout,eval').split(',').map((k) => {
+    const kind = KINDS[k.trim()];
+    if (kind === undefined) throw new SpecError(`--runner-kinds: unknown kind "${k}"; use ${Object.keys(KINDS).join(', ')}`);
+    return kind;
+  });
 }
