@@ -47,10 +47,10 @@ describe.skipIf(!haveChromium)('report in headless Chromium', () => {
     const arms = 1 + STANDARD.sftN.length + STANDARD.rlRounds.length;
     const count = (sel: string) => page.locator(sel).count();
     expect(await count('svg.limolab-plot')).toBe(4);
-    expect(await count('#plot-accuracy-vs-flops .arm_points_marks > [role="graphics-symbol"]')).toBe(arms);
-    expect(await count('#plot-accuracy-vs-flops .frontier_marks')).toBe(3); // one frontier per method
+    expect(await count('#plot-accuracy-vs-flops .arm_points_marks > [role="graphics-symbol"]')).toBe(arms - 1); // base: no method cost
+    expect(await count('#plot-accuracy-vs-flops .frontier_marks')).toBe(2); // one frontier per method drawn (base has no method cost)
     expect(await count('#plot-accuracy-vs-n .n_points_marks > [role="graphics-symbol"]')).toBe(STANDARD.sftN.length);
-    expect(await count('#plot-cost-by-phase .phase_bars_marks > [role="graphics-symbol"]')).toBe(22);
+    expect(await count('#plot-cost-by-phase .phase_bars_marks > [role="graphics-symbol"]')).toBe(14); // evaluation is not method cost
     expect(await count('#plot-accuracy-by-difficulty .difficulty_ood_points_marks > [role="graphics-symbol"]')).toBe(arms * 5);
     expect(await count('#table-summary tbody tr')).toBe(arms);
     // the figures are laid out with a real size (not collapsed to zero)

@@ -17,12 +17,14 @@ describe('renderPlot', () => {
     const svg = await svgOf('accuracy-vs-flops');
     expect(svg.startsWith('<svg id="plot-accuracy-vs-flops" data-plot="accuracy-vs-flops"')).toBe(true);
     expect(svg).toMatch(/class="marks limolab-plot"/);
-    const arms = 1 + STANDARD.sftN.length + STANDARD.rlRounds.length; // base + 3 SFT + 4 RL = 8
+    // 3 SFT + 4 RL = 7: the base arm has no method cost (evaluation is not counted) and is left
+    // off the log axis, with a note
+    const arms = STANDARD.sftN.length + STANDARD.rlRounds.length;
     expect(countMarks(svg, 'arm_points')).toBe(arms);
     expect(countMarks(svg, 'arm_ci')).toBe(arms);
     expect(countMarks(svg, 'arm_labels')).toBe(arms);
-    // one line group per method (a line mark is one path per series)
-    expect((svg.match(/role-mark frontier_marks"/g) ?? []).length).toBe(3);
+    // one line group per method drawn (a line mark is one path per series): sft, rl
+    expect((svg.match(/role-mark frontier_marks"/g) ?? []).length).toBe(2);
     // log axis: decade ticks labelled 1e+12 etc.
     expect(svg).toContain('1e+12');
   });
@@ -35,12 +37,12 @@ describe('renderPlot', () => {
   });
 
   it('cost by phase: one bar segment per arm and non-zero counted phase', async () => {
-    // base: evaluation (1); SFT: curation, training, evaluation (3 x 3); RL: training, rollout,
-    // evaluation (4 x 3). Pretrain is not counted by default. 1 + 9 + 12 = 22.
-    expect(countMarks(await svgOf('cost-by-phase'), 'phase_bars')).toBe(22);
-    // without curation: the SFT arms lose one segment each -> 19; with pretrain all 8 arms gain one -> 30
-    expect(countMarks(await svgOf('cost-by-phase', { includeCuration: false }), 'phase_bars')).toBe(19);
-    expect(countMarks(await svgOf('cost-by-phase', { includePretrain: true }), 'phase_bars')).toBe(30);
+    // base: none; SFT: curation, training (3 x 2); RL: training, rollout (4 x 2). Pretrain and
+    // evaluation are not method cost by default. 0 + 6 + 8 = 14.
+    expect(countMarks(await svgOf('cost-by-phase'), 'phase_bars')).toBe(14);
+    // without curation: the SFT arms lose one segment each -> 11; with pretrain all 8 arms gain one -> 22
+    expect(countMarks(await svgOf('cost-by-phase', { includeCuration: false }), 'phase_bars')).toBe(11);
+    expect(countMarks(await svgOf('cost-by-phase', { includePretrain: true }), 'phase_bars')).toBe(22);
   });
 
   it('accuracy by difficulty: arms x difficulties points in each of the ID and OOD panels', async () => {
