@@ -1,4 +1,6 @@
 // Public API of limolab's analysis layer (pure functions over RunRecords; no I/O).
+// Cost axes count the method cost: curation + tuning + training + rollout (evaluation beside
+// it via evaluationCost, counted only for icl; pretraining and the PROBE excluded).
 //
 //   queryRuns(records, {filter, groupBy, sort, columns, includePretrain, includeCuration, prices})
 //     -> Table; formatTable(table, 'text' | 'csv' | 'json') -> string      (limolab results)
