@@ -89,6 +89,10 @@ function scores(a: Arm, metric: string, opts: CostOptions): SeedScore[] {
 
 class Ctx {
   readonly warnings = new Set<string>();
+  /** Comparisons without an interval (by seed count) and with seed-level draws only: one
+   *  warning each at the end, listing them, rather than one line per row. */
+  readonly fewSeeds = new Map<number, string[]>();
+  readonly seedLevel: string[] = [];
   readonly metric: string; readonly minSeeds: number; readonly iterations: number; readonly seed: number;
   constructor(readonly arms: Arm[], readonly o: StudyOptions) {
     this.metric = o.metric ?? ACC_ID;
@@ -97,6 +101,13 @@ class Ctx {
     this.seed = o.bootstrap?.seed ?? DEFAULT_BOOTSTRAP_SEED;
   }
   scores(a: Arm): SeedScore[] { return scores(a, this.metric, this.o); }
+  few(n: number, what: string): void { this.fewSeeds.set(n, [...(this.fewSeeds.get(n) ?? []), what]); }
+  allWarnings(): string[] {
+    const out = [...this.warnings];
+    for (const [n, what] of [...this.fewSeeds].sort((a, b) => a[0] - b[0])) out.push(`n<${this.minSeeds} seeds (${n}): ${NO_INTERVAL} for ${what.join(', ')}`);
+    if (this.seedLevel.length) out.push(`per-problem outcomes missing or of different lengths: the interval resamples seeds only for ${this.seedLevel.join(', ')}`);
+    return out;
+  }
   baseArm(base: string): Arm | undefined {
     return this.arms.find((a) => a.base === base && a.method === (this.o.baseMethod ?? 'base'));
   }
@@ -110,10 +121,10 @@ class Ctx {
       return { delta: null, lo: null, hi: null, n: 0 };
     }
     if (d.nSeeds < this.minSeeds) {
-      this.warnings.add(`${a.arm} vs ${b.arm} on base ${a.base}: n<${this.minSeeds} seeds (${d.nSeeds}): ${NO_INTERVAL}`);
+      this.few(d.nSeeds, `${a.arm} vs ${b.arm}`);
       return { delta: d.delta, lo: null, hi: null, n: d.nSeeds };
     }
-    if (!d.problemLevel) this.warnings.add(`${a.arm} vs ${b.arm} on base ${a.base}: per-problem outcomes missing or of different lengths; interval resamples seeds only`);
+    if (!d.problemLevel) this.seedLevel.push(`${a.arm} vs ${b.arm}`);
     return { delta: d.delta, lo: d.lo, hi: d.hi, n: d.nSeeds };
   }
 }
@@ -202,12 +213,12 @@ function exchange(c: Ctx, ctrl: ControlRow[]): ExchangeRow[] {
     if (n <= 0) notes.push('arm has no curated examples: no FLOPs per example');
     if (sc.length < c.minSeeds) {
       notes.push(`n<${c.minSeeds} seeds: ${NO_INTERVAL}`);
-      c.warnings.add(`exchange rate of ${s.arm} on base ${s.base}: n<${c.minSeeds} seeds (${sc.length}): ${NO_INTERVAL}`);
+      c.few(sc.length, `exchange rate of ${s.arm}`);
     } else {
       const ci = exchangeInterval(c, sc, rlScores, `exchange|${s.key}`);
       row.ci_lo = ci.lo; row.ci_hi = ci.hi;
       if (ci.outside > 0) notes.push(`${(100 * ci.outside).toFixed(1)}% of bootstrap draws outside the RL frontier's range${ci.lo === null || ci.hi === null ? ' (that side unbounded)' : ''}`);
-      if (!ci.problemLevel) c.warnings.add(`exchange rate of ${s.arm} on base ${s.base}: per-problem outcomes missing or of different lengths; interval resamples seeds only`);
+      if (!ci.problemLevel) c.seedLevel.push(`exchange rate of ${s.arm}`);
     }
     row.note = notes.join('; ');
   }
@@ -305,5 +316,5 @@ export function studyAnalysis(records: readonly RunRecord[], opts: StudyOptions 
   const c = new Ctx(armsOf(records, opts.statuses), opts);
   const ctrl = controls(c);
   const result = { controls: ctrl, exchange: exchange(c, ctrl), latent: latent(c), iso_compute: iso(c), costs: costs(c), rollout: rollout(c) };
-  return { ...result, warnings: [...c.warnings], min_seeds: c.minSeeds };
+  return { ...result, warnings: c.allWarnings(), min_seeds: c.minSeeds };
 }
