@@ -1,0 +1,85 @@
+// Planning the study: bases as a grid axis with one PRETRAIN and one PROBE per base and
+// seed shared by every arm on that base, control arms, chain style and reward knobs.
+import { describe, expect, it } from 'vitest';
+import { parseSweepSpec } from '../../coordinator/spec.js';
+import { planSweep } from '../../coordinator/planner.js';
+import { defaultPlanners } from '../../coordinator/planners/index.js';
+import { SpecError } from '../../common/errors.js';
+
+const SPEC = `
+name: study-plan
+seeds: 2
+base:
+  model: {hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 80}
+  domain: {trainSteps: [1, 2], oodSteps: [3, 3], poolSize: 120, testSize: 12, pretrainSteps: [1, 2], pretrainSize: 300, maxChars: 72}
+  pretrain: {steps: 20}
+  bases:
+    low: {domain: {chainShareInPretrain: 0.0}}
+    high: {domain: {chainShareInPretrain: 0.5}}
+arms:
+  - {name: base, method: base}
+  - {name: sft-limo, method: sft, params: {n: 8, curation: limo}}
+  - {name: sft-bare, method: sft, params: {n: 8, curation: limo, style: none, control: negative, paired_with: sft-limo}}
+  - {name: sft-positive, method: sft, params: {n: 40, curation: random, control: positive}}
+  - {name: rl-process, method: rl, params: {rounds: 1, prompts: 8, reward: process}}
+  - {name: pinned, method: base, params: {base: high}}
+`;
+
+describe('study planning', () => {
+  it('runs every arm on every base, sharing one PRETRAIN and one PROBE per base and seed', async () => {
+    const spec = parseSweepSpec(SPEC);
+    const plan = planSweep('s', spec, await defaultPlanners());
+    const pretrains = plan.tasks.filter((t) => t.kind === 'pretrain');
+    const probes = plan.tasks.filter((t) => t.kind === 'probe');
+    expect(pretrains).toHaveLength(4); // 2 bases x 2 seeds
+    expect(probes).toHaveLength(4);
+    for (const p of probes) {
+      expect(p.phase).toBe('pretrain');
+      expect(p.deps.map((d) => d.role)).toEqual(['checkpoint']);
+      expect(pretrains.map((t) => t.id)).toContain(p.deps[0]!.task);
+    }
+    const names = [...new Set(plan.arms.map((a) => a.arm))].sort();
+    expect(names).toEqual([
+      'base[base=high]', 'base[base=low]', 'pinned',
+      'rl-process[base=high]', 'rl-process[base=low]',
+      'sft-bare[base=high]', 'sft-bare[base=low]',
+      'sft-limo[base=high]', 'sft-limo[base=low]',
+      'sft-positive[base=high]', 'sft-positive[base=low]',
+    ]);
+    // Every arm on base "high" with seed 0 shares the one probe of (high, 0).
+    const probeOf = (arm: string, seed: number) => probes.filter((p) => p.arms.includes(`${arm}|${seed}`));
+    const highProbe = probeOf('base[base=high]', 0);
+    expect(highProbe).toHaveLength(1);
+    for (const arm of ['sft-limo[base=high]', 'rl-process[base=high]', 'pinned']) expect(probeOf(arm, 0)).toEqual(highProbe);
+    expect(probeOf('sft-limo[base=low]', 0)[0]!.id).not.toBe(highProbe[0]!.id);
+    // Params carry what the analysis needs: the base name and the control roles.
+    const arm = (name: string) => plan.arms.find((a) => a.arm === name && a.seed === 0)!;
+    expect(arm('sft-bare[base=low]').params).toMatchObject({ base: 'low', control: 'negative', paired_with: 'sft-limo', style: 'none' });
+    expect(arm('sft-positive[base=high]').params).toMatchObject({ base: 'high', control: 'positive' });
+    expect(arm('pinned').params).toEqual({ base: 'high' });
+  });
+
+  it('passes the chain style to CURATE and the reward to ROLLOUT', async () => {
+    const plan = planSweep('s', parseSweepSpec(SPEC), await defaultPlanners());
+    const curate = plan.tasks.find((t) => t.kind === 'curate' && t.arms.some((a) => a.startsWith('sft-bare[base=low]')))!;
+    expect(curate.task.spec).toMatchObject({ $case: 'curate', value: { options: { solutionStyle: 'none' } } });
+    const rollout = plan.tasks.find((t) => t.kind === 'rollout')!;
+    expect(rollout.task.spec).toMatchObject({ $case: 'rollout', value: { options: { reward: 'process' } } });
+    // The negative control's curation differs from its chain arm's only by style: same problems.
+    const limo = plan.tasks.find((t) => t.kind === 'curate' && t.arms.some((a) => a.startsWith('sft-limo[base=low]')))!;
+    const strip = (t: typeof limo) => { const v = structuredClone((t.task.spec as { value: { options: Record<string, unknown> } }).value); delete v.options.solutionStyle; return v; };
+    expect(strip(curate)).toEqual(strip(limo));
+  });
+
+  it('refuses an unknown base and a negative control without its pair, creating nothing', async () => {
+    const bad = SPEC.replace("params: {base: high}", "params: {base: mid}");
+    expect(() => planSweep('s', parseSweepSpec(bad), defaultPlannersSync)).toThrow(SpecError);
+    const unpaired = SPEC.replace(', paired_with: sft-limo', '');
+    let err: unknown;
+    try { planSweep('s', parseSweepSpec(unpaired), await defaultPlanners()); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as SpecError).issues.join(" ")).toMatch(/negative control needs paired_with/);
+  });
+});
+
+const defaultPlannersSync = await defaultPlanners();
