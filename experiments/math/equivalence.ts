@@ -97,7 +97,7 @@ function compareShapes(a: AnswerShape, b: AnswerShape, ctx: Ctx): Equivalence {
     const ta = a.kind === 'text' ? a.text : a.kind === 'scalar' ? a.latex : null;
     const tb = b.kind === 'text' ? b.text : b.kind === 'scalar' ? b.latex : null;
     if (ta === null || tb === null) return { equal: false, method: 'structure', reason: `${a.kind} vs ${b.kind}` };
-    const eq = compactForm(ta) === compactForm(tb);
+    const eq = compactForm(ta).toLowerCase() === compactForm(tb).toLowerCase();
     return { equal: eq, method: 'text', ...(eq ? {} : { reason: `"${ta}" != "${tb}"` }) };
   }
   if (a.kind === 'scalar' && b.kind === 'scalar') return compareScalars(a.latex, b.latex, ctx);
@@ -110,8 +110,9 @@ function compareShapes(a: AnswerShape, b: AnswerShape, ctx: Ctx): Equivalence {
     return compareLists(a.items, b.items, true, ctx);
   }
   if (a.kind === 'set' && b.kind === 'set') return compareLists(a.items, b.items, false, ctx);
-  // A list "1, 2" or "{1,3}" against a tuple "(1, 2)": same items in order.
-  if ((a.kind === 'set' && b.kind === 'tuple' && b.open === '(') || (a.kind === 'tuple' && a.open === '(' && b.kind === 'set')) {
+  // "{1,3}" (plain braces: LaTeX grouping of a sequence) against "(1,3)": the same items in order.
+  // A bare list "-2, 1" (several solutions) is not the point "(-2, 1)".
+  if ((a.kind === 'set' && a.plain && b.kind === 'tuple' && b.open === '(') || (a.kind === 'tuple' && a.open === '(' && b.kind === 'set' && b.plain)) {
     return compareLists(a.items, b.items, true, ctx);
   }
   if (a.kind === 'union' || b.kind === 'union') {

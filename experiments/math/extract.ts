@@ -67,7 +67,8 @@ function joinBoxes(boxes: string[]): string | null {
   const distinct: string[] = [];
   for (const b of boxes) {
     if (b === '') return null; // an empty box answers nothing, whatever else is boxed
-    if (!distinct.some((d) => d === b || isEquivalent(d, b).equal)) distinct.push(b);
+    // A small budget each: this runs before the real comparison and must not eat its time.
+    if (!distinct.some((d) => d === b || isEquivalent(d, b, { timeoutMs: 20 }).equal)) distinct.push(b);
   }
   if (distinct.length === 0) return null;
   return distinct.join(', ');

@@ -8,10 +8,11 @@ export const MAX_ANSWER_CHARS = 2000;
 
 // Words that follow a number as a unit; dropped when they end a numeric answer.
 const UNIT_WORDS = [
-  'cm', 'mm', 'km', 'm', 'meters?', 'centimeters?', 'kilometers?', 'inch(?:es)?', 'in', 'feet', 'foot', 'ft',
+  // No one-letter units (m, s, g, l) and no "in": after a number they read as a variable ("6m").
+  'cm', 'mm', 'km', 'meters?', 'centimeters?', 'kilometers?', 'inch(?:es)?', 'feet', 'foot', 'ft',
   'yards?', 'miles?', 'mi', 'units?', 'square', 'sq', 'cubic', 'degrees?', 'deg', 'radians?', 'rad',
-  'cents?', 'dollars?', 'seconds?', 'sec', 's', 'minutes?', 'min', 'hours?', 'hr', 'days?', 'weeks?',
-  'years?', 'mph', 'kg', 'g', 'grams?', 'pounds?', 'lbs?', 'ounces?', 'oz', 'liters?', 'l', 'ml',
+  'cents?', 'dollars?', 'seconds?', 'sec', 'minutes?', 'min', 'hours?', 'hr', 'days?', 'weeks?',
+  'years?', 'mph', 'kg', 'grams?', 'pounds?', 'lbs?', 'ounces?', 'oz', 'liters?', 'ml',
   'gallons?', 'people', 'students?', 'ways', 'points?', 'percent(?:age)?', 'pct', 'times', 'handshakes?', 'yuan',
 ];
 const UNIT_TAIL = new RegExp(`^(.*?[\\d}).])\\s*(?:(?:${UNIT_WORDS.join('|')})(?:\\s*\\^?\\s*\\{?[23]\\}?)?\\s*)+$`, 'i');
@@ -143,7 +144,12 @@ export function hasPercent(s: string): boolean {
   return /%|\bpercent(?:age)?\b|\bpct\b/i.test(s);
 }
 
-/** A form for plain string comparison: normalised, without spaces or braces, lower case. */
+/**
+ * A form for plain string comparison: normalised, without spaces, and without braces that wrap a
+ * single character ("_{8}" -> "_8"). Other braces stay: "\frac{1}{54}" and "\frac{15}{4}" must
+ * not meet as "\frac154". Case is kept (N and n are different variables); words compare
+ * case-insensitively in equivalence.ts.
+ */
 export function compactForm(s: string): string {
-  return s.replace(/\s+/g, '').replace(/[{}]/g, '').toLowerCase();
+  return s.replace(/\s+/g, '').replace(/(?<!\\)\{([^{}\\])\}/g, '$1');
 }

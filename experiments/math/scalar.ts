@@ -96,7 +96,11 @@ function toComplex(v: unknown): [number, number] | null {
   return null;
 }
 
-export function close(a: [number, number], b: [number, number], ctx: Ctx): boolean {
+/**
+ * Relative tolerance between nonzero values; the absolute tolerance only against an exact zero
+ * (so 3.61e-10 and 2.88e-19 differ, while a computed 1e-17 is 0).
+ */
+export function close(a: [number, number], b: [number, number], ctx: Ctx, relTol = ctx.relTol, absTol = ctx.absTol): boolean {
   for (let k = 0; k < 2; k++) {
     const x = a[k]!;
     const y = b[k]!;
@@ -104,9 +108,57 @@ export function close(a: [number, number], b: [number, number], ctx: Ctx): boole
       if (x !== y) return false;
       continue;
     }
-    if (Math.abs(x - y) > ctx.absTol + ctx.relTol * Math.max(Math.abs(x), Math.abs(y))) return false;
+    const tol = x === 0 || y === 0 ? absTol : relTol * Math.max(Math.abs(x), Math.abs(y));
+    if (Math.abs(x - y) > tol) return false;
   }
   return true;
+}
+
+const DECIMAL_LITERAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/** True when the expression is built from integers with + - * / and integer powers only. */
+function isRational(c: Compiled): boolean {
+  let ok = true;
+  c.node.traverse((n) => {
+    const any = n as unknown as { type: string; value?: unknown; op?: string; args?: { type: string; value?: unknown }[] };
+    if (any.type === 'ConstantNode') ok &&= typeof any.value === 'number' && Number.isInteger(any.value);
+    else if (any.type === 'OperatorNode') ok &&= ['+', '-', '*', '/', '^'].includes(any.op ?? '');
+    else if (any.type !== 'ParenthesisNode') ok = false;
+  });
+  return ok;
+}
+
+/**
+ * Two numbers: literals and integers compare exactly (off by one is never close, at any size);
+ * a decimal against an exact fraction must carry it to float precision ("0.33" is not 1/3);
+ * anything else (pi, roots, logs) within the relative tolerance.
+ */
+function numbersEqual(a: string, b: string, ca: Compiled, cb: Compiled, va: [number, number], vb: [number, number], ctx: Ctx): boolean {
+  const real = va[1] === 0 && vb[1] === 0;
+  const litA = DECIMAL_LITERAL.test(a.replace(/\s+/g, ''));
+  const litB = DECIMAL_LITERAL.test(b.replace(/\s+/g, ''));
+  if (real && litA && litB) return decimalKey(a) === decimalKey(b);
+  if (real && Number.isInteger(va[0]) && Number.isInteger(vb[0])) return va[0] === vb[0];
+  if (real && ((litA && isRational(cb)) || (litB && isRational(ca)))) return close(va, vb, ctx, 1e-9);
+  return close(va, vb, ctx, ctx.relTol, nonzeroLiteral(a) || nonzeroLiteral(b) ? 0 : ctx.absTol);
+}
+
+/** A decimal literal as an exact canonical string ("+012.50" -> "12.5"); with an exponent, its double. */
+function decimalKey(s: string): string {
+  const t = s.replace(/\s+/g, '').replace(/^\+/, '');
+  if (/[eE]/.test(t)) return String(Number(t));
+  const neg = t.startsWith('-');
+  let [int = '', frac = ''] = t.replace(/^-/, '').split('.');
+  int = int.replace(/^0+(?=\d)/, '') || '0';
+  frac = frac.replace(/0+$/, '');
+  const key = frac ? `${int}.${frac}` : int;
+  return neg && key !== '0' ? `-${key}` : key;
+}
+
+/** A written nonzero number ("3.89e-10") is never "zero within tolerance". */
+function nonzeroLiteral(s: string): boolean {
+  const t = s.replace(/\s+/g, '');
+  return DECIMAL_LITERAL.test(t) && Number(t) !== 0;
 }
 
 export function safeEval(c: Compiled, scope: Record<string, number>): [number, number] | null {
@@ -148,11 +200,12 @@ export function compareScalars(a: string, b: string, ctx: Ctx): Equivalence {
     // Infinity from overflow (9^9^9^9) is not a value: only a literal \infty may be infinite.
     const overflow = (v: [number, number], src: string) => !v.every(Number.isFinite) && !/infty|inf/i.test(src);
     if (overflow(va, a) || overflow(vb, b)) return { equal: false, method: 'numeric', reason: 'a value overflows double precision; not compared' };
-    return close(va, vb, ctx) ? { equal: true, method: 'numeric' } : { equal: false, method: 'numeric', reason: `${fmt(va)} != ${fmt(vb)}` };
+    return numbersEqual(a, b, ca, cb, va, vb, ctx) ? { equal: true, method: 'numeric' } : { equal: false, method: 'numeric', reason: `${fmt(va)} != ${fmt(vb)}` };
   }
   // Different variables on each side cannot be the same expression unless one cancels out;
   // random points decide that too.
   const rand = mulberry32(0x5eed ^ symbols.length);
+  const absTol = nonzeroLiteral(a) || nonzeroLiteral(b) ? 0 : ctx.absTol;
   let valid = 0;
   for (let p = 0; p < ctx.points * 3 && valid < ctx.points; p++) {
     checkBudget(ctx);
@@ -162,7 +215,7 @@ export function compareScalars(a: string, b: string, ctx: Ctx): Equivalence {
     const vb = safeEval(cb, scope);
     if (!va || !vb || !va.every(Number.isFinite) || !vb.every(Number.isFinite)) continue;
     valid++;
-    if (!close(va, vb, ctx)) return { equal: false, method: 'random-points', reason: `differ at ${JSON.stringify(scope)}` };
+    if (!close(va, vb, ctx, ctx.relTol, absTol)) return { equal: false, method: 'random-points', reason: `differ at ${JSON.stringify(scope)}` };
   }
   if (valid > 0) return { equal: true, method: 'random-points' };
   // No point where both evaluate: try symbolic simplification of the difference.

@@ -10,8 +10,8 @@ export type AnswerShape =
   | { kind: 'scalar'; latex: string }
   | { kind: 'text'; text: string }
   | { kind: 'tuple'; open: string; close: string; items: AnswerShape[] }
-  /** Unordered items. `bare`: written as a plain list without braces. */
-  | { kind: 'set'; items: AnswerShape[]; bare?: boolean }
+  /** Unordered items. `bare`: a plain list without braces; `plain`: in plain braces "{1,3}". */
+  | { kind: 'set'; items: AnswerShape[]; bare?: boolean; plain?: boolean }
   | { kind: 'union'; parts: AnswerShape[] }
   | { kind: 'matrix'; rows: AnswerShape[][] }
   /** An equation whose left side is not a name: "x+y=1", "7 = 11a+c". */
@@ -197,7 +197,7 @@ export function parseShape(s: string, depth = 0): AnswerShape {
   }
   // Plain braces around a list: "{1,3}" is a set written without the backslashes.
   if (t.startsWith('{') && t.endsWith('}') && wrapsWhole(t) && splitTopLevel(t.slice(1, -1), ',').length > 1) {
-    return { kind: 'set', items: splitTopLevel(t.slice(1, -1), ',').flatMap((p) => expandPm(p, depth)) };
+    return { kind: 'set', items: splitTopLevel(t.slice(1, -1), ',').flatMap((p) => expandPm(p, depth)), plain: true };
   }
   if ('(['.includes(t[0]!) && ')]'.includes(t[t.length - 1]!) && wrapsWhole(t)) {
     let inner = splitTopLevel(t.slice(1, -1), ',');
