@@ -314,6 +314,12 @@ function rollout(c: Ctx): RolloutRow[] {
 /** Everything `limolab compare --json` prints (and the report's study section shows). */
 export function studyAnalysis(records: readonly RunRecord[], opts: StudyOptions = {}): StudyResult {
   const c = new Ctx(armsOf(records, opts.statuses), opts);
+  // A control arm none of whose runs counted (failed, still running) must not vanish silently.
+  for (const a of armsOf(records, 'all')) {
+    if (isControl(a) && !c.arms.some((k) => k.key === a.key)) {
+      c.warnings.add(`${String(a.params.control)} control ${a.arm} on base ${a.base} has no ${opts.statuses === 'all' ? '' : 'succeeded '}run (${[...new Set(a.records.map((r) => r.status))].join(', ')}): not evaluated`);
+    }
+  }
   const ctrl = controls(c);
   const result = { controls: ctrl, exchange: exchange(c, ctrl), latent: latent(c), iso_compute: iso(c), costs: costs(c), rollout: rollout(c) };
   return { ...result, warnings: c.allWarnings(), min_seeds: c.minSeeds };

@@ -82,6 +82,13 @@ describe('controls', () => {
     expect(c.verdict).toMatch(/^negative control FAILED on base lo: bare answers did not do significantly worse than chains/);
   });
 
+  it('a control arm with no succeeded run is named in the warnings, not dropped silently', () => {
+    const s = studyAnalysis(records.map((r) => (r.arm === 'pos[base=lo]' ? { ...r, status: 'failed' } : r)), opts);
+    expect(s.controls.some((c) => c.arm === 'pos[base=lo]')).toBe(false);
+    expect(s.warnings).toContain('positive control pos[base=lo] on base lo has no succeeded run (failed): not evaluated');
+    expect(s.exchange.find((e) => e.base === 'lo')!.note).toContain('no positive control on base lo');
+  });
+
   it('a control without its baseline arm is undetermined and says which arm is missing', () => {
     const s = studyAnalysis(records.filter((r) => !r.arm.startsWith('base[')), opts);
     expect(control(s, 'pos[base=hi]')).toMatchObject({ passed: null, baseline_arm: null, delta: null });
