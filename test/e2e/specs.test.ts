@@ -22,10 +22,15 @@ describe('shipped sweep specs', () => {
       for (const a of plan.arms) expect(a.evalTaskId).not.toBeNull();
       if (f === 'limo-vs-rl.yaml' || f === 'quick.yaml') {
         const methods = new Set(plan.arms.map((a) => a.method));
-        expect([...methods].sort()).toEqual(['base', 'icl', 'rl', 'sft']);
-        if (f === 'limo-vs-rl.yaml') expect(spec.seeds.length).toBeGreaterThanOrEqual(3);
-        // One PRETRAIN per seed, shared by every arm of that seed.
-        expect(plan.tasks.filter((t) => t.kind === 'pretrain')).toHaveLength(spec.seeds.length);
+        expect([...methods].sort()).toEqual(['base', 'rl', 'sft']);
+        expect(spec.seeds.length).toBeGreaterThanOrEqual(3); // fewer gives no interval
+        // Both controls, and one PRETRAIN and one PROBE per base and seed, shared by every arm on it.
+        const controls = new Set(plan.arms.map((a) => a.params.control).filter(Boolean));
+        expect([...controls].sort()).toEqual(['negative', 'positive']);
+        const bases = Object.keys((spec.base as { bases?: object }).bases ?? { default: 1 });
+        if (f === 'limo-vs-rl.yaml') expect(bases.length).toBeGreaterThanOrEqual(4);
+        expect(plan.tasks.filter((t) => t.kind === 'pretrain')).toHaveLength(spec.seeds.length * bases.length);
+        expect(plan.tasks.filter((t) => t.kind === 'probe')).toHaveLength(spec.seeds.length * bases.length);
       }
     });
   }
