@@ -17,6 +17,7 @@ import { int, parse } from './args.js';
 import { printSweep, progressLine } from './sweep.js';
 import { TaskKind } from '../gen/limolab/v1/task.js';
 
+const UI_DEFAULT = '127.0.0.1:8470';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'limolab.js');
 
 const USAGE = `Usage: limolab run <spec.yaml> [options]
@@ -27,6 +28,8 @@ Runs a sweep on this machine and prints its results table.
   --db FILE          SQLite file (default ./limolab.db; results accumulate across runs)
   --workdir DIR      nats-server store and logs (default ./.limolab)
   --listen HOST:PORT also serve the coordinator's gRPC API while it runs (default 127.0.0.1:0)
+  --ui [HOST:PORT]   serve the web dashboard while it runs and print its URL (default
+                     127.0.0.1:8470; port 0 picks a free one)
   --format F         results table format: table, csv or json (default table)
   --json             print the final sweep state and the results as JSON
   --in-process       no nats-server: coordinator and workers in this process over an
@@ -37,8 +40,10 @@ Runs a sweep on this machine and prints its results table.
 Binds to loopback only.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // --ui takes an optional HOST:PORT, which parseArgs cannot express: fill in the default.
+  argv = argv.flatMap((a, i) => (a === '--ui' && !/^[^-].*:\d+$/.test(argv[i + 1] ?? '') ? ['--ui', UI_DEFAULT] : [a]));
   const { values: v, positionals: p } = parse(argv, {
-    workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
+    ui: { type: 'string' }, workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
     format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
@@ -47,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   let text: string;
   try { text = readFileSync(specPath, 'utf8'); } catch (e) { throw new SpecError(`cannot read sweep spec ${specPath}: ${(e as Error).message}`); }
   parseSweepSpec(text, specPath); // fail before starting anything
+  if (v.ui && !/^(127\.[\d.]+|localhost|\[::1\]):\d+$/.test(v.ui)) throw new SpecError(`--ui ${v.ui}: limolab run serves its dashboard on loopback only (e.g. 127.0.0.1:8470); to serve one to a network, run \`limolab coordinator --http HOST:PORT --token T\``);
   const nWorkers = int(v.workers, 'workers', 2);
   const workdir = resolve(v.workdir ?? '.limolab');
   mkdirSync(workdir, { recursive: true });
@@ -63,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   let coord: Awaited<ReturnType<typeof startCoordinator>>;
   if (!inProcess) {
     nats = await startNatsServer({ storeDir: join(workdir, `nats-${process.pid}`), logFile: join(workdir, 'nats-server.log') });
-    coord = await startCoordinator({ db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', ackWaitMs: 30_000, lostAfterMs: 10_000, log });
+    coord = await startCoordinator({ db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', http: v.ui, ackWaitMs: 30_000, lostAfterMs: 10_000, log })
+      .catch(async (e) => { await nats!.stop({ removeStore: true }); throw e; });
     say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker process(es)`);
     for (let i = 0; i < nWorkers; i++) {
       const runnerArgs = v['runner-cmd'] ? ['--runner-cmd', v['runner-cmd'], ...(v['runner-kinds'] ? ['--runner-kinds', v['runner-kinds']] : [])] : [];
@@ -77,11 +84,12 @@ export async function main(argv: string[]): Promise<number> {
     // Same coordinator and workers over an in-process transport: one event loop, so
     // CPU-heavy tasks run one after another whatever --workers says.
     memory = new MemoryTransport({ ackWaitMs: 30_000, artifactDir: join(workdir, 'artifacts') });
-    coord = await startCoordinator({ db: v.db ?? 'limolab.db', transport: memory, listen: v.listen ?? '127.0.0.1:0', lostAfterMs: 10_000, log });
+    coord = await startCoordinator({ db: v.db ?? 'limolab.db', transport: memory, listen: v.listen ?? '127.0.0.1:0', http: v.ui, lostAfterMs: 10_000, log });
     say(`limolab: ${v['in-process'] ? '' : 'nats-server not found; '}running in-process (coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} in-process worker(s))`);
     const processRunner = v['runner-cmd'] ? { command: v['runner-cmd'].split(' ').filter(Boolean), kinds: runnerKinds(v['runner-kinds']) } : undefined;
     for (let i = 0; i < nWorkers; i++) inProc.push(await startWorker({ transport: memory, id: `local-${i + 1}`, slots, processRunner, log: (l) => { if (process.env.LIMOLAB_DEBUG) say(l); } }));
   }
+  if (coord.http) process.stderr.write(`limolab: dashboard at ${coord.http.url} (while this run lasts)\n`);
   let interrupted = false;
   const ac = new AbortController();
   const onInt = () => { interrupted = true; ac.abort(); };

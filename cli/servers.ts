@@ -13,6 +13,8 @@ reflection), recording everything in a SQLite file.
   --db FILE                SQLite file (default ./limolab.db)
   --listen HOST:PORT       gRPC address (default 127.0.0.1:50551; use 0.0.0.0:50551 to serve a cluster)
   --token T                require "authorization: Bearer T" on every call (LIMOLAB_TOKEN)
+  --http HOST:PORT         also serve the web dashboard there (e.g. 127.0.0.1:8470; same token
+                           and TLS; without a token, keep it on loopback: see docs/cluster.md)
   --tls-cert FILE --tls-key FILE [--tls-ca FILE]   serve gRPC over TLS
   --ack-wait-ms N          task lease before redelivery (default 30000)
   --lost-after-ms N        heartbeat silence before a worker is marked lost (default 10000)
@@ -23,21 +25,22 @@ ${NATS_HELP}`;
 
 export async function coordinatorMain(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    ...NATS_OPTIONS, db: { type: 'string' }, listen: { type: 'string' }, token: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+    ...NATS_OPTIONS, db: { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, token: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
     'tls-ca': { type: 'string' }, 'ack-wait-ms': { type: 'string' }, 'lost-after-ms': { type: 'string' }, 'max-in-flight': { type: 'string' },
     replicas: { type: 'string' }, 'artifact-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, COORD_USAGE);
   if (v.help) { console.log(COORD_USAGE); return 0; }
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new SpecError('--tls-cert and --tls-key go together');
   const c = await startCoordinator({
-    db: v.db ?? 'limolab.db', nats: natsFrom(v), listen: v.listen ?? '127.0.0.1:50551', token: v.token ?? process.env.LIMOLAB_TOKEN,
+    db: v.db ?? 'limolab.db', nats: natsFrom(v), listen: v.listen ?? '127.0.0.1:50551', http: v.http, token: v.token ?? process.env.LIMOLAB_TOKEN,
     tls: v['tls-cert'] ? { cert: v['tls-cert'], key: v['tls-key']!, ca: v['tls-ca'] } : undefined,
     ackWaitMs: int(v['ack-wait-ms'], 'ack-wait-ms', 30_000), lostAfterMs: int(v['lost-after-ms'], 'lost-after-ms', 10_000),
     maxInFlight: int(v['max-in-flight'], 'max-in-flight', 20_000), replicas: int(v.replicas, 'replicas', 1), artifactDir: v['artifact-dir'],
   });
   console.error(`coordinator: listening on ${c.grpc.address}, database ${v.db ?? 'limolab.db'}`);
   // Machine-readable line for scripts and tests that start it with --listen ...:0
-  console.log(JSON.stringify({ listening: c.grpc.address }));
+  if (c.http) console.error(`coordinator: dashboard at ${c.http.url}`);
+  console.log(JSON.stringify({ listening: c.grpc.address, ...(c.http ? { http: c.http.url } : {}) }));
   await new Promise<void>((resolve) => {
     const stop = () => { console.error('coordinator: shutting down'); resolve(); };
     process.once('SIGINT', stop);

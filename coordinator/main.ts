@@ -5,6 +5,7 @@ import { NatsTransport } from '../common/nats-transport.js';
 import type { Transport } from '../common/transport.js';
 import { Coordinator } from './coordinator.js';
 import { startGrpcServer } from './grpc-server.js';
+import { startHttpServer } from './http/server.js';
 import { defaultPlanners } from './planners/index.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { makeQueryHandler } from './results.js';
@@ -14,6 +15,8 @@ export interface CoordinatorConfig {
   nats?: NatsSettings;
   transport?: Transport;            // an already open one (embedded in-process mode)
   listen: string;
+  /** Also serve the web dashboard on this HOST:PORT (same token and TLS as gRPC). */
+  http?: string;
   token?: string;
   tls?: { cert: string; key: string; ca?: string };
   ackWaitMs?: number;
@@ -36,9 +39,14 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
   const coord = new Coordinator(store, transport, await defaultPlanners(), { lostAfterMs: cfg.lostAfterMs, maxInFlight: cfg.maxInFlight, log });
   await coord.start();
   const grpc = await startGrpcServer(coord, { address: cfg.listen, token: cfg.token, tls: cfg.tls, query: makeQueryHandler(store) });
+  const http = cfg.http ? await startHttpServer(coord, { address: cfg.http, token: cfg.token, tls: cfg.tls, log }).catch(async (e) => {
+    await grpc.stop(); await coord.stop(); if (!cfg.transport) await transport!.close(); store.close();  // a taken port leaves nothing running
+    throw e;
+  }) : undefined;
   return {
-    coord, store, transport, grpc,
+    coord, store, transport, grpc, http,
     async stop() {
+      await http?.stop();
       await grpc.stop();
       await coord.stop();
       if (!cfg.transport) await transport!.close();
