@@ -67,6 +67,20 @@ describe('stratified curation', () => {
     expect(hardestPerLength(scored, 3, (s) => s.problem.steps.length === 3).map((s) => s.passRate)).toEqual([0, 0.25, 0.5]);
   });
 
+  it('limo with bare answers (the negative control) picks the same problems as limo with chains', async () => {
+    const pick = async (solutionStyle: string) => {
+      const out = await run(baseTask(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy: 'limo', n: 8, k: 2, candidates: 16, domain: cfg.domain, options: { solutionStyle } } }, 2, [base]));
+      return (JSON.parse(new TextDecoder().decode(await store.get(out.outputs[0]!))) as { examples: { problem: string; completion: string; style: string }[] }).examples;
+    };
+    const chained = await pick('full');
+    const bare = await pick('none');
+    expect(bare.map((e) => e.problem)).toEqual(chained.map((e) => e.problem));
+    for (const e of bare) {
+      expect(e.style).toBe('none');
+      expect(e.completion.startsWith('#')).toBe(true);
+    }
+  });
+
   it('hard and limo curation return n examples spread over every training length, in the asked style', async () => {
     for (const strategy of ['hard', 'limo']) {
       const out = await run(baseTask(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy, n: 8, k: 2, candidates: 16, domain: cfg.domain, options: { solutionStyle: 'full' } } }, 2, [base]));

@@ -51,13 +51,18 @@ function example(p: Problem, completion: string, style: string, passRate?: numbe
  */
 function bestChain(s: Scored, domain: DomainConfig, opts: CurateOptions): { completion: string; style: string } | null {
   const source = opts.limoSource;
+  // With style none (the negative control's bare answers) a problem qualifies exactly as it
+  // would for the chained arm it controls (its full chain must pass), so both arms train on
+  // the same problems; only the written solution differs.
+  const bare = opts.solutionStyle === 'none';
   const cands: { completion: string; style: string }[] = [];
   if (source !== 'base') {
-    const styles = opts.solutionStyle === 'mixed' ? domain.poolStyles : [opts.solutionStyle];
+    const styles = opts.solutionStyle === 'mixed' ? domain.poolStyles : [bare ? 'full' as const : opts.solutionStyle];
     for (const st of styles) cands.push({ completion: renderSolution(s.problem, st), style: st });
   }
   if (source !== 'pool') for (const c of new Set(s.correct)) cands.push({ completion: c, style: 'base' });
-  return cands.find((c) => passesChainChecks(checkChain(s.problem, c.completion))) ?? null;
+  const found = cands.find((c) => passesChainChecks(checkChain(s.problem, c.completion))) ?? null;
+  return found && bare ? { completion: renderSolution(s.problem, 'none'), style: 'none' } : found;
 }
 
 /**
@@ -142,6 +147,7 @@ export async function runCurate(ctx: TaskContext): Promise<RunOutput> {
         examples.push(example(sc.problem, best.completion, best.style, sc.passRate));
       }
     }
+    if (examples.length === 0) throw new BadTaskInputError(`curate ${strategy}: none of ${candidates} candidates had a chain that passes the checklist (limoSource ${opts.limoSource}, style ${opts.solutionStyle}); use limoSource pool or a chained style`);
     if (examples.length < n) ctx.log(`curate: only ${examples.length} of ${n} candidates had a usable chain (limoSource ${opts.limoSource})`);
     ledger.curatedExamples = examples.length;
     const out = await writeDataset(ctx, { strategy, examples });
