@@ -21,13 +21,18 @@ reflection), recording everything in a SQLite file.
   --max-in-flight N        tasks published but not finished (default 20000)
   --replicas N             JetStream stream and object store replicas (default 1)
   --artifact-dir DIR       shared directory for artifacts over 256 MiB
+  --standby                when another coordinator holds this NATS's coordinator lease, wait
+                           and take over when it goes away (default: refuse to start)
+  --lease-ttl-ms N         coordinator lease: renewed every N/3, taken over after N unrenewed (default 10000)
+  --max-tasks N            tasks one sweep may plan (default 100000); larger specs are refused
 ${NATS_HELP}`;
 
 export async function coordinatorMain(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
     ...NATS_OPTIONS, db: { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, token: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
     'tls-ca': { type: 'string' }, 'ack-wait-ms': { type: 'string' }, 'lost-after-ms': { type: 'string' }, 'max-in-flight': { type: 'string' },
-    replicas: { type: 'string' }, 'artifact-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    replicas: { type: 'string' }, 'artifact-dir': { type: 'string' }, standby: { type: 'boolean' }, 'lease-ttl-ms': { type: 'string' }, 'max-tasks': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   }, COORD_USAGE);
   if (v.help) { console.log(COORD_USAGE); return 0; }
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new SpecError('--tls-cert and --tls-key go together');
@@ -36,6 +41,8 @@ export async function coordinatorMain(argv: string[]): Promise<number> {
     tls: v['tls-cert'] ? { cert: v['tls-cert'], key: v['tls-key']!, ca: v['tls-ca'] } : undefined,
     ackWaitMs: int(v['ack-wait-ms'], 'ack-wait-ms', 30_000), lostAfterMs: int(v['lost-after-ms'], 'lost-after-ms', 10_000),
     maxInFlight: int(v['max-in-flight'], 'max-in-flight', 20_000), replicas: int(v.replicas, 'replicas', 1), artifactDir: v['artifact-dir'],
+    standby: !!v.standby, leaseTtlMs: int(v['lease-ttl-ms'], 'lease-ttl-ms', 10_000), limits: { maxTasks: int(v['max-tasks'], 'max-tasks', 100_000) },
+    onLeaseLost: () => { console.error('coordinator: exiting: another coordinator holds the lease now'); process.exit(3); },
   });
   console.error(`coordinator: listening on ${c.grpc.address}, database ${v.db ?? 'limolab.db'}`);
   // Machine-readable line for scripts and tests that start it with --listen ...:0

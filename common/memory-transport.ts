@@ -252,6 +252,7 @@ export class MemoryTransport implements Transport {
   readonly ackWaitMs: number;
   readonly artifacts: ArtifactStore;
   private readonly resultAckWaitMs: number;
+  private heldResults = new Set<{ m: QMsg; d: number }>();
   private readonly maxAckPending: number;
   private closed = false;
   private pools = new Map<string, Pool>();
@@ -411,7 +412,20 @@ export class MemoryTransport implements Transport {
       if (!m) break;
       const c = cs[this.rr++ % cs.length]!;
       try {
-        c.pending.push({ result: decodeResult(m.data), ack: () => { this.results.remove(m); } });
+        const d = m.deliveries;
+        const result = decodeResult(m.data);
+        // Held until settled: its lease is extended meanwhile (see consumeResults).
+        const h = { m, d };
+        this.heldResults.add(h);
+        const done = () => this.heldResults.delete(h);
+        c.pending.push({
+          held: h,
+          result,
+          ack: () => { done(); this.results.remove(m); },
+          term: () => { done(); this.results.remove(m); },
+          nak: (delayMs) => { done(); this.results.nak(m, d, delayMs); },
+          working: () => this.results.working(m, d),
+        } as DeliveredResult);
       } catch (err) {
         this.results.remove(m);
         try { c.onBad(err as Error); } catch { /* the consumer's own error handler failed; the message is dropped either way */ }
@@ -426,7 +440,11 @@ export class MemoryTransport implements Transport {
   private flush(c: ResultConsumer): void {
     const batch = c.pending;
     c.pending = [];
-    if (batch.length) c.chain = c.chain.then(() => c.handler(batch)).catch((err) => c.onBad(err as Error));
+    if (batch.length) {
+      // What the handler call leaves unsettled is let go: its lease runs out and it comes back.
+      c.chain = c.chain.then(() => c.handler(batch)).catch((err) => c.onBad(err as Error))
+        .finally(() => { for (const d of batch) this.heldResults.delete((d as { held?: { m: QMsg; d: number } }).held!); });
+    }
   }
 
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void): Closer {
@@ -434,6 +452,10 @@ export class MemoryTransport implements Transport {
     const c: ResultConsumer = { handler, onBad, pending: [], chain: Promise.resolve(), closed: false };
     this.consumers.push(c);
     this.scheduleResults();
+    // Results handed over and not yet settled keep their leases while this consumer holds
+    // them (a paused ingest, e.g. on a full disk), as the NATS transport does.
+    const keepAlive = setInterval(() => { for (const h of this.heldResults) this.results.working(h.m, h.d); }, Math.max(50, Math.floor(this.resultAckWaitMs / 3)));
+    keepAlive.unref();
     return {
       close: async () => {
         if (c.closed) return c.chain;
@@ -441,6 +463,7 @@ export class MemoryTransport implements Transport {
         this.consumers = this.consumers.filter((x) => x !== c);
         this.flush(c);
         await c.chain;
+        clearInterval(keepAlive);
       },
     };
   }

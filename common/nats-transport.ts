@@ -115,15 +115,24 @@ export class NatsTransport implements Transport {
   }
 
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void): Closer {
-    let pending: DeliveredResult[] = [];
+    let pending: { d: DeliveredResult; m: JsMsg; done: () => boolean }[] = [];
     let chain = Promise.resolve();
     let scheduled = false;
+    // Messages received and not yet settled: their leases are extended while this process
+    // holds them (waiting for, or inside, a handler call that may pause, e.g. on a full
+    // disk), so JetStream does not hand out copies that would pile up behind them. What a
+    // handler call leaves unsettled is let go: its lease runs out and it comes back.
+    const held = new Set<JsMsg>();
     const flush = () => {
       scheduled = false;
       const batch = pending;
       pending = [];
-      if (batch.length) chain = chain.then(() => handler(batch)).catch((err) => onBad(err as Error));
+      if (!batch.length) return;
+      chain = chain.then(() => handler(batch.map((x) => x.d))).catch((err) => onBad(err as Error))
+        .finally(() => { for (const x of batch) if (!x.done()) held.delete(x.m); });
     };
+    const keepAlive = setInterval(() => { for (const m of held) m.working(); }, 3000);
+    keepAlive.unref();
     let messages: { stop(): void; close(): Promise<void | Error> } | undefined;
     const start = (async () => {
       const stream = `${this.upper}_RESULTS`;
@@ -137,9 +146,22 @@ export class NatsTransport implements Transport {
         callback: (m) => {
           try {
             const results = decodeResultBatch(m.data);
-            // One message, several results: ack once all of them are stored.
+            // One message, several results: settled once all of them are. Acked when
+            // every one is stored; left for later (nak) if any is not ours.
             let left = results.length;
-            for (const result of results) pending.push({ result, ack: () => { if (--left === 0) m.ack(); } });
+            let nakMs = -1;
+            held.add(m);
+            const settle = () => {
+              if (--left > 0) return;
+              held.delete(m);
+              if (nakMs >= 0) m.nak(nakMs); else m.ack();
+            };
+            for (const result of results) {
+              let done = false;
+              // term settles like ack: the message's other results may be good.
+              const finish = (nak?: number) => { if (done) return; done = true; if (nak !== undefined) nakMs = Math.max(nakMs, nak); settle(); };
+              pending.push({ d: { result, ack: () => finish(), nak: (d = 0) => finish(d), term: () => finish(), working: () => m.working() }, m, done: () => done });
+            }
           } catch (err) {
             onBad(err as Error);
             m.term();
@@ -157,6 +179,8 @@ export class NatsTransport implements Transport {
         messages?.stop();
         flush();
         await chain;
+        clearInterval(keepAlive);
+        held.clear();
       },
     };
   }
@@ -174,7 +198,12 @@ export class NatsTransport implements Transport {
     return this.track(this.nc.subscribe(`${this.ns}.hb.>`, {
       callback: (err, m) => {
         if (err) return;
-        try { handler(Heartbeat.decode(m.data)); } catch { /* a bad heartbeat is dropped; the worker's next one counts */ }
+        try {
+          const hb = Heartbeat.decode(m.data);
+          // A worker heartbeats on its own subject (which NATS permissions can pin to it).
+          if (m.subject !== `${this.ns}.hb.${hb.info?.id}`) return;
+          handler(hb);
+        } catch { /* a bad heartbeat is dropped; the worker's next one counts */ }
       },
     }));
   }

@@ -20,6 +20,12 @@ export interface DeliveredTask {
 export interface DeliveredResult {
   result: TaskResult;
   ack(): void;
+  /** Extends the lease while it is held (e.g. while the disk is full). */
+  working?(): void;
+  /** Leaves it for later (or for another consumer) after delayMs. */
+  nak?(delayMs?: number): void;
+  /** Drops it for good (forged or garbled). */
+  term?(reason?: string): void;
 }
 
 export interface Closer { close(): Promise<void> | void }

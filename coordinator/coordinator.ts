@@ -55,7 +55,7 @@ export class Coordinator {
     const m = checkMeta(meta);
     const r = this.scheduler.submit(specText, source, dryRun, missingOutputs);
     if (!dryRun) this.admin.submitted(r.sweep.id, m);
-    return { sweep: dryRun ? this.toSweep(r.sweep, countsOf([]), []) : this.getSweep(r.sweep.id, false), planned: r.planned, reused: r.reused };
+    return { sweep: dryRun ? this.toSweep(r.sweep, countsOf([]), []) : this.getSweep(r.sweep.id, false), planned: r.planned, reused: r.reused, recomputed: r.recomputed.length };
   }
 
   getSweep(id: string, includeTasks = false): Sweep {

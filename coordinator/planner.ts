@@ -6,7 +6,7 @@
 import { Task, TaskKind } from '../gen/limolab/v1/task.js';
 import { SpecError } from '../common/errors.js';
 import { configHash } from '../common/hash.js';
-import { expandGrid, instanceName, type ArmSpec, type Resources, type SweepSpec } from './spec.js';
+import { capIssues, expandGrid, instanceName, type ArmSpec, type Resources, type SweepSpec } from './spec.js';
 import type { ArmRow, CachedTask, TaskRow } from './store/store.js';
 
 export interface PlannedTask {
@@ -35,7 +35,21 @@ export interface MethodPlanner {
   /** Names of the bases the sweep's `base` block defines (a grid axis): every arm of this
    *  method runs on each unless its params name one. Empty or absent: no base axis. */
   bases?(base: Record<string, unknown>): string[];
+  /** How many tasks plan(args) returns, computed without planning (for limits). */
+  estimate?(args: PlanArgs): number;
 }
+
+/** Bounds a sweep must stay within; checked arithmetically before anything is expanded. */
+export interface PlanLimits {
+  maxTasks: number;          // tasks per sweep
+  maxArmInstances: number;   // grid points x seeds, over all arms
+  maxTaskBytes: number;      // an encoded Task (what one NATS message carries)
+}
+
+/** Base64 characters of all of a sweep's planned Task messages together (~192 MiB). */
+const MAX_SWEEP_PROTO_CHARS = 256 * 1024 * 1024;
+
+export const DEFAULT_LIMITS: PlanLimits = { maxTasks: 100_000, maxArmInstances: 10_000, maxTaskBytes: 1024 * 1024 - 64 * 1024 };
 
 export class PlannerRegistry {
   private planners = new Map<string, MethodPlanner>();
@@ -51,11 +65,44 @@ export const KIND_NAMES: Record<number, string> = {
   [TaskKind.TASK_KIND_TRAIN]: 'train', [TaskKind.TASK_KIND_ROLLOUT]: 'rollout', [TaskKind.TASK_KIND_EVAL]: 'eval', [TaskKind.TASK_KIND_PROBE]: 'probe',
 };
 
+/** Problems with the sweep's size, found by arithmetic on the spec (nothing is expanded). */
+export function sizeProblems(spec: SweepSpec, registry: PlannerRegistry, limits: PlanLimits): string[] {
+  const problems: string[] = [];
+  let instances = 0;
+  const counts = spec.arms.map((arm) => {
+    const bases = arm.params.base === undefined ? registry.get(arm.method)?.bases?.(spec.base)?.length || 1 : 1;
+    const points = bases * Object.values(arm.params).reduce<number>((n, v) => n * (Array.isArray(v) ? v.length : 1), 1);
+    const n = points * (arm.seeds ?? spec.seeds).length;
+    instances += n;
+    return { arm, points, seeds: (arm.seeds ?? spec.seeds).length, n };
+  });
+  if (instances > limits.maxArmInstances) {
+    problems.push(`the sweep has ${instances} arm instances (grid points x seeds: ${counts.map((c) => `${c.arm.name} ${c.points} x ${c.seeds}`).join(', ')}); at most ${limits.maxArmInstances}: split it into several sweeps or use fewer grid values`);
+    return problems;
+  }
+  let tasks = 0;
+  for (const { arm, seeds } of counts) {
+    const planner = registry.get(arm.method);
+    if (!planner?.estimate) continue;
+    for (const point of expandGrid(arm.params)) {
+      const n = planner.estimate({ params: point, base: spec.base, seed: 0, arm: arm.name });
+      if (Number.isFinite(n)) tasks += n * seeds;
+    }
+  }
+  if (tasks > limits.maxTasks) problems.push(`the sweep would plan ${tasks} tasks; this coordinator takes at most ${limits.maxTasks} per sweep (its --max-tasks): split it or lower tasks/stages/seeds`);
+  return problems;
+}
+
 export function planSweep(
   sweepId: string, spec: SweepSpec, registry: PlannerRegistry,
-  findCached: (cacheKey: string) => CachedTask | null = () => null, now = Date.now(),
+  findCached: (cacheKey: string) => CachedTask | null = () => null, now = Date.now(), limitsIn: Partial<PlanLimits> = {},
 ): Plan {
+  const limits = { ...DEFAULT_LIMITS, ...limitsIn };
+  const size = sizeProblems(spec, registry, limits);
+  if (size.length) throw new SpecError('the sweep is too large; nothing was submitted', size);
   const problems: string[] = [];
+  let tooMany = false;
+  let bytes = 0;
   const arms: ArmRow[] = [];
   const byKey = new Map<string, TaskRow>();
   const order: TaskRow[] = [];
@@ -71,6 +118,7 @@ export function planSweep(
     for (const point of expandGrid(gridArm.params)) {
       const inst = instanceName(gridArm, point);
       for (const seed of arm.seeds ?? spec.seeds) {
+        if (tooMany) return;
         const args: PlanArgs = { params: point, base: spec.base, seed, arm: inst };
         const errs = planner.validate(args);
         if (errs.length) {
@@ -86,8 +134,25 @@ export function planSweep(
         }
         const local = new Map<string, TaskRow>();
         let evalId: string | null = null;
+        if (order.length + planned.length > limits.maxTasks * 2) {
+          // Planners without an estimate are counted as they go (before merging shared tasks).
+          tooMany = true;
+          problems.push(`the sweep plans more than ${limits.maxTasks} tasks; this coordinator takes at most ${limits.maxTasks} per sweep (its --max-tasks): split it`);
+          return;
+        }
         for (const p of planned) {
           const row = toRow(sweepId, spec, arm, inst, seed, p, local, now);
+          bytes += row.taskProto.length;
+          if (bytes > MAX_SWEEP_PROTO_CHARS) {
+            problems.push(`the sweep's tasks add up to over ${MAX_SWEEP_PROTO_CHARS / 4 * 3 / 1048576 | 0} MiB of task messages; make params like message smaller or split the sweep`);
+            tooMany = true;
+            return;
+          }
+          if (row.taskProto.length * 0.75 > limits.maxTaskBytes) {
+            problems.push(`arms[${ai}] (${arm.name}) task "${p.name}" encodes to ${Math.round(row.taskProto.length * 0.75)} bytes; a task message is at most ${limits.maxTaskBytes} bytes (the NATS max_payload less room for inputs): make params like message smaller`);
+            tooMany = true;
+            return;
+          }
           const existing = byKey.get(row.cacheKey);
           const chosen = existing ?? row;
           if (!existing) { byKey.set(row.cacheKey, row); order.push(row); }
@@ -100,7 +165,8 @@ export function planSweep(
       }
     }
   });
-  if (problems.length) throw new SpecError('the sweep cannot be planned; nothing was submitted', problems);
+  if (!problems.length && order.length > limits.maxTasks) problems.push(`the sweep plans ${order.length} tasks; this coordinator takes at most ${limits.maxTasks} per sweep (its --max-tasks): split it`);
+  if (problems.length) throw new SpecError('the sweep cannot be planned; nothing was submitted', capIssues(problems));
 
   const cached = new Map<string, CachedTask>();
   if (spec.cache) {

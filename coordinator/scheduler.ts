@@ -1,24 +1,32 @@
 // The scheduler: the coordinator's domain core. It keeps the DAG of every running sweep
 // in memory (rebuilt from the store at start), publishes tasks whose dependencies are
 // met (highest priority first, up to a window of tasks in flight), ingests results in
-// batches (one transaction, then acks: a result is never acked before it is stored),
-// retries failed attempts with backoff, skips dependents of failed tasks, and cancels.
-// It talks to a Store and a Transport interface, never to SQLite or NATS directly.
+// batches (stored first, then applied and acked: a result is never acked before it is
+// stored), retries failed attempts with backoff, skips dependents of failed tasks,
+// enforces attempt deadlines, re-queues the tasks of workers that are gone, and cancels.
+// While the disk is full it holds results unacked and dispatches nothing, and resumes
+// by itself. It talks to a Store and a Transport interface, never to SQLite or NATS.
 import { EventEmitter } from 'node:events';
 import { Task, type ArtifactRef, type TaskEvent, type TaskResult } from '../gen/limolab/v1/task.js';
-import { NotFoundError } from '../common/errors.js';
+import { LimolabError, NotFoundError } from '../common/errors.js';
 import { newId } from '../common/hash.js';
 import type { DeliveredResult, Transport } from '../common/transport.js';
 import { parseSweepSpec } from './spec.js';
-import { planSweep, type PlannerRegistry } from './planner.js';
-import { emptyLedger } from './store/sqlite-store.js';
-import { TERMINAL, type AttemptRow, type ResultRecord, type Store, type SweepRow, type SweepStatus, type TaskRow, type TaskStatus, type WriteBatch } from './store/store.js';
+import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
+import { emptyLedger, storageTrouble } from './store/sqlite-store.js';
+import { TERMINAL, type AttemptRow, type CachedTask, type ResultRecord, type Store, type SweepRow, type SweepStatus, type TaskRow, type TaskStatus, type TaskUpdate, type WriteBatch } from './store/store.js';
 import { WorkerRegistry } from './registry.js';
 import { MinHeap } from './heap.js';
+import { Plan, nonFinite, refusal } from './ingest.js';
 
 export interface SchedulerOptions {
   maxInFlight?: number;      // tasks published but not finished, across sweeps
   lostAfterMs?: number;      // heartbeat silence before a worker is marked lost
+  /** Grace past a task's timeout_s, and past a lost worker's lease, before the coordinator re-queues it itself (default lostAfterMs). */
+  graceMs?: number;
+  limits?: Partial<PlanLimits>;
+  /** Workers the registry keeps (gone ones are forgotten first); heartbeats beyond are refused. */
+  maxWorkers?: number;
   log?: (line: string) => void;
 }
 
@@ -27,6 +35,9 @@ interface LiveTask extends TaskRow {
   waiting: number;           // dependencies not yet succeeded
   progress: number;
   backoffMs: number;
+  /** The attempt whose start was reported last ("<task>#<dispatch>.<delivery>"), and when. */
+  leaseAttempt?: string;
+  leaseStartMs?: number;
 }
 
 export type Counts = Record<TaskStatus, number> & { total: number };
@@ -34,7 +45,14 @@ interface LiveSweep { row: SweepRow; counts: Counts; taskIds: string[]; pools: S
 
 export interface SweepChange { sweepId: string; task?: LiveTask; message?: string }
 
+/** A write the store could not make for a reason outside the data (disk full): since when, and why. */
+export interface StorageProblem { why: string; sinceMs: number; detail: string }
+
 const emptyCounts = (): Counts => ({ total: 0, pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, cached: 0 });
+
+function updateOf(t: TaskRow): TaskUpdate {
+  return { id: t.id, status: t.status, dispatches: t.dispatches, nextDispatchMs: t.nextDispatchMs, workerId: t.workerId, startedMs: t.startedMs, finishedMs: t.finishedMs, error: t.error, reusedFrom: t.reusedFrom };
+}
 
 export class Scheduler extends EventEmitter {
   private tasks = new Map<string, LiveTask>();
@@ -46,20 +64,32 @@ export class Scheduler extends EventEmitter {
   private closers: { close(): unknown }[] = [];
   private pumping = false;
   private pumpAgain = false;
+  private stopping = false;
+  private startedMs = Date.now();
+  private refused = 0;
+  private storage: StorageProblem | null = null;
+  private storageLoggedMs = 0;
   readonly registry: WorkerRegistry;
   private maxInFlight: number;
+  private lostAfterMs: number;
+  private graceMs: number;
+  private limits: Partial<PlanLimits>;
   private log: (line: string) => void;
 
   constructor(private store: Store, private transport: Transport, private planners: PlannerRegistry, opts: SchedulerOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.maxInFlight = opts.maxInFlight ?? 20_000;
+    this.lostAfterMs = opts.lostAfterMs ?? 10_000;
+    this.graceMs = opts.graceMs ?? this.lostAfterMs;
+    this.limits = opts.limits ?? {};
     this.log = opts.log ?? ((l) => console.error(l));
-    this.registry = new WorkerRegistry(opts.lostAfterMs ?? 10_000, store.listWorkers());
+    this.registry = new WorkerRegistry(this.lostAfterMs, store.listWorkers(), opts.maxWorkers ?? 1000, this.log);
   }
 
   /** Loads running sweeps from the store and starts consuming results and events. */
   async start(): Promise<void> {
+    this.startedMs = Date.now();
     for (const sw of this.store.activeSweeps()) this.load(sw);
     // Tasks recorded as queued may not have reached JetStream before a crash: publish
     // them again. The msg-id dedup window and idempotent ingestion absorb doubles.
@@ -76,20 +106,82 @@ export class Scheduler extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.closers) await c.close();
-    this.store.upsertWorkers(this.registry.takeDirty());
+    this.saveWorkers();
+  }
+
+  // ---------------------------------------------------------------- storage trouble
+
+  /** The store refused a write for a reason outside the data: say so (once, then every 30 s) and hold. */
+  private storageFailed(why: string, err: unknown, holding: string): void {
+    const now = Date.now();
+    const first = !this.storage;
+    this.storage ??= { why, sinceMs: now, detail: (err as Error).message };
+    this.storage.why = why;
+    this.storage.detail = (err as Error).message;
+    if (first || now - this.storageLoggedMs > 30_000) {
+      this.storageLoggedMs = now;
+      this.log(`coordinator: ${why}: cannot write the results database (${(err as Error).message}); ${holding}, dispatching nothing; retrying until it can write again`);
+      if (first) this.emit('storage', this.storage);
+    }
+  }
+
+  private storageOk(): void {
+    if (!this.storage) return;
+    this.log(`coordinator: the results database is writable again after ${Math.round((Date.now() - this.storage.sinceMs) / 1000)} s (${this.storage.why}); resuming`);
+    this.storage = null;
+    this.emit('storage', null);
+  }
+
+  /** The current storage problem (e.g. disk full), or null. */
+  get storageProblem(): StorageProblem | null { return this.storage; }
+
+  /** Runs a write; on a storage problem logs it and returns false, anything else throws. */
+  private tryWrite(b: WriteBatch, holding: string): boolean {
+    try {
+      this.store.apply(b);
+      return true;
+    } catch (err) {
+      const why = storageTrouble(err);
+      if (!why) throw err;
+      this.storageFailed(why, err, holding);
+      return false;
+    }
   }
 
   // ---------------------------------------------------------------- submission
 
-  submit(specText: string, source = 'sweep spec', dryRun = false): { sweep: SweepRow; planned: number; reused: number } {
+  /** Outputs of the earlier tasks a submit of this spec would reuse (planning only, nothing stored). */
+  cacheHits(specText: string, source = 'sweep spec'): ArtifactRef[] {
+    const spec = parseSweepSpec(specText, source);
+    // Diagnostics are never reused: no need to plan them twice.
+    if (!spec.cache || spec.arms.every((a) => a.method === 'diag')) return [];
+    const out: ArtifactRef[] = [];
+    planSweep('check', spec, this.planners, (k) => {
+      const c = this.store.findCached(k);
+      if (c) out.push(...c.outputs);
+      return c;
+    }, Date.now(), this.limits);
+    return out;
+  }
+
+  submit(specText: string, source = 'sweep spec', dryRun = false, missingOutputs?: Set<string>): { sweep: SweepRow; planned: number; reused: number; recomputed: string[] } {
     const spec = parseSweepSpec(specText, source);
     const id = newId(spec.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 24));
     const now = Date.now();
-    const plan = planSweep(id, spec, this.planners, (k) => this.store.findCached(k), now);
+    const recomputed: string[] = [];
+    // The cache never hands out a task whose outputs are gone: that task runs again.
+    const findCached = (k: string): CachedTask | null => {
+      const c = this.store.findCached(k);
+      if (c && missingOutputs && c.outputs.some((o) => missingOutputs.has(o.digest))) { recomputed.push(c.taskId); return null; }
+      return c;
+    };
+    const plan = planSweep(id, spec, this.planners, findCached, now, this.limits);
     const row: SweepRow = { id, name: spec.name, status: 'running', priority: spec.priority, specText, specJson: JSON.stringify(spec), createdMs: now, finishedMs: null, error: null };
-    if (dryRun) return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size };
+    if (dryRun) return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size, recomputed };
+    if (this.storage) throw new LimolabError(`the coordinator cannot write its results database (${this.storage.why} since ${new Date(this.storage.sinceMs).toISOString()}); nothing was submitted: free space, then submit again`);
     // Tasks that can go out at once are written already queued: one write per task instead
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
@@ -100,13 +192,21 @@ export class Scheduler extends EventEmitter {
         if (t.status === 'pending' && t.deps.length === 0) { t.status = 'queued'; t.dispatches = 1; first.push(t.id); room--; }
       }
     }
-    this.store.createSweep(row, plan.arms, plan.tasks, plan.cached);
+    try {
+      this.store.createSweep(row, plan.arms, plan.tasks, plan.cached);
+    } catch (err) {
+      const why = storageTrouble(err);
+      if (!why) throw err;
+      this.storageFailed(why, err, 'refusing new sweeps');
+      throw new LimolabError(`cannot record sweep ${spec.name}: ${why} (${(err as Error).message}); nothing was submitted: free space, then submit again`, { cause: err });
+    }
     this.load(row, plan.tasks);
     if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
+    if (recomputed.length) this.log(`coordinator: sweep ${id}: ${recomputed.length} earlier task(s) not reused because their outputs are gone (${recomputed.slice(0, 3).join(', ')}${recomputed.length > 3 ? ', ...' : ''}); computing them again`);
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
     this.checkDone(id);
     this.pump();
-    return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size };
+    return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size, recomputed };
   }
 
   private load(row: SweepRow, planned?: TaskRow[]): void {
@@ -116,6 +216,8 @@ export class Scheduler extends EventEmitter {
     this.sweeps.set(row.id, sw);
     for (const r of rows) {
       const t: LiveTask = { ...r, dependents: [], waiting: 0, progress: 0, backoffMs: backoff };
+      // A task recorded running when this coordinator started: its lease clock starts now.
+      if (t.status === 'running') t.leaseStartMs = Date.now();
       this.tasks.set(t.id, t);
       sw.taskIds.push(t.id);
       sw.pools.add(t.pool);
@@ -159,15 +261,23 @@ export class Scheduler extends EventEmitter {
             batch.push(t);
           }
           if (!batch.length) break;
+          // Stored first: a task is queued in memory only once its row says so.
+          const rows = batch.map((t) => ({ ...updateOf(t), status: 'queued' as const, dispatches: t.dispatches + 1, nextDispatchMs: null }));
+          // While the disk is full this write is also the probe: tick() calls pump() again.
+          if (!this.tryWrite({ tasks: rows }, `${batch.length} task(s) not dispatched`)) {
+            for (const t of batch) this.enqueue(t);
+            break;
+          }
+          this.storageOk();
           for (const t of batch) {
             t.dispatches++;
             t.nextDispatchMs = null;
+            t.leaseAttempt = undefined;
             this.setStatus(t, 'queued');
           }
           this.inFlight += batch.length;
-          this.store.apply({ tasks: batch });
           await this.publishQueued(batch);
-        } while (this.pumpAgain || (this.ready.size > 0 && this.inFlight < this.maxInFlight));
+        } while (!this.storage && (this.pumpAgain || (this.ready.size > 0 && this.inFlight < this.maxInFlight)));
       } finally {
         this.pumping = false;
       }
@@ -185,7 +295,9 @@ export class Scheduler extends EventEmitter {
       this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
       for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; }
       this.inFlight -= batch.length;
-      this.store.apply({ tasks: batch });
+      // If this write fails too, the rows still say queued: a restart publishes them again,
+      // which the msg-id dedup and idempotent ingest absorb.
+      this.tryWrite({ tasks: batch.map(updateOf) }, 'unpublished tasks recorded as queued');
     }
   }
 
@@ -203,75 +315,150 @@ export class Scheduler extends EventEmitter {
 
   // ---------------------------------------------------------------- results
 
+  /**
+   * Ingests a batch of results: screened, planned against the live state without changing
+   * it, stored in one transaction, and only then applied to memory and acked. A result
+   * the store refuses is retried alone so it cannot take its batch down; while the disk
+   * is full nothing is acked and the batch is retried with backoff until space returns.
+   */
   private async onResults(batch: DeliveredResult[]): Promise<void> {
-    const w: Required<Pick<WriteBatch, 'attempts' | 'results' | 'tasks'>> & WriteBatch = { attempts: [], results: [], tasks: [], sweeps: [] };
+    let live = this.screen(batch);
+    for (let delay = 250; live.length; delay = Math.min(delay * 2, 5000)) {
+      try {
+        live = this.ingest(live);
+        if (!live.length) break;
+      } catch (err) {
+        const why = storageTrouble(err);
+        if (!why) throw err;
+        this.storageFailed(why, err, `holding ${live.length} result(s) unacked`);
+      }
+      if (this.stopping) return; // unacked: JetStream gives them to the next coordinator
+      for (const d of live) d.working?.();
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    this.storageOk();
+    this.pump();
+  }
+
+  /** Refuses results that name no attempt this coordinator dispatched: no rows, a log line. */
+  private screen(batch: DeliveredResult[]): DeliveredResult[] {
+    const unknown = batch.filter((d) => !this.tasks.has(d.result.taskId)).map((d) => d.result.taskId);
+    const stored = unknown.length ? this.store.taskStates(unknown) : new Map();
+    const ok: DeliveredResult[] = [];
+    for (const d of batch) {
+      const r = d.result;
+      const t = this.tasks.get(r.taskId);
+      const why = refusal(r, t ? { sweepId: t.sweepId, dispatches: t.dispatches, startedAttempt: t.leaseAttempt, startedBy: t.workerId } : stored.get(r.taskId));
+      if (!why) { ok.push(d); continue; }
+      this.refused++;
+      if (this.refused <= 20 || this.refused % 1000 === 0) this.log(`coordinator: refused a result from worker ${r.workerId.slice(0, 60) || '(none)'} (${this.refused} so far): ${why}`);
+      // A task this database does not hold may be another coordinator's (a second
+      // database on the same NATS): leave it in the stream, do not eat it. Anything
+      // else is forged or garbled: drop it.
+      if (!t && !stored.has(r.taskId) && d.nak) d.nak(300_000);
+      else if (d.term) d.term(why); else d.ack();
+    }
+    return ok;
+  }
+
+  /** Stores and applies `batch`; returns the results still to do (after a storage error mid-way). */
+  private ingest(batch: DeliveredResult[]): DeliveredResult[] {
+    try {
+      this.ingestTogether(batch);
+      return [];
+    } catch (err) {
+      if (storageTrouble(err) || batch.length === 1) throw err;
+    }
+    // One result broke the transaction: store each alone, so only that one is refused.
+    for (let i = 0; i < batch.length; i++) {
+      const d = batch[i]!;
+      try {
+        this.ingestTogether([d]);
+      } catch (err) {
+        if (storageTrouble(err)) { if (i === 0) throw err; return batch.slice(i); }
+        const why = `result could not be stored: ${(err as Error).message}`;
+        this.log(`coordinator: task ${d.result.taskId} attempt ${d.result.attemptId}: ${why}`);
+        this.ingestTogether([{ ...d, result: { ...d.result, metrics: [], outputs: [], details: undefined, ledger: undefined, error: { message: why, code: 'bad_output', retryable: false, logTail: [] } } }]);
+      }
+    }
+    return [];
+  }
+
+  private ingestTogether(batch: DeliveredResult[]): void {
+    const plan = new Plan(this.tasks);
+    const attempts: AttemptRow[] = [];
+    const results: ResultRecord[] = [];
     const touched = new Set<string>();
-    const changed: LiveTask[] = [];
-    for (const { result: r } of batch) {
+    const logs: string[] = [];
+    for (const { result: r0 } of batch) {
+      let r = r0;
+      const bad = r.error ? null : nonFinite(r);
+      if (bad) r = { ...r, metrics: [], outputs: [], ledger: undefined, details: undefined, error: { message: bad, code: 'bad_output', retryable: false, logTail: [] } };
       const [dispatch, delivery] = [r.attempt || 1, r.delivery || 1];
       const err = r.error;
-      w.attempts.push({
+      attempts.push({
         id: r.attemptId, taskId: r.taskId, sweepId: r.sweepId, dispatch, delivery, workerId: r.workerId || null,
         status: err ? (err.code === 'cancelled' ? 'cancelled' : 'failed') : 'succeeded',
         startedMs: r.startedMs || null, finishedMs: r.finishedMs || Date.now(), error: err?.message ?? null, errorCode: err?.code ?? null,
-      } satisfies AttemptRow);
+      });
       const t = this.tasks.get(r.taskId);
-      if (!t || TERMINAL.has(t.status)) continue;  // a late or doubled result: the attempt is kept, nothing else changes
+      // A late or doubled result (its task already ended, or an attempt since replaced): the attempt is kept, nothing else changes.
+      if (!t || TERMINAL.has(plan.status(t)) || dispatch < t.dispatches) continue;
       touched.add(t.sweepId);
+      const sw = this.sweeps.get(t.sweepId);
+      const finishedMs = r.finishedMs || Date.now();
       if (!err) {
-        w.results.push(toResultRecord(r, t.phase));
-        t.workerId = r.workerId || t.workerId;
-        t.startedMs ??= r.startedMs || null;
-        t.finishedMs = r.finishedMs || Date.now();
-        t.error = null;
-        this.finish(t, 'succeeded', changed);
+        results.push(toResultRecord(r, t.phase));
+        plan.set(t, { status: 'succeeded', workerId: r.workerId || t.workerId, startedMs: t.startedMs ?? (r.startedMs || null), finishedMs, error: null });
+      } else if (sw?.row.status === 'cancelled') {
+        plan.set(t, { status: 'cancelled', error: err.message, finishedMs });
+      } else if (err.code === 'cancelled') {
+        // Nobody here asked for it (a sweep cancel ends the sweep first): a stray or
+        // forged cancel. It is not a success; what needs its output cannot run.
+        const why = `cancelled by worker ${r.workerId} without a cancel from this coordinator (${err.message})`;
+        plan.set(t, { status: 'cancelled', error: why, finishedMs });
+        plan.skipDependents(t, why);
+        logs.push(`coordinator: task ${t.name} (${t.id}) ${why}`);
+      } else if (err.retryable !== false && t.dispatches <= t.maxRetries) {
+        const delay = Math.min(60_000, t.backoffMs * 2 ** (t.dispatches - 1));
+        plan.set(t, { status: 'pending', error: err.message, nextDispatchMs: Date.now() + delay });
+        logs.push(`coordinator: task ${t.name} (${t.id}) attempt ${t.dispatches} failed: ${err.message}; retry ${t.dispatches}/${t.maxRetries} in ${delay} ms`);
+      } else {
+        plan.set(t, { status: 'failed', error: err.message, finishedMs });
+        plan.skipDependents(t, `dependency ${t.name} (${t.id}) failed: ${err.message}`);
+        logs.push(`coordinator: task ${t.name} (${t.id}) failed after ${t.dispatches} attempt(s): ${err.message}`);
+      }
+    }
+    this.store.apply({ attempts, results, tasks: plan.updates() });
+    // Stored: now memory follows, then the acks.
+    const changed = this.commit(plan);
+    for (const { ack } of batch) ack();
+    for (const l of logs) this.log(l);
+    for (const t of changed) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
+    for (const id of touched) this.checkDone(id);
+  }
+
+  /** Applies a stored plan to the live tasks: counts, in-flight, dependents' readiness. */
+  private commit(plan: Plan<LiveTask>): LiveTask[] {
+    const changed: LiveTask[] = [];
+    for (const [t, u] of plan.entries()) {
+      const was = t.status;
+      if ((was === 'queued' || was === 'running') && u.status !== 'queued' && u.status !== 'running') this.inFlight--;
+      Object.assign(t, u.fields);
+      if (u.status === 'pending') t.leaseAttempt = undefined;
+      this.setStatus(t, u.status);
+      if (TERMINAL.has(u.status)) t.finishedMs ??= Date.now();
+      changed.push(t);
+      if (u.status === 'succeeded') {
         for (const id of t.dependents) {
           const d = this.tasks.get(id)!;
           if (--d.waiting === 0 && d.status === 'pending') this.enqueue(d);
         }
-      } else if (err.code === 'cancelled' || this.sweeps.get(t.sweepId)?.row.status === 'cancelled') {
-        t.error = err.message;
-        this.finish(t, 'cancelled', changed);
-      } else if (err.retryable !== false && t.dispatches <= t.maxRetries) {
-        const delay = Math.min(60_000, t.backoffMs * 2 ** (t.dispatches - 1));
-        t.error = err.message;
-        t.nextDispatchMs = Date.now() + delay;
-        this.inFlight--;
-        this.setStatus(t, 'pending');
-        changed.push(t);
-        this.log(`coordinator: task ${t.name} (${t.id}) attempt ${t.dispatches} failed: ${err.message}; retry ${t.dispatches}/${t.maxRetries} in ${delay} ms`);
-      } else {
-        t.error = err.message;
-        t.finishedMs = r.finishedMs || Date.now();
-        this.finish(t, 'failed', changed);
-        this.log(`coordinator: task ${t.name} (${t.id}) failed after ${t.dispatches} attempt(s): ${err.message}`);
-        this.skipDependents(t, changed);
+      } else if (u.status === 'pending') {
+        this.enqueue(t);
       }
     }
-    w.tasks = changed;
-    this.store.apply(w);
-    for (const { ack } of batch) ack();
-    for (const t of changed) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
-    for (const id of touched) this.checkDone(id);
-    this.pump();
-  }
-
-  private finish(t: LiveTask, status: TaskStatus, changed: LiveTask[]): void {
-    if (t.status === 'queued' || t.status === 'running') this.inFlight--;
-    t.finishedMs ??= Date.now();
-    this.setStatus(t, status);
-    changed.push(t);
-  }
-
-  private skipDependents(t: LiveTask, changed: LiveTask[]): void {
-    const stack = [...t.dependents];
-    while (stack.length) {
-      const d = this.tasks.get(stack.pop()!)!;
-      if (TERMINAL.has(d.status)) continue;
-      d.error = `skipped: dependency ${t.name} (${t.id}) failed: ${t.error}`;
-      this.finish(d, 'skipped', changed);
-      stack.push(...d.dependents);
-    }
+    return changed;
   }
 
   private setStatus(t: LiveTask, s: TaskStatus): void {
@@ -285,19 +472,24 @@ export class Scheduler extends EventEmitter {
     if (!sw || sw.row.status !== 'running') return;
     const c = sw.counts;
     if (c.pending + c.queued + c.running > 0) return;
-    const status: SweepStatus = c.failed > 0 ? 'failed' : 'succeeded';
-    this.closeSweep(sw, status, c.failed > 0 ? `${c.failed} task(s) failed, ${c.skipped} skipped` : null);
+    // Cancelled tasks in a sweep nobody cancelled are not a success either.
+    const bad = c.failed + c.cancelled;
+    const parts = [c.failed && `${c.failed} task(s) failed`, c.cancelled && `${c.cancelled} cancelled without a sweep cancel`, `${c.skipped} skipped`].filter(Boolean);
+    this.closeSweep(sw, bad > 0 ? 'failed' : 'succeeded', bad > 0 ? parts.join(', ') : null);
   }
 
-  private closeSweep(sw: LiveSweep, status: SweepStatus, error: string | null): void {
-    sw.row = { ...sw.row, status, finishedMs: Date.now(), error };
-    this.store.apply({ sweeps: [{ id: sw.row.id, status, finishedMs: sw.row.finishedMs, error }] });
+  private closeSweep(sw: LiveSweep, status: SweepStatus, error: string | null): boolean {
+    const finishedMs = Date.now();
+    // Stored first; if the disk is full the sweep stays open and tick() closes it later.
+    if (!this.tryWrite({ sweeps: [{ id: sw.row.id, status, finishedMs, error }] }, `sweep ${sw.row.id} not yet closed`)) return false;
+    sw.row = { ...sw.row, status, finishedMs, error };
     this.log(`coordinator: sweep ${sw.row.id} ${status}${error ? `: ${error}` : ''}`);
     this.emit('change', { sweepId: sw.row.id, message: `sweep ${status}` } satisfies SweepChange);
     // Finished sweeps leave memory; the store answers for them from now on.
     for (const id of sw.taskIds) this.tasks.delete(id);
     this.sweeps.delete(sw.row.id);
     this.emit('closed', sw.row);
+    return true;
   }
 
   // ---------------------------------------------------------------- events, time
@@ -310,18 +502,18 @@ export class Scheduler extends EventEmitter {
     const t = this.tasks.get(ev.taskId);
     if (!ev.event) return;
     if (ev.event.$case === 'started') {
+      if (!t) return; // not a task of a running sweep: no rows for it
       const [dispatch] = ev.attemptId.split('#')[1]?.split('.').map(Number) ?? [1];
       const delivery = ev.event.value.delivery;
+      if (ev.attemptId !== `${t.id}#${dispatch}.${delivery}` || !(dispatch! >= 1) || dispatch! > t.dispatches) return;
       this.startedBatch.push({ id: ev.attemptId, taskId: ev.taskId, sweepId: ev.sweepId, dispatch: dispatch || 1, delivery, workerId: ev.workerId, status: 'running', startedMs: Number(ev.tsMs) || Date.now(), finishedMs: null, error: null, errorCode: null });
       if (delivery > 1) this.lostBatch.push({ taskId: ev.taskId, dispatch: dispatch || 1, beforeDelivery: delivery, error: `lease expired; redelivered to ${ev.workerId}` });
-      if (t?.error?.startsWith('waiting:')) t.error = null;
-      if (t && t.status === 'queued') {
-        this.setStatus(t, 'running');
+      if (t.error?.startsWith('waiting:')) t.error = null;
+      if (dispatch === t.dispatches && (t.status === 'queued' || t.status === 'running')) {
+        if (t.status === 'queued') { this.setStatus(t, 'running'); t.startedMs ??= Number(ev.tsMs) || Date.now(); }
         t.workerId = ev.workerId;
-        t.startedMs ??= Number(ev.tsMs) || Date.now();
-        this.startedTasks.push(t);
-      } else if (t && t.status === 'running') {
-        t.workerId = ev.workerId;
+        t.leaseAttempt = ev.attemptId;
+        t.leaseStartMs = Date.now();
         this.startedTasks.push(t);
       }
     } else if (ev.event.$case === 'progress' && t) {
@@ -359,20 +551,92 @@ export class Scheduler extends EventEmitter {
     return flagged;
   }
 
+  private lastWatch = 0;
+
+  /**
+   * Running attempts that will never report: past their task's timeout_s (plus grace),
+   * or held by a worker that has been silent for longer than a lease would last (after a
+   * coordinator restart too: the clock starts when this coordinator did). JetStream
+   * redelivers a dead worker's task by itself; this catches what it cannot (the message
+   * is gone, or its holder hangs while extending the lease). The attempt is given up and
+   * the task goes out again as a new dispatch; the old attempt's result, if it ever
+   * comes, is ignored as late.
+   */
+  private watchAttempts(now: number): void {
+    const plan = new Plan(this.tasks);
+    const logs: string[] = [];
+    const stop: { worker: string; task: string }[] = [];
+    const leaseMs = this.transport.ackWaitMs;
+    for (const sw of this.sweeps.values()) {
+      if (!sw.counts.running && !sw.counts.queued) continue;
+      for (const id of sw.taskIds) {
+        const t = this.tasks.get(id)!;
+        if (t.status !== 'running' || t.leaseStartMs === undefined) continue;
+        const timeoutMs = ((t.task ??= Task.decode(Buffer.from(t.taskProto, 'base64'))).timeoutS || 0) * 1000;
+        const w = t.workerId ? this.registry.get(t.workerId) : undefined;
+        const gone = !w || w.state === 'lost' || w.state === 'stopped';
+        const silentMs = now - Math.max(w?.lastSeenMs ?? 0, this.startedMs, t.leaseStartMs);
+        let why: string | null = null;
+        if (timeoutMs > 0 && now - t.leaseStartMs > timeoutMs + this.graceMs) why = `timed out: running ${Math.round((now - t.leaseStartMs) / 1000)} s, over its timeout_s ${timeoutMs / 1000} (enforced by the coordinator)`;
+        else if (gone && silentMs > this.lostAfterMs + leaseMs + this.graceMs) why = `its worker ${t.workerId ?? '(unknown)'} is gone (no heartbeat for ${Math.round(silentMs / 1000)} s) and the task did not come back`;
+        if (!why) continue;
+        if (t.workerId && !gone) stop.push({ worker: t.workerId, task: t.id });
+        const retry = t.dispatches <= t.maxRetries || gone;   // a vanished worker is not the task's failure
+        if (retry) {
+          plan.set(t, { status: 'pending', error: why, nextDispatchMs: null });
+          logs.push(`coordinator: task ${t.name} (${t.id}) attempt ${t.dispatches} ${why}; dispatching it again`);
+        } else {
+          plan.set(t, { status: 'failed', error: why, finishedMs: now });
+          plan.skipDependents(t, `dependency ${t.name} (${t.id}) failed: ${why}`);
+          logs.push(`coordinator: task ${t.name} (${t.id}) ${why}; no retries left`);
+        }
+      }
+    }
+    if (!plan.size) return;
+    const attempts: AttemptRow[] = [];
+    for (const [t] of plan.entries()) {
+      if (t.leaseAttempt && t.status === 'running') {
+        attempts.push({ id: t.leaseAttempt, taskId: t.id, sweepId: t.sweepId, dispatch: t.dispatches, delivery: Number(t.leaseAttempt.split('.').pop()) || 1, workerId: t.workerId, status: 'lost', startedMs: null, finishedMs: now, error: t.error, errorCode: 'timeout' });
+      }
+    }
+    if (!this.tryWrite({ tasks: plan.updates(), attempts }, 'stuck attempts not re-queued yet')) return;
+    const changed = this.commit(plan);
+    for (const l of logs) this.log(l);
+    for (const s of stop) void this.transport.control(s.worker, { op: { $case: 'cancelTask', value: s.task } }, 2000).catch(() => {});
+    for (const t of changed) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
+    for (const sw of new Set(changed.map((t) => t.sweepId))) this.checkDone(sw);
+  }
+
+  private saveWorkers(): void {
+    const rows = this.registry.takeDirty();
+    const evicted = this.registry.takeEvicted();
+    if (!rows.length && !evicted.length) return;
+    try {
+      this.store.forgetWorkers(evicted);
+      this.store.upsertWorkers(rows);
+    } catch (err) {
+      const why = storageTrouble(err);
+      if (!why) throw err;
+      this.registry.redirty(rows.map((r) => r.id));
+      this.storageFailed(why, err, 'worker states not saved');
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
     if (now - this.lastFitCheck > 5000) {
       const flagged = this.checkPlacement(now);
-      if (flagged.length) {
-        this.store.apply({ tasks: flagged });
+      if (flagged.length && this.tryWrite({ tasks: flagged.map(updateOf) }, 'placement notes not saved')) {
         for (const t of flagged) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
       }
     }
     if (this.startedBatch.length || this.lostBatch.length) {
       const tasks = this.startedTasks.filter((t) => !TERMINAL.has(t.status));
-      this.store.apply({ attempts: this.startedBatch, lostAttempts: this.lostBatch, tasks });
-      for (const t of tasks) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
-      this.startedBatch = []; this.startedTasks = []; this.lostBatch = [];
+      // Started events only annotate: kept for the next tick if the disk is full.
+      if (this.tryWrite({ attempts: this.startedBatch, lostAttempts: this.lostBatch, tasks: tasks.map(updateOf) }, 'attempt starts not saved')) {
+        for (const t of tasks) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
+        this.startedBatch = []; this.startedTasks = []; this.lostBatch = [];
+      }
     }
     let due = false;
     for (const sw of this.sweeps.values()) {
@@ -390,8 +654,14 @@ export class Scheduler extends EventEmitter {
       this.log(`coordinator: worker ${lost.id} missed its heartbeats; marked lost (its ${lost.running.length} task(s) return after their lease)`);
       this.emit('worker-lost', lost.id);
     }
-    this.store.upsertWorkers(this.registry.takeDirty());
-    if (due) this.pump();
+    this.saveWorkers();
+    if (now - this.lastWatch >= 1000 && !this.storage) {
+      this.lastWatch = now;
+      this.watchAttempts(now);
+      // A sweep whose close could not be stored (disk full) closes now.
+      for (const id of [...this.sweeps.keys()]) this.checkDone(id);
+    }
+    if (due || (this.ready.size && !this.pumping)) this.pump();
   }
 
   // ---------------------------------------------------------------- control
@@ -403,14 +673,24 @@ export class Scheduler extends EventEmitter {
       if (!row) throw new NotFoundError(`no sweep ${sweepId}; \`limolab sweep list\` shows the sweeps`);
       return row; // already finished
     }
-    sw.row = { ...sw.row, status: 'cancelled' };
-    const changed: LiveTask[] = [];
+    const plan = new Plan(this.tasks);
+    const now = Date.now();
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
-      if (!TERMINAL.has(t.status)) { t.error = 'cancelled'; this.finish(t, 'cancelled', changed); }
+      if (!TERMINAL.has(t.status)) plan.set(t, { status: 'cancelled', error: 'cancelled', finishedMs: now });
     }
-    this.store.apply({ tasks: changed });
-    await this.transport.control('all', { op: { $case: 'cancelSweep', value: sweepId } });
+    const finishedMs = Date.now();
+    try {
+      this.store.apply({ tasks: plan.updates(), sweeps: [{ id: sweepId, status: 'cancelled', finishedMs, error: 'cancelled by request' }] });
+    } catch (err) {
+      const why = storageTrouble(err);
+      if (!why) throw err;
+      this.storageFailed(why, err, 'a cancel refused');
+      throw new LimolabError(`cannot cancel sweep ${sweepId}: ${why}; nothing was changed: free space, then cancel again`, { cause: err });
+    }
+    sw.row = { ...sw.row, status: 'cancelled' };
+    const changed = this.commit(plan);
+    await this.transport.control('all', { op: { $case: 'cancelSweep', value: sweepId } }).catch(() => {});
     const purged = await this.transport.purgeSweepTasks(sweepId, [...sw.pools]).catch(() => 0);
     this.log(`coordinator: sweep ${sweepId} cancelled; ${purged} queued message(s) purged, running tasks told to stop`);
     for (const t of changed) this.emit('change', { sweepId, task: t } satisfies SweepChange);

@@ -1,6 +1,8 @@
 // The sweep spec: a YAML or JSON file a researcher writes (experiments/*.yaml), validated
 // with zod. Unknown keys and wrong types are rejected with the path of the offending key
 // and what is allowed; nothing is submitted. Lists under an arm's `params` expand as a grid.
+// Inputs are bounded before anything walks them: text size, nesting depth, NaN/Infinity,
+// and the number of problems reported (the rest are counted).
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SpecError } from '../common/errors.js';
@@ -14,10 +16,14 @@ export const ResourcesSchema = z.strictObject({
   pool: poolName.default('default'),
 });
 
+/** Timers in Node hold at most 2^31-1 ms (24.8 days); a longer task deadline would fire at once. */
+export const MAX_TIMEOUT_S = 14 * 24 * 3600;
+const timeoutS = z.number().int().min(1).max(MAX_TIMEOUT_S, `timeout_s is at most ${MAX_TIMEOUT_S} (14 days)`);
+
 const TaskDefaults = z.strictObject({
   retries: z.number().int().min(0).max(100).default(2).describe('extra dispatches after a failed attempt'),
   backoff_ms: z.number().int().min(0).default(1000).describe('first retry delay; doubles each retry, capped at 60 s'),
-  timeout_s: z.number().int().min(1).default(6 * 3600),
+  timeout_s: timeoutS.default(6 * 3600),
   resources: ResourcesSchema.prefault({}),
 });
 
@@ -30,7 +36,7 @@ export const ArmSchema = z.strictObject({
   params: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'parameter names are snake_case'), paramValue).default({}),
   seeds: z.array(z.number().int().min(0)).min(1).optional().describe('overrides the sweep seeds for this arm'),
   retries: z.number().int().min(0).max(100).optional(),
-  timeout_s: z.number().int().min(1).optional(),
+  timeout_s: timeoutS.optional(),
   resources: ResourcesSchema.partial().optional(),
   priority: z.number().int().optional(),
 });
@@ -43,7 +49,16 @@ export const SweepSpecSchema = z.strictObject({
   priority: z.number().int().default(0).describe('higher runs first when workers are busy'),
   cache: z.boolean().default(true).describe('reuse identical tasks already computed (diag tasks are never reused)'),
   defaults: TaskDefaults.prefault({}),
-  base: z.record(z.string(), z.unknown()).default({}).describe('configuration shared by every arm (model, domain, pretrain, eval)'),
+  base: z.record(z.string(), z.unknown()).default({}).describe('configuration shared by every arm (model, domain, pretrain, eval)')
+    .superRefine((b, ctx) => {
+      // Checked here, at submit, for every method: a worker would only find out later.
+      for (const k of ['model', 'domain'] as const) {
+        const v = b[k];
+        if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) {
+          ctx.addIssue({ code: 'custom', path: [k], message: `must be a mapping of settings (e.g. {hidden_size: 64}), not ${v === null ? 'null' : Array.isArray(v) ? 'a list' : JSON.stringify(v)}` });
+        }
+      }
+    }),
   prices: z.strictObject({
     per_device_hour: z.record(z.string(), z.number().min(0)).default({}),
     per_curated_example: z.number().min(0).optional(),
@@ -61,18 +76,59 @@ export type SweepSpec = z.output<typeof SweepSpecSchema>;
 export type ArmSpec = z.output<typeof ArmSchema>;
 export type Resources = z.output<typeof ResourcesSchema>;
 
+export const MAX_SPEC_BYTES = 1024 * 1024;
+export const MAX_SPEC_DEPTH = 32;
+export const MAX_ISSUES = 50;
+
 /** Parses YAML or JSON text and validates it; throws SpecError listing every problem. */
 export function parseSweepSpec(text: string, source = 'sweep spec'): SweepSpec {
+  if (text.length > MAX_SPEC_BYTES) throw new SpecError(`${source} is ${text.length} bytes; a sweep spec is at most ${MAX_SPEC_BYTES} (1 MiB): use grid lists and seeds counts instead of spelling out every value; nothing was submitted`);
+  // A flow collection nested thousands deep overflows the YAML parser's stack before any
+  // depth check could run: count brackets first (an upper bound on flow nesting).
+  const flow = maxBracketDepth(text);
+  if (flow > MAX_SPEC_DEPTH * 4) throw new SpecError(`${source} nests brackets ${flow} deep; a sweep spec nests at most ${MAX_SPEC_DEPTH} levels; nothing was submitted`);
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
+    if (err instanceof RangeError) throw new SpecError(`${source} is nested too deeply to read (${err.message}); a sweep spec nests at most ${MAX_SPEC_DEPTH} levels; nothing was submitted`, [], { cause: err });
     throw new SpecError(`${source} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, [], { cause: err });
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new SpecError(`${source} must be a mapping with at least "name" and "arms"`);
+  const shape = shapeProblems(raw);
+  if (shape.length) throw new SpecError(`${source} is invalid; nothing was submitted`, capIssues(shape));
   const r = SweepSpecSchema.safeParse(raw);
-  if (!r.success) throw new SpecError(`${source} is invalid; nothing was submitted`, formatZodIssues(r.error.issues));
+  if (!r.success) throw new SpecError(`${source} is invalid; nothing was submitted`, capIssues(formatZodIssues(r.error.issues)));
   return r.data;
+}
+
+/** The first MAX_ISSUES problems, and how many more there were: a reply must fit one message. */
+export function capIssues(issues: string[], max = MAX_ISSUES): string[] {
+  const shown = issues.slice(0, max).map((i) => (i.length > 500 ? `${i.slice(0, 500)}...` : i));
+  return issues.length > max ? [...shown, `... and ${issues.length - max} more problem(s) (${issues.length} in all)`] : shown;
+}
+
+function maxBracketDepth(text: string): number {
+  let depth = 0, max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 || c === 123) { if (++depth > max) max = depth; } else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return max;
+}
+
+/** Nesting deeper than MAX_SPEC_DEPTH, and NaN or infinite numbers, wherever they are (iteratively: no recursion). */
+function shapeProblems(raw: unknown): string[] {
+  const out: string[] = [];
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: raw, path: '', depth: 0 }];
+  while (stack.length && out.length <= MAX_ISSUES) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) out.push(`${path || '(top level)'}: ${v} is not a finite number`);
+    if (!v || typeof v !== 'object') continue;
+    if (depth >= MAX_SPEC_DEPTH) { out.push(`${path}: nested more than ${MAX_SPEC_DEPTH} levels deep`); continue; }
+    for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k, depth: depth + 1 });
+  }
+  return out;
 }
 
 export function formatZodIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[] = []): string[] {

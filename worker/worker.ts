@@ -138,7 +138,15 @@ export class Worker {
   private async handle(dt: DeliveredTask): Promise<void> {
     const task = dt.task;
     if (this.draining) { dt.nak(0); return this.freed(); }
-    if (this.cancelledSweeps.has(task.sweepId)) { dt.term('sweep cancelled'); return this.freed(); }
+    if (this.cancelledSweeps.has(task.sweepId)) {
+      // Reported, not just dropped: a task that silently left the queue would leave the
+      // coordinator waiting for it (and a stray cancel must not look like a success).
+      const r = this.result(task, `${task.id}#${task.attempt || 1}.${dt.delivery}`, dt.delivery, Date.now());
+      r.error = { message: 'its sweep was cancelled (a cancel_sweep control message reached this worker)', code: 'cancelled', retryable: false, logTail: [] };
+      r.finishedMs = Date.now();
+      try { await this.publishWithRetry(r); dt.term('sweep cancelled'); } catch { dt.nak(1000); }
+      return this.freed();
+    }
     const runner = this.byKind.get(task.kind)?.find((r) => !r.accepts || r.accepts(task));
     const need = task.resources;
     const why = !runner ? `no runner for ${TaskKind[task.kind]}${task.modelRef ? ` with model_ref ${JSON.stringify(task.modelRef).slice(0, 80)}` : ''}`
@@ -188,7 +196,7 @@ export class Worker {
       result.error = { message, code, retryable: code === 'failed' || code === 'timeout', logTail: (err as { logTail?: string[] })?.logTail ?? [] };
       // A cancelled task did not fail: it is not counted as failed.
       if (!cancelled) this.failed++;
-      const line = `${describe(task)} attempt ${attemptId} ${code} after ${((Date.now() - startedMs) / 1000).toFixed(2)} s: ${message}`;
+      const line = `${describe(task)} attempt ${attemptId} ${code} after ${((Date.now() - startedMs) / 1000).toFixed(2)} s: ${message.split('\n')[0]}`;
       keepLine(rec, 'worker', `worker ${this.id}: ${line}`);
       this.log(`worker ${this.id}: ${line}`);
     } finally {

@@ -27,6 +27,10 @@ export const diagPlanner: MethodPlanner = {
     const r = Params.safeParse(params);
     return r.success ? [] : formatZodIssues(r.error.issues, ['params']);
   },
+  estimate({ params }: PlanArgs): number {
+    const r = Params.safeParse(params);
+    return r.success ? r.data.tasks * r.data.stages : 0;
+  },
   plan({ params }: PlanArgs): PlannedTask[] {
     const p = Params.parse(params);
     const out: PlannedTask[] = [];

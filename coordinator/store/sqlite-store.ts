@@ -15,22 +15,45 @@ import { LimolabError } from '../../common/errors.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
+/** An existing results file, read-only; refuses a file without limolab's tables. */
+function openReadOnly(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    const tables = new Set(db.prepare(`select name from sqlite_master where type = 'table'`).pluck().all() as string[]);
+    const missing = ['sweeps', 'arms', 'tasks', 'ledger', 'metrics'].filter((t) => !tables.has(t));
+    if (missing.length) throw new Error(`it has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: not a limolab results database`);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw new LimolabError(`cannot read ${path}: ${(err as Error).message}; pass --db with the file \`limolab run\` or \`limolab coordinator --db\` wrote`, { cause: err });
+  }
+}
+
 export class SqliteStore implements Store {
   readonly sqlite: Database.Database;
   readonly db: BetterSQLite3Database<typeof s>;
   private stmts: Record<'updateTask' | 'upsertAttempt' | 'loseAttempts' | 'insertResult' | 'insertLedger' | 'insertMetric' | 'insertArtifact' | 'updateSweep', Database.Statement>;
 
-  constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    try {
-      this.sqlite = new Database(path);
-      this.sqlite.pragma('journal_mode = WAL');
-      this.sqlite.pragma('synchronous = NORMAL');
-      this.sqlite.pragma('busy_timeout = 5000');
+  /** readOnly: open an existing file without creating, migrating or writing anything (the
+   *  read commands); a file without limolab's tables is refused rather than extended. */
+  constructor(readonly path: string, opts: { readOnly?: boolean } = {}) {
+    if (opts.readOnly) {
+      this.sqlite = openReadOnly(path);
       this.db = drizzle(this.sqlite, { schema: s });
-      migrate(this.db, { migrationsFolder: MIGRATIONS });
-    } catch (err) {
-      throw new LimolabError(`cannot open the results database ${path}: ${(err as Error).message}; check the path is writable and not another program's file (pass --db to choose another)`, { cause: err });
+    } else {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      try {
+        this.sqlite = new Database(path);
+        this.sqlite.pragma('journal_mode = WAL');
+        this.sqlite.pragma('synchronous = NORMAL');
+        this.sqlite.pragma('busy_timeout = 5000');
+        this.db = drizzle(this.sqlite, { schema: s });
+        migrate(this.db, { migrationsFolder: MIGRATIONS });
+      } catch (err) {
+        throw new LimolabError(`cannot open the results database ${path}: ${(err as Error).message}; check the path is writable and not another program's file (pass --db to choose another)`, { cause: err });
+      }
     }
     // The dispatch path commits thousands of rows a second: these statements are plain
     // better-sqlite3 prepared statements (drizzle's wrapper costs ~2x per row here); the
@@ -155,6 +178,16 @@ export class SqliteStore implements Store {
     };
   }
 
+  taskStates(taskIds: string[]): Map<string, { sweepId: string; status: TaskRow['status']; dispatches: number }> {
+    const out = new Map<string, { sweepId: string; status: TaskRow['status']; dispatches: number }>();
+    for (let i = 0; i < taskIds.length; i += 500) {
+      const rows = this.db.select({ id: s.tasks.id, sweepId: s.tasks.sweepId, status: s.tasks.status, dispatches: s.tasks.dispatches })
+        .from(s.tasks).where(inArray(s.tasks.id, taskIds.slice(i, i + 500))).all();
+      for (const r of rows) out.set(r.id, { sweepId: r.sweepId, status: r.status as TaskRow['status'], dispatches: r.dispatches });
+    }
+    return out;
+  }
+
   attemptsOf(taskId: string): AttemptRow[] {
     return this.db.select().from(s.attempts).where(eq(s.attempts.taskId, taskId)).all() as AttemptRow[];
   }
@@ -173,11 +206,31 @@ export class SqliteStore implements Store {
     });
   }
 
+  forgetWorkers(ids: string[]): void {
+    if (!ids.length) return;
+    this.db.transaction((tx) => { for (let i = 0; i < ids.length; i += 500) tx.delete(s.workers).where(inArray(s.workers.id, ids.slice(i, i + 500))).run(); });
+  }
+
   listWorkers(): WorkerRow[] {
     return this.db.select().from(s.workers).all().map(({ infoJson, runningJson, ...w }) => ({ ...w, info: JSON.parse(infoJson), running: JSON.parse(runningJson) as string[] }));
   }
 
   close(): void { this.sqlite.close(); }
+}
+
+/**
+ * Why a write failed, when the cause is the storage and not the data: the disk (or the
+ * database's page limit) is full, the file cannot be written, or another process holds
+ * it. Such a write succeeds later unchanged, so the caller keeps it and retries; any
+ * other error (a constraint) belongs to the rows written and retrying cannot fix it.
+ */
+export function storageTrouble(err: unknown): string | null {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  if (code === 'SQLITE_FULL') return 'disk full';
+  if (code.startsWith('SQLITE_IOERR')) return `disk write error (${code})`;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code.startsWith('SQLITE_BUSY_')) return `database busy (${code})`;
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_NOMEM') return `database not writable (${code})`;
+  return null;
 }
 
 export function emptyLedger(): LedgerEntry {

@@ -43,10 +43,13 @@ export interface WorkerRow {
 }
 
 
+/** The mutable fields of a task that a WriteBatch writes. */
+export type TaskUpdate = Pick<TaskRow, 'id' | 'status' | 'dispatches' | 'nextDispatchMs' | 'workerId' | 'startedMs' | 'finishedMs' | 'error' | 'reusedFrom'>;
+
 /** Everything one scheduler step changes, written atomically. */
 export interface WriteBatch {
   sweeps?: { id: string; status: SweepStatus; finishedMs: number | null; error?: string | null }[];
-  tasks?: TaskRow[];                // mutable fields written: status, dispatches, next dispatch, worker, times, error
+  tasks?: TaskUpdate[];             // mutable fields written: status, dispatches, next dispatch, worker, times, error
   attempts?: AttemptRow[];          // upserted by id
   lostAttempts?: { taskId: string; beforeDelivery: number; dispatch: number; error: string }[];
   results?: ResultRecord[];         // inserted once per task; later ones ignored
@@ -68,8 +71,11 @@ export interface Store {
   outputsOf(taskIds: string[]): Map<string, ArtifactRef[]>;
   findCached(cacheKey: string): CachedTask | null;
   attemptsOf(taskId: string): AttemptRow[];
+  /** Sweep, status and dispatch count of these tasks (those that exist), in one query. */
+  taskStates(taskIds: string[]): Map<string, { sweepId: string; status: TaskStatus; dispatches: number }>;
   resultCount(sweepId: string): number;
   upsertWorkers(rows: WorkerRow[]): void;
   listWorkers(): WorkerRow[];
+  forgetWorkers(ids: string[]): void;
   close(): void;
 }
