@@ -11,6 +11,7 @@ import { MemoryTransport } from '../common/memory-transport.js';
 import { startWorker } from '../worker/main.js';
 import { parseSweepSpec } from '../coordinator/spec.js';
 import { startCoordinator } from '../coordinator/main.js';
+import { checkMeta } from '../coordinator/admin.js';
 import { loadRunRecords } from '../coordinator/results.js';
 import { formatTable, queryRuns } from '../coordinator/analysis/index.js';
 import { int, parse } from './args.js';
@@ -31,6 +32,8 @@ Runs a sweep on this machine and prints its results table.
   --ui [HOST:PORT]   serve the web dashboard while it runs and print its URL (default
                      127.0.0.1:8470; port 0 picks a free one)
   --format F         results table format: table, csv or json (default table)
+  --tag T            label the sweep (repeatable; \`limolab sweep list --tag T\` finds it)
+  --note TEXT        a line saying why it was run (shown by \`limolab sweep status\`)
   --json             print the final sweep state and the results as JSON
   --in-process       no nats-server: coordinator and workers in this process over an
                      in-process transport (the default when nats-server is not installed)
@@ -44,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   argv = argv.flatMap((a, i) => (a === '--ui' && !/^[^-].*:\d+$/.test(argv[i + 1] ?? '') ? ['--ui', UI_DEFAULT] : [a]));
   const { values: v, positionals: p } = parse(argv, {
     ui: { type: 'string' }, workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
-    format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, tag: { type: 'string', multiple: true }, note: { type: 'string' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (!p[0]) throw new SpecError(`limolab run needs a sweep spec file, e.g. experiments/quick.yaml\n\n${USAGE}`);
@@ -52,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   let text: string;
   try { text = readFileSync(specPath, 'utf8'); } catch (e) { throw new SpecError(`cannot read sweep spec ${specPath}: ${(e as Error).message}`); }
   parseSweepSpec(text, specPath); // fail before starting anything
+  checkMeta({ tags: v.tag, note: v.note });
   if (v.ui && !/^(127\.[\d.]+|localhost|\[::1\]):\d+$/.test(v.ui)) throw new SpecError(`--ui ${v.ui}: limolab run serves its dashboard on loopback only (e.g. 127.0.0.1:8470); to serve one to a network, run \`limolab coordinator --http HOST:PORT --token T\``);
   const nWorkers = int(v.workers, 'workers', 2);
   const workdir = resolve(v.workdir ?? '.limolab');
@@ -96,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onInt);
   let code = 1;
   try {
-    const sub = coord.coord.submit(text, specPath);
+    const sub = coord.coord.submit(text, specPath, false, { tags: v.tag ?? [], note: v.note ?? '' });
     say(`limolab: sweep ${sub.sweep.id}: ${sub.planned} task(s), ${sub.reused} reused from earlier runs`);
     const tty = process.stderr.isTTY && !v.json;
     let lastLine = 0;
