@@ -101,13 +101,15 @@ export class SweepAdmin {
 
   // ------------------------------------------------------------------ retry
 
-  /** Tasks running on no live worker for longer than a lease: their messages may be gone. */
+  /** Running tasks that will not finish where they are: their worker is lost or stopped, or
+   * no live worker has held them for longer than a lease (their message may be gone). */
   private stuck(tasks: TaskRow[]): Set<string> {
-    const sched = this.scheduler();
-    const held = new Set(sched.registry.list().flatMap(([, w]) => w.running));
-    const lease = this.transport.ackWaitMs;
-    const now = Date.now();
-    return new Set(tasks.filter((t) => t.status === 'running' && !held.has(t.id) && (t.startedMs ?? 0) < now - lease).map((t) => t.id));
+    const live = this.scheduler().registry.list();
+    const liveIds = new Set(live.map(([id]) => id));
+    const held = new Set(live.flatMap(([, w]) => w.running));
+    const since = Date.now() - this.transport.ackWaitMs;
+    return new Set(tasks.filter((t) => t.status === 'running' && !held.has(t.id)
+      && ((t.workerId !== null && !liveIds.has(t.workerId)) || (t.startedMs ?? 0) < since)).map((t) => t.id));
   }
 
   async retry(sweepId: string): Promise<{ requeued: number }> {

@@ -196,7 +196,7 @@ export class Worker {
       result.error = { message, code, retryable: code === 'failed' || code === 'timeout', logTail: (err as { logTail?: string[] })?.logTail ?? [] };
       // A cancelled task did not fail: it is not counted as failed.
       if (!cancelled) this.failed++;
-      const line = `${describe(task)} attempt ${attemptId} ${code} after ${((Date.now() - startedMs) / 1000).toFixed(2)} s: ${message}`;
+      const line = `${describe(task)} attempt ${attemptId} ${code} after ${((Date.now() - startedMs) / 1000).toFixed(2)} s: ${message.split('\n')[0]}`;
       keepLine(rec, 'worker', `worker ${this.id}: ${line}`);
       this.log(`worker ${this.id}: ${line}`);
     } finally {
