@@ -76,7 +76,7 @@ export async function startHttpServer(coord: Coordinator, opts: HttpServerOption
       if (!auth.check(given)) { res.writeHead(303, { location: '/?login=failed' }); return res.end(); }
       auth.setCookie(res, given);
       url.searchParams.delete('token');
-      res.writeHead(303, { location: `${path}${url.search}` });
+      res.writeHead(303, { location: `/${path.replace(/^\/+/, '')}${url.search}` });   // never '//host': no open redirect
       return res.end();
     }
     const vendorPath = vendor[path];

@@ -1,7 +1,7 @@
 // One task for the dashboard: its row, planned spec, attempts (worker, times, errors),
-// metrics (a training-loss curve where metrics carry steps), artifacts, and a log tail:
-// lines workers sent while this coordinator ran (kept in memory, bounded), stored log
-// lines when the store keeps them, and every failed attempt's error.
+// metrics (a training-loss curve where metrics carry steps), artifacts, and a log tail: the
+// coordinator's stored per-attempt logs when it keeps them, else the lines workers sent
+// while this process ran (in memory, bounded) and every failed attempt's error.
 import { Task } from '../../gen/limolab/v1/task.js';
 import type { Coordinator } from '../coordinator.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
@@ -43,7 +43,8 @@ export function taskDetail(coord: Coordinator, logs: LogTails, id: string) {
   const ledger = db.prepare('select * from ledger where task_id = ?').get(id) as Record<string, unknown> | undefined;
   const outputs = result ? (JSON.parse(result.outputs_json) as Record<string, unknown>[]) : [];
   const stored = storedLogs(coord, id);
-  const errors = attempts.filter((a) => a.error).map((a) => `[attempt ${a.dispatch}.${a.delivery}${a.workerId ? ` on ${a.workerId}` : ''}] ${a.status}: ${a.error}`);
+  // Stored logs already carry each attempt's error; without them, list the errors here.
+  const errors = stored.length ? [] : attempts.filter((a) => a.error).map((a) => `[attempt ${a.dispatch}.${a.delivery}${a.workerId ? ` on ${a.workerId}` : ''}] ${a.status}: ${a.error}`);
   return {
     task: {
       id: r.id, sweepId: r.sweep_id, arm: r.arm, seed: r.seed, name: r.name, kind: r.kind, phase: r.phase, pool: r.pool,
@@ -56,7 +57,7 @@ export function taskDetail(coord: Coordinator, logs: LogTails, id: string) {
     curves: curvesOf(metrics),
     artifacts: outputs, details: result?.details_json ? JSON.parse(result.details_json) as unknown : null,
     ledger: ledger ?? null,
-    log: [...stored, ...(stored.length ? [] : logs.get(id)), ...errors].slice(-300),
+    log: [...(stored.length ? stored : logs.get(id)), ...errors].slice(-300),
   };
 }
 
@@ -72,11 +73,18 @@ function curvesOf(metrics: { name: string; value: number; step: number }[]) {
     .sort((a, b) => Number(!/loss/.test(a.name)) - Number(!/loss/.test(b.name)) || a.name.localeCompare(b.name));
 }
 
-/** Log lines the store keeps for a task, when this version stores them (a `logs` or `task_logs` table). */
+/** Log lines the coordinator stores per attempt (runner stderr, worker lines), when this
+ * version keeps them (Coordinator.taskLogs); each attempt opens with a header line. */
 function storedLogs(coord: Coordinator, id: string): string[] {
-  const s = coord.store as SqliteStore & { taskLogs?: (id: string) => unknown[] };
-  if (typeof s.taskLogs === 'function') {
-    try { return s.taskLogs(id).map((l) => (typeof l === 'string' ? l : (l as { line?: string; text?: string }).line ?? (l as { text?: string }).text ?? JSON.stringify(l))); } catch { return []; }
-  }
-  return [];
+  const c = coord as Coordinator & { taskLogs?: (id: string, o: { tail?: number }) => { logs?: StoredLog[] } };
+  if (typeof c.taskLogs !== 'function') return [];
+  let logs: StoredLog[];
+  try { logs = c.taskLogs(id, { tail: 200 }).logs ?? []; } catch { return []; }
+  return logs.flatMap((a) => [
+    `── attempt ${a.attemptId}${a.workerId ? ` on ${a.workerId}` : ''}: ${a.status}${a.live ? ' (live)' : ''}`,
+    ...(a.lines ?? []).map((l) => (l.source ? `[${l.source}] ${l.line}` : l.line)),
+    ...(a.error ? [`error: ${a.error}`] : []),
+  ]);
 }
+
+interface StoredLog { attemptId: string; workerId?: string; status?: string; live?: boolean; error?: string; lines?: { line: string; source?: string }[] }

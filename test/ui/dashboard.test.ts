@@ -133,7 +133,11 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await expectCount(seeds, 4);     // 2 arms x 2 seeds
     await expectCount(w.page.locator('#fig-accuracy-vs-flops .arm_points_marks path'), 2);
     await expectCount(w.page.locator('.fig svg'), 4);
-    await seeds.first().hover({ force: true });
+    // Vega draws the tooltip on pointer moves over the mark: move onto the first seed's symbol.
+    await seeds.first().scrollIntoViewIfNeeded();
+    const box = (await seeds.first().boundingBox())!;
+    await w.page.mouse.move(box.x + box.width / 2 - 15, box.y + box.height / 2 - 15);
+    await w.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 3 });
     const tip = w.page.locator('#vg-tooltip-element');
     await tip.waitFor({ state: 'visible' });
     for (const k of ['arm', 'seed', 'accuracy', 'FLOPs']) await expectText(tip, k);
