@@ -63,7 +63,6 @@ interface Arm { key: string; arm: string; group: string; method: string; base: s
 export const baseOf = (r: RunRecord): string => String(r.params.base ?? 'default');
 export const groupOf = (r: RunRecord): string => r.group ?? r.arm.replace(/\[.*$/, '');
 const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(3);
-const sci = (x: number) => x.toExponential(2);
 
 function armsOf(records: readonly RunRecord[], statuses: StudyOptions['statuses']): Arm[] {
   const by = new Map<string, Arm>();

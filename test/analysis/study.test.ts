@@ -204,7 +204,7 @@ describe('report study section', () => {
     expect(countMarks(svg, 'latent_points')).toBe(study.latent.length); // 10: 5 methods/configs x 2 bases
     expect(countMarks(svg, 'latent_ci')).toBe(study.latent.length);
     // the whole report carries the section
-    const report = await buildReport(records, { title: 't', generatedAt: 'x', plots: [] });
+    const report = await buildReport(records, { title: 't', generatedAt: 'x', plots: [], ...opts });
     expect(report).toContain('<section id="study">');
   });
 });

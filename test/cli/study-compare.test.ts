@@ -18,15 +18,17 @@ beforeAll(() => { fillStudyStore(studyDb, { sweepId: TWO_SEEDS, seeds: [0, 1], c
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 type Row = Record<string, unknown>;
+// Each run starts node + tsx; on a loaded 2-core machine that alone can take tens of seconds.
+const cli = (args: string[]) => runCli(args, { timeoutMs: 120_000 });
 type Study = { controls: Row[]; exchange: Row[]; latent: Row[]; warnings: string[]; sweep: string };
 const compareJson = async (db: string, ...args: string[]) => {
-  const r = await runCli(['compare', '--db', db, '--json', ...args]);
+  const r = await cli(['compare', '--db', db, '--json', ...args]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as Study;
 };
 let latest: Study; // `compare --json` with no --sweep, run once (each run starts a node process)
-beforeAll(async () => { latest = await compareJson(studyDb); });
+beforeAll(async () => { latest = await compareJson(studyDb); }, 150_000);
 const hasKeys = (rows: Row[], keys: string[]) => { for (const r of rows) for (const k of keys) expect(r, `row ${JSON.stringify(r)} lacks ${k}`).toHaveProperty(k); };
 
 describe('limolab compare', () => {
@@ -65,7 +67,7 @@ describe('limolab compare', () => {
   });
 
   it('says plainly in text when a positive control failed, and why no exchange rate is given', async () => {
-    const r = await runCli(['compare', '--db', studyDb, '--sweep', 'latest']);
+    const r = await cli(['compare', '--db', studyDb, '--sweep', 'latest']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('positive control FAILED on base lo: training did not help; no exchange rate reported');
     expect(r.stdout).toContain('positive control passed on base hi: training helped (delta +0.500, 95% CI [');
@@ -87,10 +89,10 @@ describe('limolab compare', () => {
   });
 
   it('names a missing file or sweep in one line, without a stack trace', async () => {
-    const missing = await runCli(['compare', '--db', join(dir, 'nope.db')]);
+    const missing = await cli(['compare', '--db', join(dir, 'nope.db')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain(`no results database at ${join(dir, 'nope.db')}; pass --db FILE`);
-    const wrong = await runCli(['compare', '--db', studyDb, '--sweep', 'sw-nope']);
+    const wrong = await cli(['compare', '--db', studyDb, '--sweep', 'sw-nope']);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain(`no sweep "sw-nope" in ${studyDb}; latest sweeps there: ${STUDY_SWEEP} (study-fixture)`);
     expect(hasStackTrace(missing.stderr + wrong.stderr)).toBe(false);
