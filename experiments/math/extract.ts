@@ -13,6 +13,8 @@ export interface ExtractOptions {
   fallbacks?: AnswerFallback[];
   /** Only the last this-many characters are scanned. Default 200_000. */
   maxChars?: number;
+  /** Budget in ms for each check that two boxes hold the same answer. Default 20. */
+  boxTimeoutMs?: number;
 }
 
 const BOX = /\\(?:boxed|fbox)/g;
@@ -59,16 +61,16 @@ export function lastBoxed(text: string): string | null {
  * The boxed answer under the joined-boxes policy: the distinct boxes (an equal answer boxed again
  * counts once), joined with ", " when there are several. null when no complete non-empty box.
  */
-export function boxedAnswer(text: string): string | null {
-  return joinBoxes(boxedContents(text).boxes);
+export function boxedAnswer(text: string, boxTimeoutMs = 20): string | null {
+  return joinBoxes(boxedContents(text).boxes, boxTimeoutMs);
 }
 
-function joinBoxes(boxes: string[]): string | null {
+function joinBoxes(boxes: string[], timeoutMs: number): string | null {
   const distinct: string[] = [];
   for (const b of boxes) {
     if (b === '') return null; // an empty box answers nothing, whatever else is boxed
     // A small budget each: this runs before the real comparison and must not eat its time.
-    if (!distinct.some((d) => d === b || isEquivalent(d, b, { timeoutMs: 20 }).equal)) distinct.push(b);
+    if (!distinct.some((d) => d === b || isEquivalent(d, b, { timeoutMs }).equal)) distinct.push(b);
   }
   if (distinct.length === 0) return null;
   return distinct.join(', ');
@@ -136,7 +138,7 @@ export function extractAnswer(text: string, opts: ExtractOptions = {}): string |
   // before it held intermediate results.
   const fin = lastMatch(/final answer is\s*:?\s*([^\n]+)/gi, t);
   if (found.boxes.length > 0 && fin && fin.index >= found.lastEnd && cleanTail(fin[1]!) !== '') return cleanTail(fin[1]!);
-  const boxed = joinBoxes(found.boxes);
+  const boxed = joinBoxes(found.boxes, opts.boxTimeoutMs ?? 20);
   if (boxed !== null) return boxed;
   // A box was written but none is complete and non-empty: the answer was cut off or left empty.
   if (found.sawBox) return null;

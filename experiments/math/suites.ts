@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LimolabError } from '../../common/errors.js';
-import { isEquivalent } from './equivalence.js';
-import { extractAnswer } from './extract.js';
+import { isEquivalent, type EquivalenceOptions } from './equivalence.js';
+import { extractAnswer, type ExtractOptions } from './extract.js';
 import { verify } from './verify.js';
 
 export interface SuiteCase {
@@ -77,18 +77,19 @@ export function loadSuites(dir: string): Suite[] {
   });
 }
 
-export function runSuite(suite: Suite): { report: SuiteReport; outcomes: CaseOutcome[] } {
+/** `opts` goes to verify/isEquivalent (tests pass a generous budget: they check verdicts, not speed). */
+export function runSuite(suite: Suite, opts: ExtractOptions & EquivalenceOptions = {}): { report: SuiteReport; outcomes: CaseOutcome[] } {
   const outcomes: CaseOutcome[] = [];
   for (const c of suite.cases) {
     const t0 = performance.now();
     let r: { correct: boolean; extracted: string | null; method: string; reason?: string };
     if (suite.source.compare === 'answers') {
-      const e = isEquivalent(c.pred, c.gold);
+      const e = isEquivalent(c.pred, c.gold, opts);
       r = { correct: e.equal, extracted: c.pred, method: e.method, ...(e.reason ? { reason: e.reason } : {}) };
     } else {
       // Both sides are texts: the gold's answer is extracted the same way as the prediction's.
-      const gold = extractAnswer(c.gold);
-      r = gold === null ? { correct: false, extracted: null, method: 'extract', reason: 'no answer found in the gold text' } : verify(c.pred, gold);
+      const gold = extractAnswer(c.gold, opts);
+      r = gold === null ? { correct: false, extracted: null, method: 'extract', reason: 'no answer found in the gold text' } : verify(c.pred, gold, opts);
     }
     const ms = performance.now() - t0;
     outcomes.push({ suite: suite.name, case: c, got: r.correct, extracted: r.extracted, method: r.method, ...(r.reason ? { reason: r.reason } : {}), ms });

@@ -14,7 +14,7 @@ export interface VerifyResult {
 }
 
 export function verify(response: string, reference: string, opts: ExtractOptions & EquivalenceOptions = {}): VerifyResult {
-  const ref = boxedAnswer(reference) ?? reference;
+  const ref = boxedAnswer(reference, opts.boxTimeoutMs) ?? reference;
   const extracted = extractAnswer(response, opts);
   if (extracted === null) return { correct: false, extracted, reference: ref, method: 'extract', reason: 'no final answer found in the response' };
   const r = isEquivalent(extracted, ref, opts);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isEquivalent, verify } from '../../experiments/math/index.js';
 
 // Generous budget: these cases are about the rules; the time guard has its own test.
-const opts = { timeoutMs: 5000 };
+const opts = { timeoutMs: 5000, boxTimeoutMs: 5000 };
 const rejects = (response: string, gold: string) => {
   const r = verify(response, gold, opts);
   expect(r.correct, `${response} graded against ${gold}: ${r.method} ${r.reason ?? ''}`).toBe(false);

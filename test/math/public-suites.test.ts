@@ -15,7 +15,7 @@ describe("public graders' test cases", () => {
   });
 
   it.each(suites.map((s) => s.name))('%s: never calls an unequal pair equal, agrees on >= 97%%', (name) => {
-    const { report } = runSuite(suites.find((s) => s.name === name)!);
+    const { report } = runSuite(suites.find((s) => s.name === name)!, { timeoutMs: 5000, boxTimeoutMs: 5000 });
     const show = report.falseEqual.map((o) => `${o.case.id}: ${o.case.gold} vs ${o.case.pred} -> ${o.extracted} [${o.method}]`);
     expect(show).toEqual([]);
     expect(report.agree / report.cases, report.falseUnequal.map((o) => `${o.case.id} [${o.method}] ${o.reason ?? ''}`).join('\n')).toBeGreaterThanOrEqual(0.97);
