@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   if (v.data) args.push('--data', v.data);
   if (v.untied) args.push('--untied');
   const py = probePython(['torch', 'transformers', 'tokenizers']);
-  if (!py.ok) throw new SpecError(`limolab hf-tiny: ${py.missing}; ${VENV_HINT}`);
+  if (!py.ok) throw new SpecError(`${py.missing}; ${VENV_HINT}`);
   return new Promise((resolve, reject) => {
     const child = spawn(py.python, [HF_TINY, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.once('error', reject);

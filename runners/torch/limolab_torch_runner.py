@@ -293,7 +293,7 @@ def run_prompts(spec, m, device_kind, t0, options):
         texts, n_prompt, n_gen = generate(m, llm, prompt, n, temperature, top_p, max_tokens, stop, seeds[i], gen)
         prompt_lens += [n_prompt] * n
         gen_lens += n_gen
-        rows.append({"completions": texts, "prompt_tokens": n_prompt * n, "generated_tokens": sum(n_gen)})
+        rows.append({"completions": texts, "prompt_tokens": n_prompt * n, "generated_tokens": sum(n_gen), "generated_each": n_gen})
         emit(type="progress", fraction=(i + 1) / len(prompts), message=f"prompt {i + 1}/{len(prompts)}")
     with open(os.path.join(spec["output_dir"], "samples.json"), "w", encoding="utf-8") as f:
         json.dump({"format": "limolab-samples/1", "samples": rows}, f)

@@ -23,17 +23,19 @@ export interface PythonProbe { python: string; ok: boolean; missing: string }
 
 const cache = new Map<string, PythonProbe>();
 
-/** Whether the python imports every module in `modules`; `missing` says which one did not and why. */
+/** Whether the python has every module in `modules` installed; `missing` says which one it lacks. */
 export function probePython(modules: string[], env: Record<string, string | undefined> = process.env): PythonProbe {
   const python = pythonPath(env);
   const key = `${python}:${modules.join(',')}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const code = `import importlib, sys\nfor m in ${JSON.stringify(modules)}:\n    try:\n        importlib.import_module(m)\n    except Exception as e:\n        print(m + ": " + str(e).splitlines()[0] if str(e) else m); sys.exit(1)`;
-  const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 120_000 });
+  // find_spec locates a module without importing it: importing torch + transformers takes
+  // seconds idle and minutes on a loaded machine, and the real runs report a broken install.
+  const code = `import importlib.util, sys\nfor m in ${JSON.stringify(modules)}:\n    if importlib.util.find_spec(m) is None:\n        print(m); sys.exit(1)`;
+  const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 60_000 });
   const out: PythonProbe = r.status === 0
     ? { python, ok: true, missing: '' }
-    : { python, ok: false, missing: r.error ? `${python}: ${r.error.message}` : `${python} cannot import ${(r.stdout || r.stderr).trim().split('\n').pop()}` };
+    : { python, ok: false, missing: r.error ? `${python}: ${r.error.message}` : `${python} has no module ${(r.stdout || r.stderr).trim().split('\n').pop()}` };
   cache.set(key, out);
   return out;
 }

@@ -85,11 +85,12 @@ export class HfRunner implements Runner {
     if (ctx.signal.aborted) throw new TaskCancelledError(`task ${ctx.task.id} was cancelled before it started`);
     const ref = parseWith(HfModelRefSchema, ctx.task.modelRef, 'model_ref');
     // The model directory is read by the sampling process: it must lie under a data root too.
-    await resolveDataPath(ref.path, this.access, 'model_ref.path');
+    // The process runs in its own work dir, so it gets the resolved absolute path.
+    const realPath = await resolveDataPath(ref.path, this.access, 'model_ref.path');
     const prompterFor = (t: string | undefined, stop: string[] | undefined): Prompter => makePrompter(t ?? ref.template ?? 'plain', 'render', stop);
     const spec = ctx.task.spec;
     const ledger: Partial<LedgerEntry> = {};
-    const sample = this.sampler(ctx, ref, ledger);
+    const sample = this.sampler(ctx, ref, realPath, ledger);
     if (spec?.$case === 'eval' && ctx.task.kind === TaskKind.TASK_KIND_EVAL) {
       const { metrics, details } = await evaluateMath(ctx, spec.value, prompterFor, sample, this.access);
       metrics.tokens_prompt = ledger.tokensPrompt ?? 0;
@@ -100,7 +101,7 @@ export class HfRunner implements Runner {
       const r = await rolloutMath(ctx, spec.value, prompterFor, sample, this.access);
       return { metrics: r.metrics, ledger: this.finish(ref, ledger), outputs: [r.output], details: { model: ref.path, runner_params: ledger.params ?? 0, ...r.details } };
     }
-    if (spec?.$case === 'train' && ctx.task.kind === TaskKind.TASK_KIND_TRAIN) return this.train(ctx, ref, spec.value);
+    if (spec?.$case === 'train' && ctx.task.kind === TaskKind.TASK_KIND_TRAIN) return this.train(ctx, ref, realPath, spec.value);
     throw new BadTaskInputError(`task ${ctx.task.id}: the hf runner runs EVAL, ROLLOUT and TRAIN tasks with a matching spec, got kind ${TaskKind[ctx.task.kind]} with spec ${spec?.$case ?? 'none'}`);
   }
 
@@ -117,7 +118,7 @@ export class HfRunner implements Runner {
   }
 
   /** TRAIN: examples built here, trained by the torch runner, checkpoint (a tar) stored as output. */
-  private async train(ctx: TaskContext, ref: HfRunnerModelRef, s: TrainSpec): Promise<RunOutput> {
+  private async train(ctx: TaskContext, ref: HfRunnerModelRef, realPath: string, s: TrainSpec): Promise<RunOutput> {
     const o = parseWith(HfTrainOptionsSchema, s.options, 'train.options');
     const data = await buildTrainingSet(ctx, o, o.template ?? ref.template ?? 'plain', s.maxPerPrompt, this.access);
     const empty = data.fromDataset + data.fromRollouts === 0;
@@ -127,6 +128,7 @@ export class HfRunner implements Runner {
     const t = ctx.task;
     const sub = Task.fromPartial({
       ...t,
+      modelRef: { ...t.modelRef, path: realPath },
       inputs: [...t.inputs.filter((i) => i.role === 'checkpoint'), dataset],
       spec: { $case: 'train', value: { ...s, options: torchTrainOptions(o, empty) } },
     });
@@ -142,7 +144,7 @@ export class HfRunner implements Runner {
   }
 
   /** A SampleFn that runs the torch runner once in sample mode; its ledger lands in `ledger`. */
-  private sampler(ctx: TaskContext, ref: HfRunnerModelRef, ledger: Partial<LedgerEntry>): SampleFn {
+  private sampler(ctx: TaskContext, ref: HfRunnerModelRef, realPath: string, ledger: Partial<LedgerEntry>): SampleFn {
     return async (reqs, s, progress) => {
       const options: Record<string, unknown> = {
         prompts: reqs.map((r) => r.prompt),
@@ -156,6 +158,7 @@ export class HfRunner implements Runner {
       const t = ctx.task;
       const sub = Task.fromPartial({
         ...t,
+        modelRef: { ...t.modelRef, path: realPath },
         // A model trained by an earlier task comes as its checkpoint tar; else model_ref.path is loaded.
         inputs: t.inputs.filter((i) => i.role === 'checkpoint'),
         spec: t.spec?.$case === 'eval' ? { $case: 'eval', value: { ...t.spec.value, options } }

@@ -1,0 +1,111 @@
+// A real Hugging Face model through the worker's HfRunner and runners/torch, on CPU: a tiny
+// LlamaForCausalLM from `limolab hf-tiny` (BPE tokenizer trained locally) is fine-tuned (every
+// weight, then LoRA through peft), sampled with generate, and graded in TypeScript. Each TRAIN's
+// loss must fall, and every ledger's FLOPs must equal the hand-computed model FLOPs
+// (docs/runner-protocol.md "FLOPs") from the tokenizer's own token counts.
+// Skipped, with how to build the venv, when no Python with torch + transformers + peft is found.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TaskKind, type ArtifactRef, type Task } from '../../gen/limolab/v1/task.js';
+import { getTemplate, renderExample, renderPrompt } from '../../experiments/datasets/index.js';
+import { HfRunner } from '../../worker/runners/hf-runner.js';
+import { makeAccess } from '../../worker/runners/access.js';
+import { ProcessRunner } from '../../worker/runners/process.js';
+import { probePython, TORCH_RUNNER, VENV_HINT } from '../../runners/torch/python.js';
+import { runCli } from '../cli/run-cli.js';
+import { makeCtx, MemoryArtifacts } from './helpers.js';
+
+const py = probePython(['torch', 'transformers', 'tokenizers', 'peft']);
+if (!py.ok) console.warn(`HF train tests skipped: ${py.missing}; ${VENV_HINT}`);
+const dir = mkdtempSync(join(tmpdir(), 'limolab-hf-train-'));
+const model = join(dir, 'model'), data = join(dir, 'data');
+const plain = getTemplate('plain');
+// the hf-tiny defaults: hidden 64, 2 layers, 4 heads, intermediate 176, BPE vocab 384, tied
+const C = 64, L = 2, I = 176, V = 384;
+const N = L * (4 * C * C + 3 * C * I) + V * C; // lm_head counts even when tied
+const fwd = (n: number, nMM = N) => n * (2 * nMM + 2 * L * n * C);
+const modelRef = { kind: 'hf', path: model, params: 125_248 };
+const EXAMPLES = 32;
+
+/** Token counts under the model's own tokenizer (BOS + prompt, completion + EOS). */
+function tokenCounts(texts: string[]): number[] {
+  const code = `import json, sys\nfrom transformers import AutoTokenizer\nt = AutoTokenizer.from_pretrained(sys.argv[1])\nprint(json.dumps([len(t(x, add_special_tokens=False)["input_ids"]) for x in json.load(sys.stdin)]))`;
+  const r = spawnSync(py.python, ['-c', code, model], { input: JSON.stringify(texts), encoding: 'utf8', timeout: 120_000, env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as number[];
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(!py.ok)('HfRunner on a real transformers model (CPU)', () => {
+  const runner = new HfRunner({ command: [py.python, TORCH_RUNNER], graceMs: 2000, timeoutMs: 300_000, access: py.ok ? makeAccess({ dataRoots: [dir] }) : undefined });
+  const artifacts = new MemoryArtifacts();
+  let trainLengths: number[] = [];
+  let full: ArtifactRef;
+
+  beforeAll(async () => {
+    const r = await runCli(['hf-tiny', '-o', model, '--data', data], { env: { LIMOLAB_PYTHON: py.python }, timeoutMs: 180_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    const rows = readFileSync(join(data, 'train.jsonl'), 'utf8').trim().split('\n').slice(0, EXAMPLES).map((l) => JSON.parse(l) as { problem: string; solution: string });
+    const ex = rows.map((r) => renderExample(plain, r.problem, r.solution));
+    const counts = tokenCounts(ex.flatMap((e) => [e.prompt, e.completion]));
+    // positions run per example: BOS + prompt + completion + EOS, minus the last (only a target)
+    trainLengths = ex.map((_, i) => 1 + counts[2 * i]! + counts[2 * i + 1]! + 1 - 1);
+  }, 240_000);
+
+  const trainTask = (lora: boolean): Partial<Task> => ({
+    kind: TaskKind.TASK_KIND_TRAIN, phase: 'training', seed: 1, modelRef,
+    spec: { $case: 'train', value: { method: 'sft', epochs: 3, lr: 3e-3, batchSize: 8, maxPerPrompt: 0,
+      options: { dataset: join(data, 'train.jsonl'), limit: EXAMPLES, ...(lora ? { lora: { r: 8, alpha: 16 } } : {}) } } },
+  });
+
+  it('full fine-tune: the loss falls, a checkpoint tar comes back, FLOPs are 6N-style model FLOPs', async () => {
+    const c = makeCtx(trainTask(false), artifacts);
+    const out = await runner.run(c.ctx);
+    expect(out.metrics.loss_final).toBeLessThan(out.metrics.loss_first_step! * 0.6);
+    expect(out.metrics).toMatchObject({ steps: 12, examples: EXAMPLES, examples_dataset: EXAMPLES, lora: 0 });
+    expect(c.metrics.filter(([n]) => n === 'train_loss')).toHaveLength(12);
+    const perEpoch = trainLengths.reduce((a, n) => a + 3 * fwd(n), 0);
+    const finalPass = trainLengths.reduce((a, n) => a + fwd(n), 0);
+    expect(out.ledger).toMatchObject({ tokensTrained: 3 * trainLengths.reduce((a, b) => a + b, 0), params: modelRef.params });
+    expect(out.ledger.flops).toBe(3 * perEpoch + finalPass);
+    expect(out.details!.runner_params).toBe(N);
+    full = out.outputs.find((o) => o.role === 'checkpoint')!;
+    expect(full.mediaType).toBe('application/x-tar');
+  }, 300_000);
+
+  it('LoRA through peft: only adapters train, the loss falls, N counts the adapters', async () => {
+    const out = await runner.run(makeCtx(trainTask(true), artifacts).ctx);
+    expect(out.metrics.loss_final).toBeLessThan(out.metrics.loss_first_step!);
+    expect(out.metrics.lora).toBe(1);
+    const nLora = N + L * 4 * (8 * C + C * 8); // A (r x C) + B (C x r) on q, k, v, o
+    expect(out.details!.runner_params).toBe(nLora);
+    expect(out.ledger.flops).toBe(3 * trainLengths.reduce((a, n) => a + 3 * fwd(n, nLora), 0) + trainLengths.reduce((a, n) => a + fwd(n, nLora), 0));
+  }, 300_000);
+
+  it('EVAL and ROLLOUT of the trained checkpoint through generate, graded here, FLOPs per sample row', async () => {
+    const ev = await runner.run(makeCtx({
+      kind: TaskKind.TASK_KIND_EVAL, phase: 'evaluation', seed: 2, modelRef, inputs: [full],
+      spec: { $case: 'eval', value: { splits: [], nSamples: 1, k: [1], temperature: 0, keepOutputs: 2, mode: 'model', shots: 0, options: { datasets: [{ name: 'test', path: join(data, 'test.jsonl'), limit: 4 }], max_tokens: 24 } } },
+    }, artifacts).ctx);
+    expect(ev.metrics['problems.test']).toBe(4);
+    expect(ev.metrics['pass1.test']).toBeGreaterThanOrEqual(0);
+    expect(ev.ledger.tokensGenerated).toBeGreaterThan(0);
+    // the same prompts straight through sample mode: per-row token counts, then FLOPs by hand
+    const prompts = ['What is $1 + 2$?', 'What is $4 + 4$?'].map((p) => renderPrompt(plain, p));
+    const direct = new ProcessRunner({ command: [py.python, TORCH_RUNNER], kinds: [TaskKind.TASK_KIND_ROLLOUT], graceMs: 2000, timeoutMs: 300_000 });
+    const raw = await direct.run(makeCtx({ kind: TaskKind.TASK_KIND_ROLLOUT, seed: 3, modelRef, inputs: [full], spec: { $case: 'rollout', value: {
+      shard: 0, numShards: 1, prompts: 2, k: 3, temperature: 1, maxTokens: 0, round: 1, options: { prompts, n: 3, temperature: 1, max_tokens: 16 } } } }, artifacts).ctx);
+    const file = JSON.parse(new TextDecoder().decode(await artifacts.get(raw.outputs.find((o) => o.role === 'samples')!))) as { samples: { completions: string[]; prompt_tokens: number; generated_tokens: number; generated_each: number[] }[] };
+    const pLens = tokenCounts(prompts).map((n) => n + 1); // + BOS
+    expect(file.samples.map((s) => s.prompt_tokens)).toEqual(pLens.map((p) => 3 * p)); // once per sample row
+    expect(raw.ledger.tokensGenerated).toBe(file.samples.reduce((a, s) => a + s.generated_tokens, 0));
+    // each sample row runs its prompt and its generated tokens but the last
+    const each = file.samples.flatMap((s, i) => s.generated_each.map((g) => pLens[i]! + g - 1));
+    expect(raw.ledger.flops).toBe(each.reduce((a, n) => a + fwd(n), 0));
+  }, 300_000);
+});
