@@ -5,6 +5,7 @@ import { SpecError } from '../common/errors.js';
 import type { Sweep, WorkerStatus } from '../gen/limolab/v1/coordinator.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, int, parse } from './args.js';
 import { Client } from './client.js';
+import { listAllTasks } from './task-pages.js';
 import { compareMain } from './sweep-compare.js';
 import { ago, table } from './format.js';
 import { duration, printSweep, progressLine, watch } from './watch.js';
@@ -64,7 +65,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'status': {
-        const s = await client.call<object, Sweep>('getSweep', { id: need(), includeTasks: !!v.tasks });
+        const s = await client.call<object, Sweep>('getSweep', { id: need(), includeTasks: false });
+        // Tasks a page at a time (ListTasks), however large the sweep.
+        if (v.tasks) s.tasks = await listAllTasks(client, s.id);
         if (v.json) { console.log(JSON.stringify(s)); return 0; }
         printSweep(s);
         printMeta(s);

@@ -8,10 +8,12 @@ import { HealthImplementation } from 'grpc-health-check';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoordinatorService, type CoordinatorServer, type QueryResultsResponse } from '../gen/limolab/v1/coordinator.js';
+import { CoordinatorService, type CoordinatorServer, type QueryResultsResponse, type SweepEvent } from '../gen/limolab/v1/coordinator.js';
 import { LimolabError, NotFoundError, SpecError } from '../common/errors.js';
 import { AnalysisError } from './analysis/index.js';
 import type { Coordinator } from './coordinator.js';
+import { listTaskPage } from './task-pages.js';
+import { WatchHub } from './watch-hub.js';
 
 const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'proto');
 
@@ -24,6 +26,7 @@ export interface GrpcServerOptions {
 
 export async function startGrpcServer(coord: Coordinator, opts: GrpcServerOptions): Promise<{ server: grpc.Server; port: number; address: string; stop(): Promise<void> }> {
   const server = new grpc.Server();
+  const hub = new WatchHub(coord);
   const auth = (md: grpc.Metadata): grpc.ServiceError | null => {
     if (!opts.token) return null;
     const h = String(md.get('authorization')[0] ?? '');
@@ -51,6 +54,7 @@ export async function startGrpcServer(coord: Coordinator, opts: GrpcServerOption
     deleteSweep: unary((req) => ({ id: req.id, tasksDeleted: coord.deleteSweep(req.id) })),
     getTaskLogs: unary((req) => coord.taskLogs(req.id, { failedOnly: req.failedOnly, tail: req.tail })),
     listArtifacts: unary((req) => ({ artifacts: coord.artifacts(req.id) })),
+    listTasks: unary((req) => listTaskPage(coord, req)),
     queryResults: unary(async (req) => {
       if (!opts.query) throw new LimolabError('this coordinator was started without result queries');
       return opts.query(req);
@@ -61,10 +65,15 @@ export async function startGrpcServer(coord: Coordinator, opts: GrpcServerOption
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
       call.on('close', () => ac.abort());
-      coord.watch(call.request.id, (ev) => call.write(ev), ac.signal).then(() => call.end(), (e) => call.emit('error', toStatus(e)));
+      // Events arrive encoded once for all watchers of the sweep (watch-hub.ts).
+      Promise.resolve().then(() => hub.watch(call.request.id, (bytes) => call.write(bytes as unknown as SweepEvent), ac.signal))
+        .then(() => call.end(), (e) => call.emit('error', toStatus(e)));
     },
   };
-  server.addService(CoordinatorService, impl);
+  // WatchSweep writes bytes the hub has already encoded; anything else is encoded as usual.
+  const ws = CoordinatorService.watchSweep;
+  const service = { ...CoordinatorService, watchSweep: { ...ws, responseSerialize: (v: SweepEvent | Buffer) => (Buffer.isBuffer(v) ? v : ws.responseSerialize(v)) } };
+  server.addService(service as typeof CoordinatorService, impl);
   const health = new HealthImplementation({ '': 'SERVING', 'limolab.v1.Coordinator': 'SERVING' });
   health.addToServer(server);
   // Reflection lists the services; @grpc/reflection merges a package's files into one,

@@ -7,7 +7,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../../cli/client.js';
-import { Cluster, ROOT } from '../helpers/cluster.js';
+import { Cluster, ROOT, waitFor } from '../helpers/cluster.js';
+import type { ListTasksRequest, ListTasksResponse, SweepEvent } from '../../gen/limolab/v1/coordinator.js';
 
 let cluster: Cluster;
 afterEach(async () => { await cluster?.stop(); });
@@ -72,5 +73,45 @@ describe('gRPC service', () => {
     const plain = new Client({ address });
     await expect(plain.call('listSweeps', {}, 3000)).rejects.toThrow();
     plain.close();
+  });
+
+  it('pages a sweep\'s tasks through ListTasks in one order, running or finished, and refuses a foreign page token', async () => {
+    cluster = new Cluster();
+    await cluster.startNats();
+    const c = await cluster.startCoordinatorInProcess();
+    const client = cluster.client();
+    const id = c.coord.submit('name: paged\narms: [{name: a, method: diag, params: {tasks: 25}}]').sweep.id;
+    const other = c.coord.submit('name: other\narms: [{name: a, method: diag}]').sweep.id;
+    const walk = async () => {
+      const pages: ListTasksResponse[] = [];
+      let pageToken = '';
+      do {
+        const r = await client.call<ListTasksRequest, ListTasksResponse>('listTasks', { sweepId: id, pageSize: 10, pageToken });
+        pages.push(r);
+        pageToken = r.nextPageToken;
+      } while (pageToken);
+      return pages;
+    };
+    const live = await walk();
+    expect(live.map((p) => p.tasks.length)).toEqual([10, 10, 5]);
+    expect(live.every((p) => p.total === 25)).toBe(true);
+    const ids = live.flatMap((p) => p.tasks.map((t) => t.id));
+    expect(new Set(ids).size).toBe(25);
+    expect(ids).toEqual(c.coord.getSweep(id, true).tasks.map((t) => t.id));
+    // Two watchers share one feed; both see the sweep end and their streams close.
+    const seen: SweepEvent[][] = [[], []];
+    const watches = seen.map((evs) => client.watch(id, (ev) => evs.push(ev)));
+    await waitFor(() => seen.every((evs) => evs.length > 0), 'both watchers\' first state');
+    await client.call('cancelSweep', { id });
+    await Promise.all(watches);
+    for (const evs of seen) expect(evs.at(-1)!.sweep!.status).toBe('cancelled');
+    // Finished: the same order, now read from SQLite a page at a time.
+    const done = await walk();
+    expect(done.flatMap((p) => p.tasks.map((t) => t.id))).toEqual(ids);
+    expect(done.flatMap((p) => p.tasks.map((t) => t.status)).every((st) => st === 'cancelled')).toBe(true);
+    const foreign = (await client.call<ListTasksRequest, ListTasksResponse>('listTasks', { sweepId: other, pageSize: 1, pageToken: '' })).nextPageToken;
+    expect(foreign).toBe('');
+    await expect(client.call('listTasks', { sweepId: id, pageSize: 10, pageToken: live[0]!.nextPageToken.slice(0, -2) + 'zz' })).rejects.toThrow(/page_token is not a token this coordinator gave for sweep/);
+    await expect(client.call('listTasks', { sweepId: 'nope', pageSize: 10, pageToken: '' })).rejects.toThrow(/no sweep with id nope/);
   });
 });
