@@ -101,13 +101,18 @@ export async function acquireCoordinatorLease(nc: NatsConnection, opts: LeaseOpt
   const renew = async () => {
     if (stopped) return;
     try {
-      const next = await cas(seq!, me);
+      let next = await cas(seq!, me);
       if (next === null) {
-        stopped = true;
-        clearInterval(timer);
+        // A renewal whose ack was lost (a timeout) still moved the sequence: if the
+        // last write is our own, carry on from it.
         const by = await read().catch(() => null);
-        opts.onLost(by?.value ?? null);
-        return;
+        if (by?.value?.holder === me.holder && !by.value.released) next = by.seq;
+        else {
+          stopped = true;
+          clearInterval(timer);
+          opts.onLost(by?.value ?? null);
+          return;
+        }
       }
       seq = next;
       failingSince = 0;
