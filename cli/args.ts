@@ -43,11 +43,25 @@ export function natsFrom(v: Record<string, unknown>): NatsSettings {
 }
 
 export function clientFrom(v: Record<string, unknown>) {
+  const given = v.coordinator as string | undefined;
   return {
-    address: (v.coordinator as string | undefined) ?? process.env.LIMOLAB_COORDINATOR ?? '127.0.0.1:50551',
+    address: coordinatorAddress(given ?? (process.env.LIMOLAB_COORDINATOR || '127.0.0.1:50551'), given !== undefined ? '--coordinator' : 'LIMOLAB_COORDINATOR'),
     token: (v.token as string | undefined) ?? process.env.LIMOLAB_TOKEN,
     tlsCa: v['tls-ca'] as string | undefined,
   };
+}
+
+/** HOST:PORT (or [v6]:PORT), checked: without a port gRPC would silently try 443. */
+export function coordinatorAddress(addr: string, from = '--coordinator'): string {
+  const a = addr.trim();
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d+)$/.exec(a);
+  if (!m) {
+    const hint = /^[^\s:/]+$/.test(a) ? `it has no port; e.g. ${a}:50551` : 'write it as HOST:PORT, e.g. 127.0.0.1:50551';
+    throw new SpecError(`${from} "${addr}" is not a coordinator address: ${hint}`);
+  }
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new SpecError(`${from} "${addr}": port ${m[2]} is out of range (1-65535)`);
+  return a;
 }
 
 export function int(v: unknown, name: string, dflt: number): number {

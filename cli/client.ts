@@ -56,15 +56,33 @@ export class Client {
   }
 
   private wrap(e: grpc.ServiceError): Error {
-    return Object.assign(this.describe(e), { grpcCode: e.code });
-  }
-
-  private describe(e: grpc.ServiceError): Error {
     if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
-      return new ConnectionError(`cannot reach the coordinator at ${this.opts.address} (${e.details || e.message}); start one with \`limolab coordinator\`, or pass --coordinator host:port`);
+      return new ConnectionError(`cannot reach the coordinator at ${this.opts.address} (${unreachableReason(e)}); start one with \`limolab coordinator\`, or pass --coordinator host:port`);
     }
-    return new LimolabError(e.details || e.message);
+    if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.PERMISSION_DENIED) {
+      return new LimolabError(`the coordinator at ${this.opts.address} refused the request: ${serverText(e)}; pass its token with --token or LIMOLAB_TOKEN`);
+    }
+    return new LimolabError(serverText(e));
   }
 
   close() { this.c.close(); }
+}
+
+/** Why a coordinator could not be reached, in words: gRPC's own text ("No connection
+ *  established. Last error: ... Resolution note: )") is not for users. */
+export function unreachableReason(e: { code: number; details?: string; message?: string }): string {
+  const text = `${e.details ?? ''} ${e.message ?? ''}`;
+  if (e.code === grpc.status.DEADLINE_EXCEEDED) return 'no answer before the deadline';
+  if (/ECONNREFUSED/.test(text)) return 'connection refused: nothing listens on that port';
+  if (/Name resolution failed|ENOTFOUND|EAI_AGAIN|No address added/i.test(text)) return 'host name not found';
+  if (/EHOSTUNREACH|ENETUNREACH/.test(text)) return 'host unreachable';
+  if (/ETIMEDOUT|timed? ?out/i.test(text)) return 'connection timed out';
+  if (/ECONNRESET|socket hang up/i.test(text)) return 'connection reset: is it a TLS coordinator (pass --tls-ca) or not a coordinator at all?';
+  if (/SSL|TLS|certificate|handshake/i.test(text)) return 'TLS handshake failed: check --tls-ca and the address';
+  return 'unavailable';
+}
+
+/** A server error's message without gRPC's "<code> <NAME>: " prefix. */
+function serverText(e: grpc.ServiceError): string {
+  return e.details || e.message.replace(/^\d+ [A-Z_]+: /, '');
 }

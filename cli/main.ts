@@ -30,14 +30,16 @@ Talk to a running coordinator (--coordinator host:port, default 127.0.0.1:50551)
   sweep archive|delete <id>  hide a sweep from the list / delete a finished one
   workers                    workers with state and current task
   workers drain <id>         let its current task finish, then take no more
-  results                    result tables (--sweep, --group-by, --format table|csv|json)
+  results                    result tables (--sweep, --group-by, --wide, --format table|csv|json);
+                             reads ./limolab.db when it exists and no --coordinator is given
   compare                    the study's verdicts: controls, exchange rates, gain vs latent ability (--db)
-  report <sweep> -o FILE     a self-contained HTML report with plots
-  plot <name> --sweep ID     one figure as SVG or PNG
+  report <sweep> -o FILE     a self-contained HTML report with plots (from ./limolab.db or --db)
+  plot <name> --sweep ID     one figure as SVG or PNG (from ./limolab.db or --db)
   logs <task|sweep>          the log lines of a task's attempts, or of a sweep's tasks
   artifacts <task|sweep>     the artifacts a task read and wrote (digest, role, size, type)
 
-Every command takes --help. --json prints machine-readable output where it applies.`;
+Every command takes --help. --json prints machine-readable output where it applies.
+--version prints limolab's version.`;
 
 const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   run: () => import('./run.js'),
@@ -58,6 +60,12 @@ const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<num
 };
 
 const [cmd, ...rest] = process.argv.slice(2);
+if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  console.log(`limolab ${pkg.version} (node ${process.version})`);
+  process.exit(0);
+}
 if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
   console.log(HELP);
   process.exit(cmd ? 0 : 2);

@@ -87,7 +87,8 @@ export function makeQueryHandler(store: Store) {
     const records = loadRunRecords(store, req.sweep || undefined);
     const sweep = req.sweep ? store.getSweep(req.sweep) : null;
     const statuses = req.statuses?.includes('all') ? 'all' as const : req.statuses?.length ? req.statuses : undefined;
-    const t = queryRuns(records, { prices: sweep ? pricesOf(sweep) : DEFAULT_PRICES, filter: req.filter, statuses, groupBy: req.perSeed ? ['arm', 'seed'] : req.groupBy.length ? req.groupBy : undefined, sort: req.sort ? [req.sort] : undefined });
+    // Every column (wide): the client keeps the short set unless asked for --wide.
+    const t = queryRuns(records, { wide: true, prices: sweep ? pricesOf(sweep) : DEFAULT_PRICES, filter: req.filter, statuses, groupBy: req.perSeed ? ['arm', 'seed'] : req.groupBy.length ? req.groupBy : undefined, sort: req.sort ? [req.sort] : undefined });
     return { columns: t.columns.map((c) => c.key), rows: t.rows };
   };
 }

@@ -17,6 +17,29 @@ export class UnknownKeyError extends AnalysisError {
     readonly key: string,
     readonly allowed: readonly string[],
   ) {
-    super(`unknown ${role} key '${key}'; allowed: ${allowed.join(', ') || '(none: no records)'}`);
+    const near = didYouMean(key, allowed);
+    super(`unknown ${role} key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; allowed: ${allowed.join(', ') || '(none: no records)'}`);
   }
+}
+
+/** The allowed word closest to `word` (edit distance at most a third of its length, or a
+ *  prefix/suffix match), or undefined when nothing is close. */
+export function didYouMean(word: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const a of allowed) {
+    const d = a.startsWith(word) || word.startsWith(a) ? Math.abs(a.length - word.length) * 0.5 : editDistance(word.toLowerCase(), a.toLowerCase());
+    if (d < bestD) { bestD = d; best = a; }
+  }
+  return best !== undefined && bestD > 0 && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

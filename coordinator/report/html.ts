@@ -7,6 +7,7 @@ import {
   ACC_ID, AnalysisError, DEFAULT_PRICES, accuracyVsN, accuracyVsNTable, countedPhases, exchangeRate, exchangeTable,
   formatCell, isoCompute, isoComputeTable, queryRuns, type Prices, type RunRecord, type Table,
 } from '../analysis/index.js';
+import { fmtMoney, fmtRate } from '../analysis/format.js';
 import { plotSpec, PLOT_NAMES, type PlotName, type PlotOptions } from './plots.js';
 import { specToSvg, tagSvg } from './render.js';
 import { studySectionHtml } from './study-section.js';
@@ -20,6 +21,8 @@ export interface ReportOptions extends Omit<PlotOptions, 'prices'> {
   sftMethod?: string;         // default 'sft'
   rlMethod?: string;          // default 'rl'
   plots?: PlotName[];         // default all
+  /** Flags shown at the top (sweepHealth): a running, failed or cancelled sweep, missing seeds. */
+  health?: string[];
 }
 
 export function escapeHtml(s: string): string {
@@ -46,7 +49,8 @@ table.limolab-table th,table.limolab-table td{padding:3px 8px;border-bottom:1px 
 table.limolab-table th{background:#f6f6f6;border-bottom:1px solid #ccc}
 .n{text-align:right}.t{text-align:left}.unavailable{color:#a33;font-size:13px}
 pre.spec{background:#f7f7f7;border:1px solid #e3e3e3;padding:12px;font-size:12px;overflow:auto}
-.wide{overflow-x:auto}`;
+.wide{overflow-x:auto}
+.health{background:#fff4e5;border:1px solid #f0b36b;padding:6px 12px;margin:8px 0;font-size:14px;color:#7a3e00}.health p{margin:4px 0}`;
 
 /** Renders one section, or a visible 'not available' line when the data cannot support it. */
 function section(id: string, heading: string, body: () => string): string {
@@ -58,6 +62,11 @@ function section(id: string, heading: string, body: () => string): string {
     inner = `<p class="unavailable">Not available: ${escapeHtml(err.message)}</p>`;
   }
   return `<section id="${id}"><h2>${escapeHtml(heading)}</h2>\n${inner}\n</section>`;
+}
+
+/** The summary table with its notes (too few seeds for an interval, pooled arms). */
+function summaryHtml(t: Table): string {
+  return `<div class="wide">${tableHtml(t, 'table-summary')}</div>` + (t.notes ?? []).map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('');
 }
 
 async function figureHtml(records: readonly RunRecord[], name: PlotName, opts: PlotOptions): Promise<string> {
@@ -78,12 +87,12 @@ export async function buildReport(records: readonly RunRecord[], opts: ReportOpt
   for (const name of opts.plots ?? PLOT_NAMES) figures.push(await figureHtml(records, name, o));
 
   const phases = countedPhases(o).join(', ');
-  const priceText = Object.entries(prices.perDeviceSecond).map(([k, v]) => `${k} $${v}/s ($${(v * 3600).toFixed(2)}/h)`).join('; ') +
-    `; curated example $${prices.perCuratedExample}`;
+  const priceText = Object.entries(prices.perDeviceSecond).map(([k, v]) => `${k} ${fmtRate(v)}`).join('; ') +
+    `; curated example ${fmtMoney(prices.perCuratedExample)}`;
   const metric = opts.metric ?? ACC_ID;
 
   const summary = section('summary', 'Summary by arm (mean over seeds)', () =>
-    `<div class="wide">${tableHtml(queryRuns(records, { ...o, groupBy: ['method', 'arm'], sort: ['method', 'flops'] }), 'table-summary')}</div>` +
+    summaryHtml(queryRuns(records, { ...o, groupBy: ['method', 'arm'], sort: ['method', 'flops'], wide: true })) +
     `<p class="note">acc_id = pass1.test_id, acc_ood = pass1.test_ood${metric === ACC_ID ? '' : ` (figures and comparisons use ${escapeHtml(metric)})`}; ` +
     `ci = 95% bootstrap interval of the mean over seeds; money = device time + curated data.</p>`);
   const iso = section('iso-compute', 'Iso-compute: accuracy at common FLOP budgets', () =>
@@ -107,7 +116,7 @@ export async function buildReport(records: readonly RunRecord[], opts: ReportOpt
 <body>
 <header><h1>${escapeHtml(opts.title)}</h1>
 <p class="meta">Sweeps: ${escapeHtml(sweeps.join(', ') || 'none')} · ${records.length} runs, ${succeeded.length} counted, over ${arms.size} arms · generated ${escapeHtml(opts.generatedAt ?? new Date().toISOString())}</p>
-<p class="meta">Cost axes count phases: ${escapeHtml(phases)}${o.includePretrain ? '' : ' (pretraining, the shared base model, is excluded)'}. Prices: ${escapeHtml(priceText)}.</p>
+${opts.health?.length ? `<div id="sweep-health" class="health">${opts.health.map((l) => `<p>&#9888; ${escapeHtml(l)}</p>`).join('')}</div>\n` : ''}<p class="meta">Cost axes count phases: ${escapeHtml(phases)}${o.includePretrain ? '' : ' (pretraining, the shared base model, is excluded)'}. Prices: ${escapeHtml(priceText)}.</p>
 </header>
 <section id="figures"><h2>Figures</h2>
 ${figures.join('\n')}

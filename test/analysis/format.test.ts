@@ -1,6 +1,7 @@
 // Table formatters: alignment of the text table, RFC 4180 quoting in CSV, JSON round trip.
 import { describe, expect, it } from 'vitest';
 import { csvField, formatCell, toCsv, toJson, toTextTable, type Table } from '../../coordinator/analysis/index.js';
+import { fmtMoney, fmtRate } from '../../coordinator/analysis/format.js';
 
 const t: Table = {
   columns: [
@@ -42,9 +43,22 @@ describe('formatters', () => {
     expect(formatCell(0.0012345, 'money')).toBe('$0.0012');
     expect(formatCell(3.7, 'int')).toBe('4');
     expect(formatCell(0, 'sci')).toBe('0');
+    expect(formatCell(0.05, 'pm')).toBe('±0.050');
+    expect(formatCell(-0.0504, 'signed')).toBe('-0.050');
+    expect(formatCell(0.1, 'signed')).toBe('+0.100');
+  });
+
+  it('money is rounded for reading, never printed at full float precision', () => {
+    expect(fmtMoney(0.05 / 3600)).toBe('$0.000014');
+    expect(fmtMoney(0.0999)).toBe('$0.100');
+    expect(fmtMoney(1234.567)).toBe('$1,235');
+    expect(fmtMoney(0)).toBe('$0');
+    expect(fmtRate(0.0000138888888)).toBe('$0.050/h');
+    expect(fmtRate(2.5 / 3600)).toBe('$2.50/h');
   });
 
   it('JSON keeps columns and full-precision rows', () => {
     expect(JSON.parse(toJson(t))).toEqual({ columns: t.columns, rows: t.rows });
+    expect(JSON.parse(toJson({ ...t, notes: ['n'] })).notes).toEqual(['n']);
   });
 });
