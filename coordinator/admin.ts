@@ -126,6 +126,11 @@ export class SweepAdmin {
     const spec = JSON.parse(row.specJson) as { defaults?: { retries?: number }; arms?: { name: string; retries?: number }[] };
     const groupOf = new Map(this.store.sweepArms(sweepId).map((a) => [a.arm, a.armGroup]));
     const budget = (t: TaskRow) => spec.arms?.find((a) => a.name === groupOf.get(t.arm))?.retries ?? spec.defaults?.retries ?? 2;
+    // An aborted attempt that has not reported yet would, arriving after the retry, end its
+    // task as cancelled again: give live workers a moment (up to 10 s) to report.
+    const liveWorkers = new Set(sched.registry.list().map(([w]) => w));
+    const unreported = () => redo.some((t) => !stuck.has(t.id) && this.store.attemptsOf(t.id).some((a) => a.status === 'running' && a.workerId !== null && liveWorkers.has(a.workerId)));
+    for (let i = 0; i < 50 && unreported(); i++) await new Promise((r) => setTimeout(r, 200));
     const reopened = redo.map((t) => ({ id: t.id, maxRetries: t.dispatches + budget(t) }));
     this.db.reopen(sweepId, reopened);                       // stored first
     if (row.status === 'cancelled') {

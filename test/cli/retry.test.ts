@@ -57,7 +57,7 @@ describe('sweep retry', () => {
     // re-run: a new dispatch number, the failed attempt kept beside it
     expect(attempts(byName(after, 'diag 0 stage 2').id).map((a) => [a.dispatch, a.status])).toEqual([[1, 'failed'], [2, 'succeeded']]);
     expect(attempts(byName(after, 'diag 0 stage 3').id).map((a) => a.status)).toEqual(['succeeded']);
-    // stage 3 read the output stage 1 wrote before the retry... through stage 2's new output
+    // stage 3 ran on stage 2's new output
     expect(c.coordinator!.store.outputsOf([byName(after, 'diag 0 stage 3').id]).get(byName(after, 'diag 0 stage 3').id)).toHaveLength(1);
 
     const again = await cli('sweep', 'retry', id);

@@ -129,6 +129,7 @@ describe('limolab sweep watch across a coordinator restart', () => {
   const freePort = () => new Promise<number>((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
   const startCoordinator = async (port: number): Promise<ChildProcess> => {
     const child = spawn(process.execPath, [BIN, 'coordinator', '--nats', r.nats.url, '--db', r.db, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    r.coordinatorProc = child;   // killed by stop() if the test fails midway
     child.stderr!.on('data', (d: Buffer) => r.logs.push(`[coordinator] ${d.toString().trim()}`));
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', () => resolve());
