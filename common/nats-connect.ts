@@ -39,7 +39,9 @@ export function natsSettingsFromEnv(partial: Partial<NatsSettings>, env = proces
   };
 }
 
-export async function connectNats(s: NatsSettings): Promise<NatsConnection> {
+/** log: where disconnects and reconnects are reported (a lost server in a cluster stalls work
+ * until the client has moved to another one; the log says when, and to which). */
+export async function connectNats(s: NatsSettings, log?: (line: string) => void): Promise<NatsConnection> {
   const servers = s.url.split(',').map((u) => u.trim()).filter(Boolean);
   // noAsyncTraces: nats.js would otherwise build two Error objects (for stack traces) per
   // request, i.e. per JetStream publish; on the dispatch path that was ~7% of the CPU.
@@ -51,11 +53,23 @@ export async function connectNats(s: NatsSettings): Promise<NatsConnection> {
   else if (s.nkeySeedFile) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(readFileSync(s.nkeySeedFile, 'utf8').trim()));
   if (s.tlsCa || s.tlsCert || s.tlsKey) opts.tls = { caFile: s.tlsCa, certFile: s.tlsCert, keyFile: s.tlsKey };
   try {
-    return await connect(opts);
+    const nc = await connect(opts);
+    if (log) void reportStatus(nc, s.name ?? 'connection', log);
+    return nc;
   } catch (err) {
     throw new ConnectionError(
       `cannot connect to NATS at ${servers.join(', ')}: ${(err as Error).message}; check the URL and credentials, or start one with \`nats-server -js\``,
       { cause: err },
     );
   }
+}
+
+async function reportStatus(nc: NatsConnection, name: string, log: (line: string) => void) {
+  try {
+    for await (const st of nc.status()) {
+      const server = (st as { server?: string }).server ?? '';
+      if (st.type === 'disconnect') log(`NATS: ${name} disconnected from ${server}; reconnecting (to another server of the cluster if there is one)`);
+      else if (st.type === 'reconnect') log(`NATS: ${name} reconnected to ${server}`);
+    }
+  } catch { /* closed */ }
 }

@@ -54,7 +54,7 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
   try {
     let maxPayload = Infinity;
     if (!transport) {
-      const nc = await connectNats({ ...cfg.nats!, name: 'limolab-coordinator' });
+      const nc = await connectNats({ ...cfg.nats!, name: 'limolab-coordinator' }, log);
       undo.push(() => nc.close());
       lease = await acquireCoordinatorLease(nc, {
         db: cfg.db, standby: cfg.standby, ttlMs: cfg.leaseTtlMs, replicas: cfg.replicas, log,

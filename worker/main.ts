@@ -48,7 +48,8 @@ export async function startWorker(cfg: WorkerConfig) {
   let transport = cfg.transport;
   if (!transport) {
     // Its own reply-inbox prefix, so NATS permissions can deny workers the coordinator's _INBOX.>.
-    const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` });
+    const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` },
+      cfg.log ?? ((l) => console.error(l)));
     transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir });
   }
   const runners = await builtinRunners(access);
