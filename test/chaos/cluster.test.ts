@@ -18,8 +18,8 @@ import { startNatsFromConfig, type ConfiguredNats } from './nats-conf.js';
 let cluster: Cluster;
 const nodes: ConfiguredNats[] = [];
 afterAll(async () => {
-  await cluster?.stop();
   for (const n of nodes) await n.stop();
+  await cluster?.stop();
 });
 
 /** The nats.conf of docs/cluster.md section 1, on loopback ports. */
@@ -48,7 +48,11 @@ describe('chaos: a 3-node NATS cluster loses a node mid-sweep', () => {
     // JetStream answers once the three servers have elected a meta leader.
     const admin = await connectNats({ url: urls });
     const jsm = await jetstreamManager(admin);
-    await waitFor(async () => !!(await jsm.getAccountInfo()), 'JetStream on the cluster', 60_000, 250);
+    // Ready for R3 once a three-replica stream can be placed (all three have joined JetStream).
+    await waitFor(async () => {
+      await jsm.streams.add({ name: 'PROBE', subjects: ['probe.r3'], num_replicas: 3 });
+      return jsm.streams.delete('PROBE');
+    }, 'JetStream on all three servers', 60_000, 250);
 
     cluster.coordinator = await startCoordinator({
       db: cluster.db, nats: { url: urls }, listen: '127.0.0.1:0', replicas: 3, ackWaitMs: 5000, lostAfterMs: 4000, log: (l) => cluster.logs.push(l),
@@ -94,9 +98,9 @@ arms:
     let stall = 0;
     for (let i = 1; i < finished.length; i++) if (finished[i]! >= killedAt) stall = Math.max(stall, finished[i]! - finished[i - 1]!);
     const newLeader = (await jsm.streams.info('LIMOLAB_TASKS')).cluster?.leader;
-    const reconnects = cluster.logs.filter((l) => /NATS: (disconnected|reconnected)/.test(l));
+    const reconnects = cluster.logs.filter((l) => /NATS: \S+ (disconnected|reconnected)/.test(l));
     console.log(`[chaos cluster] killed ${victim.name} (task stream leader ${leader}) after ${finished.filter((f) => f < killedAt).length}/${TASKS} tasks; ` +
-      `new leader ${newLeader}; stall ${stall} ms; ${attempts} attempts for ${TASKS} tasks; coordinator NATS events: ${reconnects.length}; ` +
+      `new leader ${newLeader}; stall ${stall} ms; ${attempts} attempts for ${TASKS} tasks; NATS disconnect/reconnect lines logged: ${reconnects.length}; ` +
       `sweep done ${Date.now() - killedAt} ms after the kill; loadavg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     expect(newLeader).not.toBe(victim.name);
     await admin.close();
