@@ -5,6 +5,7 @@
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -30,7 +31,8 @@ const CSP = "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'sel
 
 /** Browser builds of the plotting libraries, found through the packages' own entry points. */
 function vendorFiles(): Record<string, string> {
-  const dir = (pkg: string) => dirname(fileURLToPath(import.meta.resolve(pkg)));
+  const require = createRequire(import.meta.url);   // import.meta.resolve is missing under some loaders (vitest)
+  const dir = (pkg: string) => dirname(require.resolve(pkg));
   return {
     '/vendor/vega.min.js': join(dir('vega'), 'vega.min.js'),
     '/vendor/vega-lite.min.js': join(dir('vega-lite'), 'vega-lite.min.js'),

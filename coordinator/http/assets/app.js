@@ -27,6 +27,8 @@ function route() {
 
 async function show() {
   closeStream();
+  // A figure's tooltip lives on <body>: hide it when its page goes away.
+  document.getElementById('vg-tooltip-element')?.classList.remove('visible');
   current = null;
   try {
     const page = await route()();

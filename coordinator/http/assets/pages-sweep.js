@@ -9,6 +9,7 @@ export async function sweepPage(id) {
   const head = h('div', {}), progress = h('div', { class: 'card', id: 'progress' }), arms = h('div', { class: 'card', id: 'arms' });
   const figs = h('div', { class: 'card', id: 'figures' }), ledger = h('div', { class: 'card', id: 'ledger' }), study = h('div', { id: 'study' });
   const tasks = h('div', { class: 'card', id: 'tasks' }), flash = h('div', {});
+  for (const [el, title] of [[arms, 'Arms'], [figs, 'Figures'], [ledger, 'Ledger by phase'], [tasks, 'Tasks']]) fill(el, h('h2', {}, title), h('p', { class: 'muted' }, 'Loading…'));
   let state = first, resultsKey = '', resultsTimer, taskFilter = '';
 
   const action = async (what) => {
