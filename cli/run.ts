@@ -11,6 +11,7 @@ import { MemoryTransport } from '../common/memory-transport.js';
 import { startWorker } from '../worker/main.js';
 import { parseSweepSpec } from '../coordinator/spec.js';
 import { startCoordinator } from '../coordinator/main.js';
+import { lockFile } from '../coordinator/store/db-lock.js';
 import { checkMeta } from '../coordinator/admin.js';
 import { loadRunRecords } from '../coordinator/results.js';
 import { formatTable, queryRuns } from '../coordinator/analysis/index.js';
@@ -27,7 +28,8 @@ Runs a sweep on this machine and prints its results table.
   --workers N        local worker processes (default 2)
   --slots N          tasks at once per worker (default 1)
   --db FILE          SQLite file (default ./limolab.db; results accumulate across runs)
-  --workdir DIR      nats-server store and logs (default ./.limolab)
+  --workdir DIR      nats-server store (the artifacts cached tasks reuse; keep it with the
+                     database) and logs (default ./.limolab); one run per workdir and database
   --listen HOST:PORT also serve the coordinator's gRPC API while it runs (default 127.0.0.1:0)
   --ui [HOST:PORT]   serve the web dashboard while it runs and print its URL (default
                      127.0.0.1:8470; port 0 picks a free one)
@@ -63,6 +65,13 @@ export async function main(argv: string[]): Promise<number> {
   const say = (l: string) => { if (!v.json) process.stderr.write(`${l}\n`); };
 
   const slots = int(v.slots, 'slots', 1);
+  // One run per database and per workdir at a time: two would each keep their own view of
+  // the same sweeps (progress going backwards, one reporting success with tasks queued).
+  const dbPath = v.db ?? 'limolab.db';
+  const dbLock = lockFile(dbPath, `limolab run (pid ${process.pid})`);
+  let dirLock: ReturnType<typeof lockFile>;
+  try { dirLock = lockFile(join(workdir, 'run'), `limolab run (pid ${process.pid})`); } catch (e) { dbLock.release(); throw e; }
+  const unlock = () => { dirLock.release(); dbLock.release(); };
   const inProcess = !!v['in-process'] || !findNatsServer();
   const coordLog: string[] = [];
   const log = (l: string) => { coordLog.push(l); if (process.env.LIMOLAB_DEBUG) say(l); };
@@ -72,9 +81,11 @@ export async function main(argv: string[]): Promise<number> {
   const inProc: Awaited<ReturnType<typeof startWorker>>[] = [];
   let coord: Awaited<ReturnType<typeof startCoordinator>>;
   if (!inProcess) {
-    nats = await startNatsServer({ storeDir: join(workdir, `nats-${process.pid}`), logFile: join(workdir, 'nats-server.log') });
-    coord = await startCoordinator({ db: v.db ?? 'limolab.db', nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', http: v.ui, ackWaitMs: 30_000, lostAfterMs: 10_000, log })
-      .catch(async (e) => { await nats!.stop({ removeStore: true }); throw e; });
+    // The JetStream store (and its object store of checkpoints and datasets) lives in the
+    // workdir and is kept: the artifacts the database's cached tasks point at persist with it.
+    nats = await startNatsServer({ storeDir: join(workdir, 'nats'), logFile: join(workdir, 'nats-server.log') }).catch((e) => { unlock(); throw e; });
+    coord = await startCoordinator({ db: dbPath, dbLocked: true, nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', http: v.ui, ackWaitMs: 30_000, lostAfterMs: 10_000, log })
+      .catch(async (e) => { await nats!.stop({ removeStore: false }); unlock(); throw e; });
     say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker process(es)`);
     for (let i = 0; i < nWorkers; i++) {
       const runnerArgs = v['runner-cmd'] ? ['--runner-cmd', v['runner-cmd'], ...(v['runner-kinds'] ? ['--runner-kinds', v['runner-kinds']] : [])] : [];
@@ -88,7 +99,8 @@ export async function main(argv: string[]): Promise<number> {
     // Same coordinator and workers over an in-process transport: one event loop, so
     // CPU-heavy tasks run one after another whatever --workers says.
     memory = new MemoryTransport({ ackWaitMs: 30_000, artifactDir: join(workdir, 'artifacts') });
-    coord = await startCoordinator({ db: v.db ?? 'limolab.db', transport: memory, listen: v.listen ?? '127.0.0.1:0', http: v.ui, lostAfterMs: 10_000, log });
+    coord = await startCoordinator({ db: dbPath, dbLocked: true, transport: memory, listen: v.listen ?? '127.0.0.1:0', http: v.ui, lostAfterMs: 10_000, log })
+      .catch(async (e) => { await memory!.close(); unlock(); throw e; });
     say(`limolab: ${v['in-process'] ? '' : 'nats-server not found; '}running in-process (coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} in-process worker(s))`);
     const processRunner = v['runner-cmd'] ? { command: v['runner-cmd'].split(' ').filter(Boolean), kinds: runnerKinds(v['runner-kinds']) } : undefined;
     for (let i = 0; i < nWorkers; i++) inProc.push(await startWorker({ transport: memory, id: `local-${i + 1}`, slots, processRunner, log: (l) => { if (process.env.LIMOLAB_DEBUG) say(l); } }));
@@ -100,8 +112,9 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onInt);
   let code = 1;
   try {
-    const sub = coord.coord.submit(text, specPath, false, { tags: v.tag ?? [], note: v.note ?? '' });
-    say(`limolab: sweep ${sub.sweep.id}: ${sub.planned} task(s), ${sub.reused} reused from earlier runs`);
+    const sub = await coord.coord.submitVerified(text, specPath, false, { tags: v.tag ?? [], note: v.note ?? '' });
+    say(`limolab: sweep ${sub.sweep.id}: ${sub.planned} task(s), ${sub.reused} reused from earlier runs`
+      + (sub.recomputed ? `; ${sub.recomputed} earlier task(s) computed again because their outputs are gone (was ${join(workdir, 'nats')} removed?)` : ''));
     const tty = process.stderr.isTTY && !v.json;
     let lastLine = 0;
     await coord.coord.watch(sub.sweep.id, (ev) => {
@@ -137,7 +150,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const w of inProc) w.worker.abort();
     await memory?.close();
     await Promise.all(inProc.map((w) => w.done.catch(() => {})));
-    await nats?.stop({ removeStore: true });
+    await nats?.stop({ removeStore: false });
+    unlock();
   }
   return code;
 }
