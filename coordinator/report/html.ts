@@ -95,13 +95,26 @@ export async function buildReport(records: readonly RunRecord[], opts: ReportOpt
     summaryHtml(queryRuns(records, { ...o, groupBy: ['method', 'arm'], sort: ['method', 'flops'], wide: true })) +
     `<p class="note">acc_id = pass1.test_id, acc_ood = pass1.test_ood${metric === ACC_ID ? '' : ` (figures and comparisons use ${escapeHtml(metric)})`}; ` +
     `ci = 95% bootstrap interval of the mean over seeds; money = device time + curated data.</p>`);
-  const iso = section('iso-compute', 'Iso-compute: accuracy at common FLOP budgets', () =>
-    tableHtml(isoComputeTable(isoCompute(records, { ...o, axis: 'flops' })), 'table-iso-compute') +
-    `<p class="note">Linear interpolation in log10(FLOPs) along each method's Pareto frontier; "-" where the budget is outside that method's range (not extrapolated).</p>`);
-  const exchange = section('exchange-rate', 'Exchange rate: RL FLOPs that match SFT with N curated examples', () =>
-    `<div class="wide">${tableHtml(exchangeTable(exchangeRate(records, o)), 'table-exchange-rate')}</div>` +
+  const iso = section('iso-compute', 'Iso-compute: accuracy at common FLOP budgets', () => {
+    const rows = isoCompute(records, { ...o, axis: 'flops' });
+    const budgets = [...new Set(rows.map((r) => r.budget))];
+    const shared = budgets.filter((b) => rows.filter((r) => r.budget === b && r.acc !== null).length >= 2);
+    // A table of dashes says nothing: with no budget inside two methods' ranges, say so instead.
+    if (!shared.length) {
+      return `<p class="unavailable" id="iso-compute-none">No FLOP budget lies inside the range of two methods' frontiers, so no method can be compared with another at equal compute (each is interpolated, never extrapolated). Widen the arms' compute ranges until they overlap.</p>`;
+    }
+    return tableHtml(isoComputeTable(rows), 'table-iso-compute') +
+    `<p class="note">Linear interpolation in log10(FLOPs) along each method's Pareto frontier; "-" where the budget is outside that method's range (not extrapolated).</p>`;
+  });
+  const exchange = section('exchange-rate', 'Exchange rate: RL FLOPs that match SFT with N curated examples', () => {
+    const rows = exchangeRate(records, o);
+    if (rows.length && rows.every((r) => r.rlFlops === null)) {
+      return `<p class="unavailable" id="exchange-rate-none">No SFT arm's accuracy lies within the accuracy range of the RL frontier, so no RL compute can be matched to a number of curated examples (not extrapolated). RL arms that reach (and bracket) the SFT arms' accuracy would give a rate.</p>`;
+    }
+    return `<div class="wide">${tableHtml(exchangeTable(rows), 'table-exchange-rate')}</div>` +
     `<p class="note">rl_flops_match: inverse interpolation of the SFT arm's accuracy on the RL frontier in log10(FLOPs); ` +
-    `ci: 95% bootstrap over seeds of every arm, "-" = unbounded (draws fell outside RL's range); flops_per_example = rl_flops_match / N.</p>`);
+    `ci: 95% bootstrap over seeds of every arm, "-" = unbounded (draws fell outside RL's range); flops_per_example = rl_flops_match / N.</p>`;
+  });
   const accN = section('accuracy-vs-n', 'Accuracy against curated examples', () =>
     tableHtml(accuracyVsNTable(accuracyVsN(records, o)), 'table-accuracy-vs-n') +
     `<p class="note">flops ${o.includeCuration === false ? 'exclude' : 'include'} curation compute.</p>`);

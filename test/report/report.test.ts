@@ -2,7 +2,8 @@
 // figure and table, and a visible 'not available' section when the data cannot support one.
 import { describe, expect, it } from 'vitest';
 import { buildReport, escapeHtml, PLOT_NAMES } from '../../coordinator/report/index.js';
-import { standardSweep } from '../fixtures/analysis/generate.js';
+import { makeRecord, standardSweep } from '../fixtures/analysis/generate.js';
+import { sweepHealth } from '../../coordinator/report/sweep-health.js';
 import { countMarks } from './svg-marks.js';
 
 const spec = 'name: fixture\narms:\n  - {method: sft, n: [10, 100, 1000]}  # <script>alert("x")</script> & more';
@@ -49,5 +50,28 @@ describe('buildReport', () => {
 
   it('escapeHtml escapes the five special characters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+
+  it('flags a failed sweep at the top, and says in one sentence when iso-compute and exchange rate have no overlap', async () => {
+    const rec = (arm: string, method: string, flops: number, acc: number, seed: number) =>
+      makeRecord({ arm, method, seed, metrics: { 'pass1.test_id': acc }, flopsByPhase: { training: flops }, curatedExamples: method === 'sft' ? 10 : 0 });
+    // SFT: 1e9..1e10 FLOPs at .6/.7; RL: 1e12..1e13 at .1/.2: no shared budget, no matching accuracy
+    const rs = [0, 1, 2].flatMap((s) => [rec('sft-a', 'sft', 1e9, 0.6, s), rec('sft-b', 'sft', 1e10, 0.7, s), rec('rl-a', 'rl', 1e12, 0.1, s), rec('rl-b', 'rl', 1e13, 0.2, s)]);
+    const health = sweepHealth({ id: 'sw-x', status: 'failed', counts: { succeeded: 10, failed: 2 } }, [...rs, { ...rs[0]!, seed: 3, status: 'failed' }]);
+    const html = await buildReport(rs, { title: 't', generatedAt: 'x', plots: [], health });
+    const top = html.indexOf('id="sweep-health"');
+    expect(top).toBeGreaterThan(0);
+    expect(top).toBeLessThan(html.indexOf('id="figures"'));
+    expect(html).toContain('sweep sw-x FAILED (tasks: 10 succeeded, 2 failed)');
+    expect(html).toContain('1 of 13 arm x seed runs have no result (1 failed); arms missing seeds: sft-a 3 of 4');
+    expect(html).toContain('id="iso-compute-none"');
+    expect(html).not.toContain('id="table-iso-compute"');
+    expect(html).toContain('id="exchange-rate-none"');
+    expect(html).not.toContain('id="table-exchange-rate"');
+    // the standard sweep overlaps: tables, no sentence, no flag
+    const ok = await buildReport(standardSweep(), { title: 't', generatedAt: 'x', plots: [] });
+    expect(ok).toContain('id="table-iso-compute"');
+    expect(ok).not.toContain('iso-compute-none');
+    expect(ok).not.toContain('id="sweep-health"');
   });
 });
