@@ -32,8 +32,8 @@ async function allTasks(client: Client, id: string, latencies: number[]) {
   let pageToken = '';
   for (let i = 0; i < 1000; i++) {
     const t0 = performance.now();
-    const r = await client.call<ListTasksRequest, ListTasksResponse>('listTasks', { sweepId: id, pageSize: PAGE, pageToken }, 10_000);
-    latencies.push(performance.now() - t0);
+    const r = await client.call<ListTasksRequest, ListTasksResponse>('listTasks', { sweepId: id, pageSize: PAGE, pageToken }, 10_000)
+      .finally(() => latencies.push(performance.now() - t0));
     ids.push(...r.tasks.map((t) => t.id));
     sizes.push(r.tasks.length);
     pageToken = r.nextPageToken;
@@ -68,16 +68,26 @@ describe('chaos: many clients', () => {
     // 100 submits at once, and ListTasks paging through the big sweep meanwhile.
     const latencies: number[] = [];
     const submitsT0 = Date.now();
-    const submits = Promise.all(Array.from({ length: SUBMITS }, (_, i) =>
+    let failures: string[] = [];
+    const submits = Promise.allSettled(Array.from({ length: SUBMITS }, (_, i) =>
       client.call<object, { sweep: Sweep }>('submitSweep', { spec: `name: small-${i}\narms: [{name: a, method: diag, params: {tasks: 10, sleep_ms: 1}}]` }, 10_000)));
     const walks = [];
-    for (let r = 0; r < 5; r++) walks.push(await allTasks(client, big, latencies));
-    const submitted = await submits;
+    for (let r = 0; r < 10; r++) {
+      if (r === 5) await submits;
+      walks.push(await allTasks(client, big, latencies).catch((e: Error) => { failures.push(`ListTasks: ${e.message}`); return null; }));
+    }
+    const settled = await submits;
     const submitsMs = Date.now() - submitsT0;
-    for (let r = 0; r < 5; r++) walks.push(await allTasks(client, big, latencies));
+    failures = [...failures, ...settled.filter((x) => x.status === 'rejected').map((x) => `SubmitSweep: ${(x.reason as Error).message}`)];
+    const figures = () => `${WATCHERS} watchers (open ${openMs} ms, ${events} events), ${SUBMITS} submits in ${submitsMs} ms, ${failures.length} calls past the 10 s deadline; ` +
+      `ListTasks(page ${PAGE}) x${latencies.length}: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(0)} ms; ` +
+      `coordinator RSS idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB; loadavg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
+    console.log(`[chaos many-clients] ${figures()}`);
+    expect(failures.slice(0, 3)).toEqual([]);
+    const submitted = settled.map((x) => (x as PromiseFulfilledResult<{ sweep: Sweep }>).value);
 
     // Every walk visits each task once, in pages of at most PAGE.
-    for (const w of walks) {
+    for (const w of walks.map((x) => x!)) {
       expect(w.ids.length).toBe(TASKS);
       expect(new Set(w.ids).size).toBe(TASKS);
       expect(Math.max(...w.sizes)).toBeLessThanOrEqual(PAGE);
@@ -95,9 +105,7 @@ describe('chaos: many clients', () => {
     }, 'a small sweep', 60_000, 200)));
     expect(small.every((s) => s.status === 'succeeded')).toBe(true);
 
-    console.log(`[chaos many-clients] ${WATCHERS} watchers (open ${openMs} ms, ${events} events, ${Math.round(events / WATCHERS)}/watcher), ${SUBMITS} submits in ${submitsMs} ms; ` +
-      `ListTasks(page ${PAGE}) x${latencies.length}: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(0)} ms; ` +
-      `coordinator RSS idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB; ${TASKS}-task sweep done in ${runMs} ms; loadavg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`[chaos many-clients] after the sweep: ${figures()}; ${TASKS}-task sweep done in ${runMs} ms`);
     for (const c of channels) c.close();
   }, 300_000);
 });
