@@ -36,7 +36,7 @@ try {
   const plain = getTemplate('plain');
   const examples = Array.from({ length: n }, (_, i) => renderExample(plain, rows[i % rows.length]!.problem, rows[i % rows.length]!.solution));
   writeFileSync(join(data, 'sft.jsonl'), examples.map((e) => JSON.stringify(e) + '\n').join(''));
-  const limo = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `r${i}`, ...rows[i % rows.length] }) + '\n').join('');
+  const limo = Array.from({ length: n }, (_, i) => JSON.stringify({ ...rows[i % rows.length], id: `r${i}` }) + '\n').join('');
   writeFileSync(join(data, 'limo.jsonl'), limo);
   console.log(`bench:hf  model ${info.params} params (d=128 L=4), ${n} examples, ${steps} steps x batch ${batch}, lr ${lr}, ${threads} threads`);
   console.log(`load average before: ${load()}`);
