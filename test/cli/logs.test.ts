@@ -38,8 +38,8 @@ beforeAll(async () => {
   writeFileSync(script, RUNNER);
   c.startWorker('p1', ['--pool', 'ext', '--slots', '2', '--runner-cmd', `${process.execPath} ${script}`, '--runner-kinds', 'diag']);
   c.startWorker('w1', ['--slots', '2']);
-  await waitFor(() => c.coordinator!.coord.listWorkers().length === 2, 'two workers', 100_000);
-}, 120_000);
+  await waitFor(() => c.coordinator!.coord.listWorkers().length === 2, 'two workers', 280_000);
+}, 300_000);
 afterAll(() => c.stop());
 
 const cli = (...args: string[]) => runCli([...args, '--coordinator', c.address], { timeoutMs: 120_000 });

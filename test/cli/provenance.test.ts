@@ -19,8 +19,8 @@ beforeAll(async () => {
   await c.startNats();
   await c.startCoordinatorInProcess();
   c.startWorker('w1', ['--slots', '2']);
-  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 100_000);
-}, 120_000);
+  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 280_000);
+}, 300_000);
 afterAll(() => c.stop());
 
 const cli = (...args: string[]) => runCli([...args, '--coordinator', c.address], { timeoutMs: 120_000 });

@@ -16,8 +16,8 @@ beforeAll(async () => {
   // A long lease: only a retry (not a redelivery) can bring back a task stuck on a dead worker in time.
   await c.startCoordinatorInProcess({ ackWaitMs: 60_000, lostAfterMs: 1500 });
   c.startWorker('w1', ['--slots', '2']);
-  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 100_000);
-}, 120_000);
+  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 280_000);
+}, 300_000);
 afterAll(() => c.stop());
 
 const coord = () => c.coordinator!.coord;
@@ -87,7 +87,7 @@ describe('sweep retry', () => {
     await exited(gone);
     await waitFor(() => !coord().listWorkers().some((w) => w.info!.id === 'gone'), '"gone" to be marked lost', 30_000);
     c.startWorker('fresh', ['--pool', 'stuck']);
-    await waitFor(() => coord().listWorkers().some((w) => w.info!.id === 'fresh'), 'worker "fresh"', 100_000);
+    await waitFor(() => coord().listWorkers().some((w) => w.info!.id === 'fresh'), 'worker "fresh"', 280_000);
     const retriedAt = Date.now();
     const r = await cli('sweep', 'retry', id, '--json');
     expect(r.code, r.stderr).toBe(0);
