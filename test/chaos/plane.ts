@@ -11,7 +11,7 @@ import { NatsTransport } from '../../common/nats-transport.js';
 import { Worker } from '../../worker/worker.js';
 import { diagRunner } from '../../worker/diag.js';
 import type { Runner } from '../../worker/runner.js';
-import { Heartbeat, TaskResultBatch, WorkerState, type TaskResult } from '../../gen/limolab/v1/task.js';
+import { Heartbeat, TaskResult, TaskResultBatch, WorkerState } from '../../gen/limolab/v1/task.js';
 import { Cluster } from '../helpers/cluster.js';
 
 /** Full scenarios (slow: several child processes) run under `npm run chaos` only. */
@@ -78,8 +78,7 @@ export class Plane extends Cluster {
 }
 
 export function result(taskId: string, sweepId: string, over: Partial<TaskResult> = {}): TaskResult {
-  return {
-    taskId, sweepId, attemptId: `${taskId}#1.1`, workerId: 'forger', attempt: 1, delivery: 1, startedMs: Date.now(), finishedMs: Date.now(),
-    metrics: [], outputs: [], ledger: undefined, error: undefined, details: undefined, logTail: [], ...over,
-  } as TaskResult;
+  return TaskResult.fromPartial({
+    taskId, sweepId, attemptId: `${taskId}#1.1`, workerId: 'forger', attempt: 1, delivery: 1, startedMs: Date.now(), finishedMs: Date.now(), ...over,
+  });
 }
