@@ -18,7 +18,8 @@ beforeAll(async () => {
   await c.startNats();
   await c.startCoordinatorInProcess();
   c.startWorker('w1', ['--slots', '4']);
-});
+  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 280_000);
+}, 300_000);
 afterAll(() => c.stop());
 
 const spec = (name: string) => `name: ${name}
