@@ -158,7 +158,8 @@ export function tableNotes(t: Table): string[] {
   const notes: string[] = [];
   const few = t.rows.filter((r) => typeof r.n_seeds === 'number' && r.n_seeds < MIN_SEEDS_FOR_CI);
   const showsInterval = [...keys].some((k) => /^acc_(id|ood)_ci/.test(k));
-  if (few.length && showsInterval) {
+  // Per-seed rows (grouped by seed) have one value each by design: no warning for that.
+  if (few.length && showsInterval && !groupCols.includes('seed')) {
     const names = few.slice(0, 6).map(label).join(', ') + (few.length > 6 ? `, and ${few.length - 6} more` : '');
     notes.push(`warning: ${few.length} row(s) have fewer than ${MIN_SEEDS_FOR_CI} seeds (${names}): no 95% interval is given for them; run at least ${MIN_SEEDS_FOR_CI} seeds to get one`);
   }
