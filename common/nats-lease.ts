@@ -3,8 +3,9 @@
 // with compare-and-set on the subject's last sequence (Nats-Expected-Last-Subject-Sequence),
 // so of two writers only one wins. The holder renews it every ttl/3; a contender takes it
 // only after watching it go unrenewed for a whole ttl by its own clock (no clock skew
-// involved), at once when the holder released it on a clean stop, or when the server's
-// timestamp of the last renewal is older than 2 x ttl. A holder whose renewal loses the
+// involved), at once when the holder released it on a clean stop, when the holder's
+// process on this same host is gone, or when the server's timestamp of the last renewal
+// is older than 2 x ttl. A holder whose renewal loses the
 // compare-and-set has been replaced: it stops (onLost) and never acks another result.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,10 @@ export interface LeaseOptions {
   replicas?: number;
   log?: (line: string) => void;
   onLost: (by: LeaseValue | null) => void;
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as { code?: string }).code === 'EPERM'; }
 }
 
 export class LeaseHeldError extends LimolabError { override name = 'LeaseHeldError'; }
@@ -66,7 +71,9 @@ export async function acquireCoordinatorLease(nc: NatsConnection, opts: LeaseOpt
     const cur = await read();
     if (!cur) {
       seq = await cas(0, me);
-    } else if (!cur.value || cur.value.released || cur.value.holder === me.holder || Date.now() - cur.time > 2 * Math.max(ttl, cur.value.ttlMs)) {
+    } else if (!cur.value || cur.value.released || cur.value.holder === me.holder || Date.now() - cur.time > 2 * Math.max(ttl, cur.value.ttlMs)
+      || (cur.value.host === me.host && cur.value.pid !== me.pid && !alive(cur.value.pid))) {
+      // (A holder on this host whose process is gone, e.g. SIGKILLed: no need to wait a ttl.)
       seq = await cas(cur.seq, me);
     } else {
       // Watch it for a whole ttl of its holder: renewed means alive.
