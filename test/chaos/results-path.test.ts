@@ -57,10 +57,11 @@ describe('chaos: results path', () => {
     const attempts0 = plane.count('select count(*) n from attempts');
     // 5000 results for tasks that do not exist, one for an attempt never dispatched, one
     // from a worker other than the one running the attempt.
-    const fakes = Array.from({ length: 5000 }, (_, i) => result(`${id}.nosuchtask${i}`, id));
-    for (let i = 0; i < fakes.length; i += 500) await plane.forgeResults(fakes.slice(i, i + 500));
+    // (The coordinator logs the first 20 refusals, then every 1000th: the two named ones go first.)
     await plane.forgeResults([result(running.id, id, { attempt: 7, attemptId: `${running.id}#7.1` })]);
     await plane.forgeResults([result(running.id, id, { workerId: 'mallory' })]);
+    const fakes = Array.from({ length: 5000 }, (_, i) => result(`${id}.nosuchtask${i}`, id));
+    for (let i = 0; i < fakes.length; i += 500) await plane.forgeResults(fakes.slice(i, i + 500));
     const nc = await plane.rawClient();
     for (let i = 0; i < 2000; i++) await plane.forgeHeartbeat(nc, `fake-${i}`);
     await nc.flush();
