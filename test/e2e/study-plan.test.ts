@@ -62,12 +62,12 @@ describe('study planning', () => {
   it('passes the chain style to CURATE and the reward to ROLLOUT', async () => {
     const plan = planSweep('s', parseSweepSpec(SPEC), await defaultPlanners());
     const curate = plan.tasks.find((t) => t.kind === 'curate' && t.arms.some((a) => a.startsWith('sft-bare[base=low]')))!;
-    expect(curate.task.spec).toMatchObject({ $case: 'curate', value: { options: { solutionStyle: 'none' } } });
+    expect(curate.task!.spec).toMatchObject({ $case: 'curate', value: { options: { solutionStyle: 'none' } } });
     const rollout = plan.tasks.find((t) => t.kind === 'rollout')!;
-    expect(rollout.task.spec).toMatchObject({ $case: 'rollout', value: { options: { reward: 'process' } } });
+    expect(rollout.task!.spec).toMatchObject({ $case: 'rollout', value: { options: { reward: 'process' } } });
     // The negative control's curation differs from its chain arm's only by style: same problems.
     const limo = plan.tasks.find((t) => t.kind === 'curate' && t.arms.some((a) => a.startsWith('sft-limo[base=low]')))!;
-    const strip = (t: typeof limo) => { const v = structuredClone((t.task.spec as { value: { options: Record<string, unknown> } }).value); delete v.options.solutionStyle; return v; };
+    const strip = (t: typeof limo) => { const v = structuredClone((t.task!.spec as { value: { options: Record<string, unknown> } }).value); delete v.options.solutionStyle; return v; };
     expect(strip(curate)).toEqual(strip(limo));
   });
 
