@@ -1,20 +1,31 @@
 // Dispatch benchmark: no-op tasks through the whole path (submit, JetStream, worker
 // processes, result, SQLite row) with 1 and 4 workers, against the raw JetStream
 // publish + fetch + ack rate on the same nats-server in the same run.
+// Also: throughput with SSE_CLIENTS (default 50) dashboard event streams open (connected before
+// the submit), beside none, back to back (SSE_CLIENTS=0 skips it).
+// Ray baseline (bench/ray_baseline.py on the project venv, num_cpus=2): RAY_TASKS no-op tasks at once
+// and RAY_SEQ sequential round trips; skipped with one line where the venv has no Ray (RAY=0 skips it).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 to change sizes)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get as httpGet, type ClientRequest } from 'node:http';
+import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 3_000);
 const WORKERS = (process.env.WORKERS ?? '1,4').split(',').map(Number);
+const SSE_CLIENTS = Number(process.env.SSE_CLIENTS ?? 50);
+const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ?? TASKS), RAY_SEQ = Number(process.env.RAY_SEQ ?? 1000);
+let bestE2e = 0;
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
@@ -48,9 +59,25 @@ async function rawJetStream(n: number): Promise<number> {
   return rate;
 }
 
-async function endToEnd(workers: number, n: number, maxInFlight: number) {
+/** n dashboard pages' event streams (the Sweeps page's: every sweep's changes, the workers),
+ * resolved once each has its first event; counts the events each receives. */
+async function openSse(url: string, n: number) {
+  const events: number[] = new Array(n).fill(0);
+  const reqs: ClientRequest[] = [];
+  await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((resolve, reject) => {
+    reqs.push(httpGet(`${url}api/events`, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { events[i]! += (d.match(/^event: /gm) ?? []).length; resolve(); });
+      res.on('error', () => {});
+    }).on('error', reject));
+  })));
+  for (let i = 0; i < n; i++) events[i] = 0;   // count what the sweep causes, not the greeting
+  return { events, close: () => { for (const r of reqs) r.destroy(); } };
+}
+
+async function endToEnd(workers: number, n: number, maxInFlight: number, sseClients = 0) {
   const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}.db`);
-  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {} });
+  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {}, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
     procs.push(spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
@@ -58,12 +85,14 @@ async function endToEnd(workers: number, n: number, maxInFlight: number) {
   while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
+  const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
   const t0 = performance.now();
   const { sweep } = c.coord.submit(`name: bench\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
   await new Promise<void>((resolve) => {
     c.coord.scheduler.on('closed', (row: { id: string }) => { if (row.id === sweep!.id) resolve(); });
   });
   const secs = (performance.now() - t0) / 1000;
+  if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
   const d = new Database(db, { readonly: true });
   const rows = d.prepare('select a.task_id id, a.started_ms s, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweep!.id) as { id: string; s: number; r: number }[];
   const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweep!.id) as { n: number }).n;
@@ -73,7 +102,20 @@ async function endToEnd(workers: number, n: number, maxInFlight: number) {
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
   await c.stop();
-  return { rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99) };
+  return { sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99) };
+}
+
+/** Ray 2.x on the same cores: no persistence, no SQLite row; null (after one printed line) where absent or failing. */
+function rayBaseline(tasks: number, seq: number): { tasks_per_s: number; seq_p50_ms: number; seq_p99_ms: number; ray: string } | null {
+  const root = join(import.meta.dirname, '..'), py = process.env.LIMOLAB_RAY_PYTHON ?? join(root, '.venv', 'bin', 'python');
+  const hint = 'python3 -m venv .venv && .venv/bin/pip install --no-index --find-links /opt/wheels --find-links /opt/pypi-more/files --find-links /opt/pypi/files ray';
+  if (!existsSync(py) || spawnSync(py, ['-c', 'import ray'], { stdio: 'ignore' }).status !== 0) { console.log(`ray baseline skipped: no python with ray at ${py} (build it with: ${hint})`); return null; }
+  // The raylet waits for Ray's dashboard agent, which starts slowly on a busy machine: give it longer.
+  const r = spawnSync(py, [join(root, 'bench', 'ray_baseline.py'), '--tasks', String(tasks), '--seq', String(seq), '--cpus', '2'],
+    { encoding: 'utf8', timeout: 600_000, env: { RAY_agent_register_timeout_ms: '180000', ...process.env } });
+  const last = (r.stdout ?? '').trim().split('\n').at(-1) ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) { console.log(`ray baseline failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.signal}`); return null; }
+  return JSON.parse(last);
 }
 
 try {
@@ -83,13 +125,32 @@ try {
   console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows');
   for (const w of WORKERS) {
     const r = await endToEnd(w, TASKS, 20_000);
+    bestE2e = Math.max(bestE2e, r.rate);
     console.log(`${String(w).padStart(7)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / raw).toFixed(3).padStart(12)}  ${r.resultRows}`);
+  }
+  if (SSE_CLIENTS > 0) {
+    const w = Math.max(...WORKERS);
+    console.log(`\ndashboards: ${SSE_CLIENTS} SSE clients open vs none, ${w} worker(s), back to back (loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+    console.log('sse clients  tasks  seconds  tasks/s  ratio-to-none  events per client');
+    const none = await endToEnd(w, TASKS, 20_000);
+    const withSse = await endToEnd(w, TASKS, 20_000, SSE_CLIENTS);
+    for (const [k, r] of [[0, none], [SSE_CLIENTS, withSse]] as const) {
+      console.log(`${String(k).padStart(11)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / none.rate).toFixed(3).padStart(13)}  ${r.sseEvents.toFixed(1).padStart(17)}`);
+    }
   }
   console.log('\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row)');
   console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99');
   for (const w of WORKERS) {
     const r = await endToEnd(w, LAT_TASKS, 64);
     console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}`);
+  }
+  if (RAY) {
+    const ray = rayBaseline(RAY_TASKS, RAY_SEQ);
+    if (ray) {
+      console.log(`\nray ${ray.ray} baseline, num_cpus=2, no persistence (loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+      console.log(`  ray.get([noop.remote() x ${RAY_TASKS}]): ${ray.tasks_per_s.toFixed(0)} tasks/s  (limolab best end to end ${bestE2e.toFixed(0)} tasks/s = ${(bestE2e / ray.tasks_per_s).toFixed(2)}x Ray)`);
+      console.log(`  sequential ray.get(noop.remote()) x ${RAY_SEQ}: p50 ${ray.seq_p50_ms.toFixed(2)} ms  p99 ${ray.seq_p99_ms.toFixed(2)} ms  (${(1000 / ray.seq_p50_ms).toFixed(0)}/s)`);
+    }
   }
 } finally {
   await nats.stop();
