@@ -211,7 +211,7 @@ describe('limolab results against a coordinator', () => {
       await c.startCoordinatorInProcess();
       const remote = await runCli(['results', '--coordinator', c.address, '--sweep', SWEEP, '--per-seed', '--format', 'json']);
       expect(remote.stderr).toBe('');
-      expect(remote.stdout).toContain('fewer than 3 seeds');
+      expect(remote.stdout).not.toContain('fewer than 3 seeds'); // per-seed rows are one seed by design
       const r = JSON.parse(remote.stdout) as JsonTable;
       const local = JSON.parse((await runCli(['results', '--db', db, '--sweep', SWEEP, '--per-seed', '--format', 'json'])).stdout) as JsonTable;
       expect(r.columns).toEqual(local.columns);
@@ -224,6 +224,7 @@ describe('limolab results against a coordinator', () => {
         const lw = JSON.parse((await runCli(['results', '--db', db, ...args])).stdout) as JsonTable;
         expect(rw.columns).toEqual(lw.columns);
         expect(rw.rows).toEqual(lw.rows);
+        expect((rw as { notes?: string[] }).notes).toEqual((lw as { notes?: string[] }).notes);
       }
 
       const text = await runCli(['results', '--coordinator', c.address, '--sweep', SWEEP, '--filter', 'method=sft']);
