@@ -57,7 +57,8 @@ export async function startWorker(cfg: WorkerConfig) {
     const { ProcessRunner } = await import('./runners/process.js');
     // Ahead of the embedded engine (it takes what the engine would), but after the openai
     // runner, which must keep the tasks that name an OpenAI-compatible endpoint.
-    const at = runners.findIndex((r) => r.name === 'openai') + 1;
+    // --runner-kinds diag means the external runner takes the diag tasks: ahead of the built-in diag runner too.
+    const at = cfg.processRunner.kinds.includes(TaskKind.TASK_KIND_DIAG) ? 0 : runners.findIndex((r) => r.name === 'openai') + 1;
     runners.splice(at, 0, new ProcessRunner({ command: cfg.processRunner.command, kinds: cfg.processRunner.kinds, timeoutMs: cfg.processRunner.timeoutMs }) as unknown as Runner);
     // EVAL/ROLLOUT/TRAIN of a local Hugging Face checkpoint (model_ref kind "hf") on LIMO-format
     // files: graded and data built here, sampled and trained by the same command (runners/torch).
