@@ -1,7 +1,8 @@
 // Embedded-engine benchmark: training and sampling tokens/s at three sizes (context 128,
-// batch 32), against PyTorch CPU on the same architecture, batch and thread count when a
-// python with torch is importable, plus MFU against the peak matmul rate measured here.
-// Run: node bin/limolab-tsx.js bench/engine.ts   (prints figures; not a timed test)
+// batch 32), against Hugging Face transformers LlamaForCausalLM (sdpa, AdamW, generate with KV
+// cache) on the project venv's torch at the same shapes and thread count, with MFU for both
+// against the fp32 matmul peak that torch measures in the same run.
+// Run: npm run bench:engine [-- --quick]   (--quick: d=64 L=2 only, 1 step: proves it runs, no figures)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,9 +13,14 @@ import * as ort from 'onnxruntime-node';
 import { CharTokenizer, Engine, flopsPerToken, type Example, type ModelConfig } from '../worker/engine/index.js';
 import { GraphBuilder } from '../worker/engine/onnx-builder.js';
 
-const THREADS = Number(process.env.THREADS ?? availableParallelism());
-const CTX = 128, BATCH = 32, PROMPT = 16, NEW = CTX - PROMPT, STEPS = Number(process.env.STEPS ?? 3);
-const SIZES = [{ d: 64, L: 2 }, { d: 128, L: 4 }, { d: 256, L: 4 }];
+const QUICK = process.argv.includes('--quick') || process.env.QUICK === '1';
+const THREADS = Number(process.env.THREADS ?? Math.min(2, availableParallelism()));
+const CTX = 128, BATCH = 32, PROMPT = 16, NEW = CTX - PROMPT, STEPS = Number(process.env.STEPS ?? (QUICK ? 1 : 3));
+const WARMUP = QUICK ? 1 : 2;
+const SIZES = QUICK ? [{ d: 64, L: 2 }] : [{ d: 64, L: 2 }, { d: 128, L: 4 }, { d: 256, L: 4 }];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const VENV_PY = process.env.LIMOLAB_HF_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
+const VENV_HINT = 'python3 -m venv .venv && .venv/bin/pip install --no-index --find-links /opt/wheels --find-links /opt/pypi-more/files --find-links /opt/pypi/files torch transformers';
 const tokenizer = new CharTokenizer('abcdefghijklmnopqrstuvwxyz0123456789 .,:;=+-*/()[]{}<>!?"\'#$%&@^_|~\n'.slice(0, 61));
 
 function findTorchPython(): string | null {
@@ -52,7 +58,7 @@ async function benchEngine(config: ModelConfig): Promise<{ train: number; sample
     const tokens = Array.from({ length: CTX }, rand);   // 127 inputs, padded to the 128 bucket
     return { tokens, weights: tokens.map(() => 1) };
   });
-  await engine.train(examples, { steps: 2, batchSize: BATCH, lr: 1e-3, seed: 0 }); // warm-up
+  await engine.train(examples, { steps: WARMUP, batchSize: BATCH, lr: 1e-3, seed: 0 }); // warm-up
   let t = performance.now();
   await engine.train(examples, { steps: STEPS, batchSize: BATCH, lr: 1e-3, seed: 0 });
   const train = (BATCH * CTX * STEPS) / ((performance.now() - t) / 1000);
@@ -88,25 +94,51 @@ function benchTorch(py: string, config: ModelConfig): { train: number; sample: n
   return { train: j.train_tokens_per_s, sample: j.sample_tokens_per_s, matmul: j.matmul_flops_per_s };
 }
 
+type HfRow = { train_tokens_per_s: number; sample_tokens_per_s: number; matmul_peak_flops_per_s: number; torch: string; transformers: string; params: number };
+
+/** The strong baseline: bench/hf_engine_baseline.py on the venv's torch + transformers, one size per call. */
+function benchHf(config: ModelConfig): HfRow | null {
+  const args = [join(ROOT, 'bench', 'hf_engine_baseline.py'), '--sizes', `${config.hidden_size}x${config.num_hidden_layers}`, '--threads', THREADS, '--ctx', CTX,
+    '--batch', BATCH, '--vocab', config.vocab_size, '--prompt', PROMPT, '--new-tokens', NEW, '--steps', STEPS, '--warmup', WARMUP].map(String);
+  const r = spawnSync(VENV_PY, args, { encoding: 'utf8', timeout: QUICK ? 900_000 : 1_800_000, env: { ...process.env, OMP_NUM_THREADS: String(THREADS) } });
+  if (r.status !== 0) { console.log(`  HF transformers bench failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.signal}`); return null; }
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as HfRow;
+}
+
+const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const fmt = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)}k` : x.toFixed(0));
 const started = performance.now();
-const py = findTorchPython();
-let peak = await peakMatmul(); // re-measured before each size; the best seen is the peak (other load only lowers it)
-console.log(`threads=${THREADS} context=${CTX} batch=${BATCH} train_steps=${STEPS} sample=${PROMPT}+${NEW} tokens`);
-console.log(`peak matmul (onnxruntime, 1024^3 fp32): ${(peak / 1e9).toFixed(1)} GFLOP/s`);
-console.log(py ? `pytorch: ${py}, LD_LIBRARY_PATH=${torchEnv().LD_LIBRARY_PATH ?? '(default BLAS)'}` : 'pytorch: not importable (tried /usr/bin/python3, python3); engine figures only');
-console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes share these cores; figures are noisy when it exceeds the thread count)`);
+const hasVenv = existsSync(VENV_PY);
+const weakPy = QUICK || process.env.WEAK_BASELINE === '0' ? null : findTorchPython();
+console.log(`threads=${THREADS} context=${CTX} batch=${BATCH} train_steps=${STEPS} sample=${PROMPT}+${NEW} tokens${QUICK ? '  (--quick: smoke run, not a measurement)' : ''}`);
+if (hasVenv) console.log(`baseline: Hugging Face transformers LlamaForCausalLM (sdpa, AdamW, generate use_cache=True do_sample=True) via ${VENV_PY}`);
+else console.log(`baseline: no venv python at ${VENV_PY}; engine rows only. Build it with: ${VENV_HINT}`);
+if (weakPy) console.log(`weak baseline: hand-written functional Llama (tools/torch-reference.py) on ${weakPy}, LD_LIBRARY_PATH=${torchEnv().LD_LIBRARY_PATH ?? '(default BLAS)'}`);
+console.log(`load average at start: ${la()} (other processes share these cores; figures are noisy when it exceeds the thread count)`);
+// MFU peak: torch's 2-thread fp32 1024^3 matmul, measured by the HF script in this run (best seen);
+// onnxruntime's own matmul only when there is no venv.
+let peak = 0, peakSource = 'torch fp32 1024^3 matmul';
+const rows: { d: number; L: number; e: { train: number; sample: number }; hf: HfRow | null; weak: ReturnType<typeof benchTorch>; config: ModelConfig; params: number }[] = [];
 for (const { d, L } of SIZES) {
   const config = configFor(d, L);
-  peak = Math.max(peak, await peakMatmul());
   const e = await benchEngine(config);
-  const tr = py ? benchTorch(py, config) : null;
+  const hf = hasVenv ? benchHf(config) : null;
+  const weak = weakPy ? benchTorch(weakPy, config) : null;
+  if (hf) peak = Math.max(peak, hf.matmul_peak_flops_per_s);
   const params = (await Engine.create({ config, tokenizer, seed: 0 })).numParams();
-  const mfuTrain = (e.train * flopsPerToken(config, CTX, 'train')) / peak;
-  const mfuSample = (e.sample * flopsPerToken(config, CTX, 'forward')) / peak;
-  console.log(`d=${d} L=${L} (${(params / 1e6).toFixed(2)}M params)` + (tr ? `  torch's own 1024^3 matmul: ${(tr.matmul / 1e9).toFixed(1)} GFLOP/s` : ''));
-  console.log(`  train : engine ${fmt(e.train)} tok/s` + (tr ? `  torch ${fmt(tr.train)} tok/s  ratio ${(e.train / tr.train).toFixed(2)}x` : '') + `  MFU ${(100 * mfuTrain).toFixed(1)}%`);
-  console.log(`  sample: engine ${fmt(e.sample)} tok/s` + (tr ? `  torch ${fmt(tr.sample)} tok/s  ratio ${(e.sample / tr.sample).toFixed(2)}x` : '') + `  MFU ${(100 * mfuSample).toFixed(1)}%`);
+  rows.push({ d, L, e, hf, weak, config, params });
+  console.log(`  measured d=${d} L=${L} (load average ${la()})`);
 }
-console.log(`peak matmul used for MFU (best of all measurements): ${(peak / 1e9).toFixed(1)} GFLOP/s`);
+if (peak === 0) { peak = await peakMatmul(); peakSource = 'onnxruntime fp32 1024^3 matmul (no torch in this run)'; }
+console.log(`\npeak for MFU: ${(peak / 1e9).toFixed(1)} GFLOP/s (${peakSource}, ${THREADS} threads, best seen); MFU = tok/s x model FLOPs per token / peak`);
+for (const { d, L, e, hf, weak, config, params } of rows) {
+  const mfu = (tps: number, kind: 'train' | 'forward') => `${((100 * tps * flopsPerToken(config, CTX, kind)) / peak).toFixed(1)}%`;
+  const side = (kind: 'train' | 'forward', en: number, h: number | undefined) =>
+    `engine ${fmt(en)} tok/s` + (h ? `  HF ${fmt(h)} tok/s  ratio ${(en / h).toFixed(2)}x  MFU engine ${mfu(en, kind)} HF ${mfu(h, kind)}` : `  MFU ${mfu(en, kind)}`);
+  console.log(`d=${d} L=${L} (${(params / 1e6).toFixed(2)}M params${hf ? `; HF ${(hf.params / 1e6).toFixed(2)}M, torch ${hf.torch}, transformers ${hf.transformers}` : ''})`);
+  console.log(`  train : ${side('train', e.train, hf?.train_tokens_per_s)}`);
+  console.log(`  sample: ${side('forward', e.sample, hf?.sample_tokens_per_s)}`);
+  if (weak) console.log(`  weak baseline (functional torch): train ${fmt(weak.train)} tok/s (${(e.train / weak.train).toFixed(2)}x)  sample ${fmt(weak.sample)} tok/s (${(e.sample / weak.sample).toFixed(2)}x)`);
+}
+console.log(`load average at end: ${la()}`);
 console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
