@@ -246,7 +246,7 @@ describe('limolab results against a coordinator', () => {
     } finally {
       await c.stop();
     }
-  });
+  }, 240_000); // a coordinator and eight CLI runs
 });
 
 describe('limolab report', () => {
