@@ -59,7 +59,9 @@ def main():
     with torch.no_grad():
         for ex in trainer.train_dataset:
             ids = torch.tensor([ex["input_ids"]])
-            mask = torch.tensor(ex["completion_mask"][1:], dtype=torch.float32)
+            # TRL 1.13 stores the loss mask as labels (-100 on prompt tokens); older versions as completion_mask
+            mask = torch.tensor(ex["completion_mask"][1:], dtype=torch.float32) if "completion_mask" in ex \
+                else (torch.tensor(ex["labels"][1:]) != -100).float()
             logits = model(ids).logits[0, :-1]
             nll = torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="none")
             tot += float((nll * mask).sum())
