@@ -563,6 +563,7 @@ export class Scheduler extends EventEmitter {
    * comes, is ignored as late.
    */
   private watchAttempts(now: number): void {
+    const GONE_FLOOR_MS = 30_000;
     const plan = new Plan(this.tasks);
     const logs: string[] = [];
     const stop: { worker: string; task: string }[] = [];
@@ -578,7 +579,10 @@ export class Scheduler extends EventEmitter {
         const silentMs = now - Math.max(w?.lastSeenMs ?? 0, this.startedMs, t.leaseStartMs);
         let why: string | null = null;
         if (timeoutMs > 0 && now - t.leaseStartMs > timeoutMs + this.graceMs) why = `timed out: running ${Math.round((now - t.leaseStartMs) / 1000)} s, over its timeout_s ${timeoutMs / 1000} (enforced by the coordinator)`;
-        else if (gone && silentMs > this.lostAfterMs + leaseMs + this.graceMs) why = `its worker ${t.workerId ?? '(unknown)'} is gone (no heartbeat for ${Math.round(silentMs / 1000)} s) and the task did not come back`;
+        // JetStream hands a dead worker's unacked task to the next worker that fetches, which
+        // can be a worker still starting up: give it two leases and at least 30 s before
+        // concluding the message is gone, or the task runs twice (one result row either way).
+        else if (gone && silentMs > Math.max(GONE_FLOOR_MS, this.lostAfterMs + 2 * leaseMs + this.graceMs)) why = `its worker ${t.workerId ?? '(unknown)'} is gone (no heartbeat for ${Math.round(silentMs / 1000)} s) and the task did not come back`;
         if (!why) continue;
         if (t.workerId && !gone) stop.push({ worker: t.workerId, task: t.id });
         const retry = t.dispatches <= t.maxRetries || gone;   // a vanished worker is not the task's failure
