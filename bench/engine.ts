@@ -109,11 +109,13 @@ const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const fmt = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)}k` : x.toFixed(0));
 const started = performance.now();
 const hasVenv = existsSync(VENV_PY);
-const weakPy = QUICK || process.env.WEAK_BASELINE === '0' ? null : findTorchPython();
+// The weak baseline is off in --quick unless WEAK_BASELINE=1, and off anywhere with WEAK_BASELINE=0.
+const weakPy = (QUICK && process.env.WEAK_BASELINE !== '1') || process.env.WEAK_BASELINE === '0' ? null : findTorchPython();
 console.log(`threads=${THREADS} context=${CTX} batch=${BATCH} train_steps=${STEPS} sample=${PROMPT}+${NEW} tokens${QUICK ? '  (--quick: smoke run, not a measurement)' : ''}`);
 if (hasVenv) console.log(`baseline: Hugging Face transformers LlamaForCausalLM (sdpa, AdamW, generate use_cache=True do_sample=True) via ${VENV_PY}`);
 else console.log(`baseline: no venv python at ${VENV_PY}; engine rows only. Build it with: ${VENV_HINT}`);
 if (weakPy) console.log(`weak baseline: hand-written functional Llama (tools/torch-reference.py) on ${weakPy}, LD_LIBRARY_PATH=${torchEnv().LD_LIBRARY_PATH ?? '(default BLAS)'}`);
+else if (process.env.WEAK_BASELINE !== '0' && !(QUICK && process.env.WEAK_BASELINE !== '1')) console.log('weak baseline (functional torch): skipped, neither /usr/bin/python3 nor python3 imports torch');
 console.log(`load average at start: ${la()} (other processes share these cores; figures are noisy when it exceeds the thread count)`);
 // MFU peak: torch's 2-thread fp32 1024^3 matmul, measured by the HF script in this run (best seen);
 // onnxruntime's own matmul only when there is no venv.
