@@ -151,7 +151,7 @@ export async function watch(client: Client, id: string, opts: WatchOptions = {})
         finished.set(arm, { status, rows: res.rows.filter((r) => r.arm === arm) });
         if (!tty && !json) {
           const rows = finished.get(arm)!.rows;
-          const accs = rows.map((r) => `seed ${r.seed}: acc_id ${typeof r.acc_id_mean === 'number' ? r.acc_id_mean.toFixed(3) : '-'}`).join(', ');
+          const accs = rows.map((r) => { const a = r.acc_id ?? r.acc_id_mean; return `seed ${r.seed}: acc_id ${typeof a === 'number' ? a.toFixed(3) : '-'}`; }).join(', ');
           process.stderr.write(`arm ${arm} finished (${status})${accs ? `: ${accs}` : ''}\n`);
         }
       }
