@@ -52,9 +52,11 @@ describe('LIMO vs RL study, end to end', () => {
   it('runs every arm through 2 worker processes, charges each phase, and repeats exactly with the same seed', async () => {
     const a = await runSweep(SPEC(false));
     expect(a.s.status).toBe('succeeded');
-    // One PRETRAIN shared by all five arms; rl: 2 rounds x (2 shards + 1 train) + eval.
+    // One PRETRAIN and its PROBE (charged to pretraining) shared by all five arms;
+    // rl: 2 rounds x (2 shards + 1 train) + eval.
     const kinds = a.s.tasks.map((t) => t.phase);
-    expect(kinds.filter((k) => k === 'pretrain')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'pretrain')).toHaveLength(2);
+    expect(a.s.tasks.filter((t) => t.name === 'probe latent ability')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'rollout')).toHaveLength(4);
     expect(kinds.filter((k) => k === 'evaluation')).toHaveLength(5);
     const m = evalMetrics(a.s.id);
