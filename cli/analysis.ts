@@ -6,7 +6,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { ConnectionError, SpecError, LimolabError, NotFoundError } from '../common/errors.js';
 import type { QueryResultsResponse, Sweep } from '../gen/limolab/v1/coordinator.js';
 import { loadRunRecords, pricesOf } from '../coordinator/results.js';
-import { SqliteStore } from '../coordinator/store/sqlite-store.js';
 import type { SweepRow } from '../coordinator/store/store.js';
 import {
   formatTable, queryRuns, type CellValue, type Column, type FilterValue, type RunRecord, type Table, type TableFormat,
@@ -15,6 +14,7 @@ import { COLUMN_KEYS, DEFAULT_GROUP_BY, legend, shortColumns, tableNotes } from 
 import { sweepHealth } from '../coordinator/report/sweep-health.js';
 import { buildReport, renderPlot, PLOT_NAMES, type PlotName } from '../coordinator/report/index.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, parse } from './args.js';
+import { openStore, resolveSweep } from './results-db.js';
 import { Client } from './client.js';
 
 const DEFAULT_DB = 'limolab.db';
@@ -244,28 +244,6 @@ export function parseFilters(items: string[]): Record<string, FilterValue | Filt
     out[k] = prev === undefined ? val : [...(Array.isArray(prev) ? prev : [prev]), val];
   }
   return out;
-}
-
-/** Opens an existing results database read-only; a missing file, or one that is not
- *  limolab's, is an error rather than a new empty (or extended) one. */
-export function openStore(path: string): SqliteStore {
-  if (path !== ':memory:' && !existsSync(path)) {
-    throw new NotFoundError(`no results database at ${path}; pass --db FILE (the file \`limolab run\` or \`limolab coordinator --db\` wrote)`);
-  }
-  return new SqliteStore(path, { readOnly: true });
-}
-
-/** The sweep named by id, or the latest one when id is absent or "latest". */
-export function resolveSweep(store: SqliteStore, dbPath: string, id: string | undefined): SweepRow {
-  if (!id || id === 'latest') {
-    const latest = store.listSweeps(1)[0];
-    if (!latest) throw new NotFoundError(`${dbPath} holds no sweeps yet; run one with \`limolab run <spec.yaml>\``);
-    return latest;
-  }
-  const row = store.getSweep(id);
-  if (row) return row;
-  const known = store.listSweeps(10).map((s) => `${s.id} (${s.name})`);
-  throw new NotFoundError(`no sweep "${id}" in ${dbPath}; latest sweeps there: ${known.join(', ') || 'none'}`);
 }
 
 function emptyNote(sweepId: string, records: RunRecord[]): string {

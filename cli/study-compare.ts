@@ -3,16 +3,15 @@
 // intervals, and each method's gain over its base against the base's latent ability.
 // --json prints studyAnalysis's object: {controls, exchange, latent, ...}.
 // (Not `limolab sweep compare A B`, which sets two sweeps' tables side by side: cli/compare.ts.)
-import { existsSync } from 'node:fs';
 import { NotFoundError, SpecError } from '../common/errors.js';
 import { loadRunRecords } from '../coordinator/results.js';
-import { SqliteStore } from '../coordinator/store/sqlite-store.js';
 import type { SweepRow } from '../coordinator/store/store.js';
 import {
   formatTable, studyAnalysis, studyCostTable, studyExchangeTable, studyIsoTable, studyLatentTable, studyRolloutTable,
   type StudyResult, type Table,
 } from '../coordinator/analysis/index.js';
 import { parse } from './args.js';
+import { openStore, resolveSweep } from './results-db.js';
 
 const USAGE = `Usage: limolab compare [options]
 
@@ -42,10 +41,9 @@ export async function main(argv: string[]): Promise<number> {
   if (v.help) { console.log(USAGE); return 0; }
   if (p.length) throw new SpecError(`limolab compare takes no positional arguments (got ${p.join(' ')}); pass the sweep with --sweep ID\n\n${USAGE}`);
   const dbPath = v.db ?? 'limolab.db';
-  if (!existsSync(dbPath)) throw new NotFoundError(`no results database at ${dbPath}; pass --db FILE (the file \`limolab run\` or \`limolab coordinator --db\` wrote)`);
-  const store = new SqliteStore(dbPath, { readOnly: true });
+  const store = openStore(dbPath);
   try {
-    const sweep = pickSweep(store, dbPath, v.sweep);
+    const sweep = resolveSweep(store, dbPath, v.sweep);
     const records = loadRunRecords(store, sweep.id);
     if (!records.some((r) => r.status === 'succeeded')) {
       throw new NotFoundError(`sweep ${sweep.id} (${sweep.name}) has no succeeded arm yet; wait for it with \`limolab sweep watch ${sweep.id}\``);
@@ -56,18 +54,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     store.close();
   }
-}
-
-function pickSweep(store: SqliteStore, dbPath: string, id: string | undefined): SweepRow {
-  if (!id || id === 'latest') {
-    const latest = store.listSweeps(1)[0];
-    if (!latest) throw new NotFoundError(`${dbPath} holds no sweeps yet; run one with \`limolab run <spec.yaml>\``);
-    return latest;
-  }
-  const row = store.getSweep(id);
-  if (row) return row;
-  const known = store.listSweeps(10).map((s) => `${s.id} (${s.name})`);
-  throw new NotFoundError(`no sweep "${id}" in ${dbPath}; latest sweeps there: ${known.join(', ') || 'none'}`);
 }
 
 const block = (title: string, t: Table, empty: string) => `${title}\n${t.rows.length ? formatTable(t, 'text') : `  ${empty}\n`}`;

@@ -7,7 +7,7 @@ import { formatCell, queryRuns, type CellValue, type ColumnFormat } from '../coo
 import { loadRunRecords, pricesOf } from '../coordinator/results.js';
 import { clientFrom } from './args.js';
 import { Client } from './client.js';
-import { openStore } from './analysis.js';
+import { openStore } from './results-db.js';
 import { table } from './format.js';
 
 type Row = Record<string, CellValue>;
