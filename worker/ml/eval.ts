@@ -32,6 +32,13 @@ export function passAtK(n: number, c: number, k: number): number {
   return 1 - fail;
 }
 
+/** Share of `ok` per problem length, shortest first. */
+export function meanByDifficulty(problems: readonly Problem[], ok: readonly boolean[]): Map<number, number> {
+  const groups = new Map<number, number[]>();
+  problems.forEach((p, i) => (groups.get(p.steps.length) ?? groups.set(p.steps.length, []).get(p.steps.length)!).push(Number(ok[i])));
+  return new Map([...groups.entries()].sort((a, b) => a[0] - b[0]).map(([d, xs]) => [d, mean(xs)]));
+}
+
 /** Up to `limit` problems taken round-robin over difficulties, so every difficulty keeps its share. */
 export function evenlyByDifficulty(problems: Problem[], limit: number): Problem[] {
   if (limit <= 0 || limit >= problems.length) return problems;
@@ -120,9 +127,7 @@ export async function runEval(ctx: TaskContext): Promise<RunOutput> {
       // domain's test split): what a paired bootstrap over test problems resamples.
       outcomes[split] = ok.map((x) => (x ? '1' : '0')).join('');
       metrics[`chain_share.${split}`] = mean(greedy.map((g) => Number(!g[0]!.startsWith('#'))));
-      const byDiff = new Map<number, number[]>();
-      problems.forEach((p, i) => (byDiff.get(p.steps.length) ?? byDiff.set(p.steps.length, []).get(p.steps.length)!).push(Number(ok[i])));
-      for (const [d, xs] of [...byDiff.entries()].sort((a, b) => a[0] - b[0])) metrics[`pass1.${split}.d${d}`] = mean(xs);
+      for (const [d, v] of meanByDifficulty(problems, ok)) metrics[`pass1.${split}.d${d}`] = v;
       if (mode === 'icl') metrics[`icl_shots.${split}`] = mean(shotsUsed);
       if (s.nSamples > 0) {
         const sampled = await withCancellation(ctx, 'eval', () =>

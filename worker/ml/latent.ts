@@ -6,19 +6,13 @@
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import {
   FORCED_BARE_PREFIX, chanceAccuracy, checkChain, deriveSeed, forcedChainPrefix, passesChainChecks, renderPrompt, verify,
-  type Problem, type SplitName,
+  type SplitName,
 } from '../../experiments/domain/index.js';
 import { Ledger, threadsOf, checkEngineFitsDomain, loadEngine, sampleCompletions, taskSeed, withCancellation } from './common.js';
-import { evenlyByDifficulty } from './eval.js';
+import { evenlyByDifficulty, meanByDifficulty } from './eval.js';
 import { EvalOptionsSchema, domainSplits, parseDomain, parseStruct } from './schemas.js';
 
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
-
-function byDifficulty(problems: Problem[], ok: boolean[]): Map<number, number> {
-  const groups = new Map<number, number[]>();
-  problems.forEach((p, i) => (groups.get(p.steps.length) ?? groups.set(p.steps.length, []).get(p.steps.length)!).push(Number(ok[i])));
-  return new Map([...groups.entries()].sort((a, b) => a[0] - b[0]).map(([d, xs]) => [d, mean(xs)]));
-}
 
 export async function runProbe(ctx: TaskContext): Promise<RunOutput> {
   const spec = ctx.task.spec;
@@ -56,8 +50,8 @@ export async function runProbe(ctx: TaskContext): Promise<RunOutput> {
       metrics[`latent.bare.${split}`] = mean(okBare.map(Number));
       metrics[`latent.valid_chain.${split}`] = mean(validChain.map(Number));
       metrics[`chance.${split}`] = chanceAccuracy(problems);
-      for (const [d, v] of byDifficulty(problems, okChain)) metrics[`latent.forced_chain.${split}.d${d}`] = v;
-      for (const [d, v] of byDifficulty(problems, okBare)) metrics[`latent.bare.${split}.d${d}`] = v;
+      for (const [d, v] of meanByDifficulty(problems, okChain)) metrics[`latent.forced_chain.${split}.d${d}`] = v;
+      for (const [d, v] of meanByDifficulty(problems, okBare)) metrics[`latent.bare.${split}.d${d}`] = v;
       metrics[`problems.${split}`] = problems.length;
       details[split] = problems.slice(0, 4).map((p, i) => ({ prompt: renderPrompt(p), chain: chainTexts[i], bare: FORCED_BARE_PREFIX + bare[i]![0]!, answer: p.answer }));
     }
