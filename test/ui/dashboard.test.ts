@@ -109,9 +109,16 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await w.page.locator('table.tasks tbody tr').first().waitFor();
     await shot(w.page, 'sweep-done');
 
-    // No polling: with nothing changing, an open page makes no API requests.
+    // No polling: with nothing changing, an open page makes no API requests. The last progress
+    // event may still schedule one task-list refetch (debounced 1.5 s), so first wait for the page
+    // to fall quiet (a page that polled every 2 s or faster never would), then watch it stay quiet.
+    let seen = w.apiCalls.length, quietSince = Date.now();
+    await waitFor(() => {
+      if (w.apiCalls.length !== seen) { seen = w.apiCalls.length; quietSince = Date.now(); }
+      return Date.now() - quietSince >= 2000;
+    }, 'the page to stop making API requests once the sweep is done', 15_000, 100);
     const before = w.apiCalls.length;
-    await new Promise((res) => setTimeout(res, 2500));
+    await new Promise((res) => setTimeout(res, 3000));
     expect(w.apiCalls.slice(before)).toEqual([]);
 
     // The flaky task's page: two attempts with their worker, and the first one's error in the log tail.
