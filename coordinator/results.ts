@@ -50,6 +50,9 @@ export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
           rolloutShares.set(rec, by);
           by.set(m.name, [...(by.get(m.name) ?? []), m.value]);
         }
+        // A PROBE measures the base; no step of any arm depends on it, so its failure costs the
+        // arms their latent-ability metrics, not their status.
+        if (probe && r.status !== 'succeeded' && r.status !== 'cached') continue;
         if (r.status === 'failed' || r.status === 'skipped' || r.status === 'cancelled') rec.status = 'failed';
         else if (r.status !== 'succeeded' && r.status !== 'cached' && rec.status !== 'failed') rec.status = 'partial';
         if (r.phase === null) continue;

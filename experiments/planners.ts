@@ -1,8 +1,9 @@
 // Planners for the ML methods on the built-in domain: how a sweep arm becomes a task DAG.
 // Every DAG starts PRETRAIN -> PROBE (the base's latent ability, shared by all arms on a base).
 //   base: PRETRAIN -> EVAL
-//   sft:  PRETRAIN -> CURATE(n, curation) -> TRAIN(sft) -> EVAL
+//   sft:  PRETRAIN -> CURATE(n, curation) [-> TUNE(recipe search) when tune: true] -> TRAIN(sft) -> EVAL
 //   rl:   PRETRAIN [-> CURATE -> TRAIN(sft) when init: sft] -> [ROLLOUT x shards -> TRAIN(rft)] x rounds -> EVAL
+//         (tune: true adds a TUNE on round 1's rollouts; every round's TRAIN reads its recipe)
 //   icl:  PRETRAIN -> CURATE(shots examples) -> EVAL(mode icl)
 // The sweep's `base:` block holds what every arm shares (model, domain, pretrain, eval,
 // sampling options); an arm's `params` choose its method's knobs. Identical PRETRAIN tasks
@@ -14,6 +15,15 @@ import { CHAIN_STYLES } from './domain/config.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
 
 const Json = z.record(z.string(), z.unknown());
+
+// The fine-tuning recipe: the arm's `lr`/`epochs` as given, or, with `tune: true`, searched per
+// arm and seed over base.tune's grid on a validation split carved from the pool; the search is
+// its own task in the `tuning` phase, charged to the arm, and TRAIN takes the winner from it.
+const Tune = z.strictObject({
+  lr: z.array(z.number().positive()).min(1).max(8).default([1e-4, 3e-4, 1e-3]).describe('learning rates to try'),
+  epochs_factor: z.array(z.number().positive()).min(1).max(8).default([1]).describe("epochs to try, as multiples of the arm's epochs (rounded, at least 1)"),
+  validation: z.number().int().min(1).max(2000).default(48).describe('validation problems from the pool, none used in training'),
+});
 
 /** The sweep's `base:` block for ML methods. */
 export const MlBaseSchema = z.strictObject({
@@ -28,6 +38,11 @@ export const MlBaseSchema = z.strictObject({
     keep_outputs: z.number().int().min(0).default(4), options: Json.default({}),
   }).prefault({}),
   threads: z.number().min(0).default(1).describe('CPU threads (worker slots) per ML task'),
+  pretrain_threads: z.number().min(0).optional().describe('CPU threads for PRETRAIN (default: threads)'),
+  // One pretrained base for every seed (its PRETRAIN and PROBE use this seed): seeds then vary
+  // only what the methods draw (curation, training order, sampling), not the base. Faster;
+  // the base's own seed-to-seed variance is left out of the intervals.
+  pretrain_seed: z.number().int().min(0).optional().describe('pretrain every seed\'s base with this one seed (one shared base)'),
   // Bases are a grid axis: each named entry overrides model/domain/pretrain for its own
   // PRETRAIN (and everything downstream); every arm runs on every base unless its params name
   // one (`base: cs0.1`). Keep the test-split fields (valueMax, trainSteps, oodSteps, testSize,
@@ -36,6 +51,8 @@ export const MlBaseSchema = z.strictObject({
     z.strictObject({ model: Json.optional(), domain: Json.optional(), pretrain: Json.optional() })).optional(),
   // The PROBE task of each base (latent ability on test_id): eval-style options, e.g. {limit: 60}.
   probe: z.strictObject({ splits: z.array(z.enum(['test_id', 'test_ood'])).min(1).default(['test_id']), options: Json.default({}) }).prefault({}),
+  // The recipe search of arms with `tune: true`.
+  tune: Tune.prefault({}),
 });
 type MlBase = z.output<typeof MlBaseSchema>;
 
@@ -50,11 +67,10 @@ function resolveBase(b: MlBase, name: string | undefined): MlBase {
 const curation = z.enum(['random', 'hard', 'limo']);
 const style = z.enum(['mixed', ...CHAIN_STYLES]);
 const baseName = z.string().optional().describe('which of base.bases this arm runs on (set by the grid)');
-// The fine-tuning recipe is fixed, not searched: lr 1e-4 with warmup keeps the base's
-// single-step knowledge (docs/study.md has the ablation); 1e-3 without warmup erased it.
 const SftParams = z.strictObject({
   n: z.number().int().min(1), curation: curation.default('limo'), epochs: z.number().int().min(1).default(10),
   lr: z.number().positive().default(1e-4), k: z.number().int().min(0).optional(), candidates: z.number().int().min(0).optional(),
+  tune: z.boolean().default(false).describe("search lr and epochs over base.tune's grid (a tuning-phase task)"),
   style: style.default('full').describe('chain style of the curated solutions (none = bare answers)'),
   control: z.enum(['positive', 'negative']).optional().describe('positive: large-N correct chains vs base; negative: bare answers vs paired_with'),
   paired_with: z.string().optional().describe('negative control: the chain arm (spec arm name) with the same n and curation'),
@@ -69,6 +85,7 @@ const RlParams = z.strictObject({
   sft_n: z.number().int().min(1).default(100), sft_curation: curation.default('limo'), sft_epochs: z.number().int().min(1).default(10),
   sft_lr: z.number().positive().default(1e-4), sft_style: style.default('full'),
   reward: z.enum(['answer', 'process']).default('answer').describe('answer: a right final answer is accepted; process: the chain must check out step by step'),
+  tune: z.boolean().default(false).describe("search the rft lr and epochs over base.tune's grid on round 1's rollouts; every round uses the winner"),
   base: baseName,
 });
 const IclParams = z.strictObject({ shots: z.number().int().min(1).max(16).default(2), curation: curation.default('limo'), style: style.default('full'), base: baseName });
@@ -86,7 +103,7 @@ function check(schema: z.ZodType, args: PlanArgs): string[] {
   return problems;
 }
 
-const PHASE = { pretrain: 'pretrain', curate: 'curation', train: 'training', rollout: 'rollout', eval: 'evaluation' } as const;
+const PHASE = { pretrain: 'pretrain', curate: 'curation', tune: 'tuning', train: 'training', rollout: 'rollout', eval: 'evaluation' } as const;
 
 /** Latent ability of the base (forced chain / forced bare), charged to pretraining: every arm
  *  on a base shares its one PROBE per seed, so the analysis can read it from any arm. */
@@ -94,14 +111,15 @@ const PHASE = { pretrain: 'pretrain', curate: 'curation', train: 'training', rol
 class Dag {
   tasks: PlannedTask[] = [];
   constructor(readonly b: MlBase) {}
-  private add(t: Omit<PlannedTask, 'resources'>): string {
-    this.tasks.push({ ...t, resources: { cpus: this.b.threads } });
+  private add(t: Omit<PlannedTask, 'resources'>, cpus = this.b.threads): string {
+    this.tasks.push({ ...t, resources: { cpus } });
     return t.key;
   }
   pretrain(): string {
-    const key = this.add({ key: 'pretrain', name: 'pretrain', kind: TaskKind.TASK_KIND_PRETRAIN, phase: PHASE.pretrain,
-      spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } } });
-    this.add({ key: 'probe', name: 'probe latent ability', kind: TaskKind.TASK_KIND_PROBE, phase: PHASE.pretrain, deps: [{ key, role: 'checkpoint' }],
+    const seed = this.b.pretrain_seed === undefined ? {} : { seed: this.b.pretrain_seed };
+    const key = this.add({ key: 'pretrain', name: 'pretrain', kind: TaskKind.TASK_KIND_PRETRAIN, phase: PHASE.pretrain, ...seed,
+      spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } } }, this.b.pretrain_threads ?? this.b.threads);
+    this.add({ key: 'probe', name: 'probe latent ability', kind: TaskKind.TASK_KIND_PROBE, phase: PHASE.pretrain, ...seed, deps: [{ key, role: 'checkpoint' }],
       spec: { $case: 'eval', value: { splits: this.b.probe.splits, nSamples: 0, k: [], temperature: 0, keepOutputs: 0, mode: 'probe', shots: 0, domain: this.b.domain, options: this.b.probe.options } } });
     return key;
   }
@@ -110,10 +128,19 @@ class Dag {
     return this.add({ key, name: `curate ${strategy} n=${n}${solutionStyle ? ` ${solutionStyle}` : ''}`, kind: TaskKind.TASK_KIND_CURATE, phase: PHASE.curate, deps: [{ key: base, role: 'checkpoint' }],
       spec: { $case: 'curate', value: { strategy, n, k: k ?? this.b.curate.k, candidates: candidates ?? this.b.curate.candidates, domain: this.b.domain, options } } });
   }
-  train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt = 0): string {
+  train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' | 'recipe' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt = 0): string {
     return this.add({ key, name: key.replace(/\./g, ' '), kind: TaskKind.TASK_KIND_TRAIN, phase: PHASE.train,
       deps: [{ key: from, role: 'checkpoint' }, ...data],
       spec: { $case: 'train', value: { method, epochs, lr, batchSize: this.b.train.batch_size, maxPerPrompt, options: this.b.train.options } } });
+  }
+  /** The recipe search for a TRAIN with the same inputs: a TRAIN-kind task in the tuning phase. */
+  tune(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' }[], method: 'sft' | 'rft', epochs: number, maxPerPrompt = 0): string {
+    const t = this.b.tune;
+    const epochList = [...new Set(t.epochs_factor.map((f) => Math.max(1, Math.round(f * epochs))))];
+    const search = { lr: t.lr, epochs: epochList, domain: this.b.domain, validation: t.validation };
+    return this.add({ key, name: `tune ${method} (${t.lr.length * epochList.length} recipes)`, kind: TaskKind.TASK_KIND_TRAIN, phase: PHASE.tune,
+      deps: [{ key: from, role: 'checkpoint' }, ...data],
+      spec: { $case: 'train', value: { method, epochs, lr: t.lr[0]!, batchSize: this.b.train.batch_size, maxPerPrompt, options: { ...this.b.train.options, search } } } });
   }
   rollout(key: string, policy: string, round: number, shard: number, p: z.output<typeof RlParams>): string {
     const options = p.reward === 'answer' ? this.b.rollout.options : { ...this.b.rollout.options, reward: p.reward };
@@ -150,7 +177,9 @@ export const mlPlanners: MethodPlanner[] = [
   planner('sft', SftParams, (d, p: z.output<typeof SftParams>) => {
     const base = d.pretrain();
     const data = d.curate('curate', base, p.curation, p.n, p.k, p.candidates, p.style);
-    d.evaluate(d.train('train.sft', base, [{ key: data, role: 'dataset' }], 'sft', p.epochs, p.lr));
+    const inputs = [{ key: data, role: 'dataset' as const }];
+    const recipe = p.tune ? [{ key: d.tune('tune.sft', base, inputs, 'sft', p.epochs), role: 'recipe' as const }] : [];
+    d.evaluate(d.train('train.sft', base, [...inputs, ...recipe], 'sft', p.epochs, p.lr));
   }),
   planner('icl', IclParams, (d, p: z.output<typeof IclParams>) => {
     const base = d.pretrain();
@@ -166,12 +195,14 @@ export const mlPlanners: MethodPlanner[] = [
     }
     let policy = start;
     const all: { key: string; role: 'rollouts' }[] = [];
+    let recipe: { key: string; role: 'recipe' }[] = [];
     for (let r = 1; r <= p.rounds; r++) {
       const shards = Array.from({ length: p.shards }, (_, s) => ({ key: d.rollout(`rollout.r${r}.s${s}`, policy, r, s, p), role: 'rollouts' as const }));
       all.push(...shards);
+      if (r === 1 && p.tune) recipe = [{ key: d.tune('tune.rft', start, shards, 'rft', p.epochs, p.max_per_prompt), role: 'recipe' }];
       policy = p.continue === 'last'
-        ? d.train(`train.rft.r${r}`, policy, shards, 'rft', p.epochs, p.lr, p.max_per_prompt)
-        : d.train(`train.rft.r${r}`, start, [...all], 'rft', p.epochs, p.lr, p.max_per_prompt);
+        ? d.train(`train.rft.r${r}`, policy, [...shards, ...recipe], 'rft', p.epochs, p.lr, p.max_per_prompt)
+        : d.train(`train.rft.r${r}`, start, [...all, ...recipe], 'rft', p.epochs, p.lr, p.max_per_prompt);
     }
     d.evaluate(policy);
   }),

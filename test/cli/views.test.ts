@@ -10,8 +10,9 @@ import { getTableName, is } from 'drizzle-orm';
 import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../../coordinator/store/schema.js';
 import { SqliteStore } from '../../coordinator/store/sqlite-store.js';
+import type { TaskStatus } from '../../coordinator/store/store.js';
 import { loadRunRecords } from '../../coordinator/results.js';
-import { flopsTotal } from '../../coordinator/analysis/index.js';
+import { deviceSeconds, flopsTotal } from '../../coordinator/analysis/index.js';
 import { ACC, ACC_OOD, CURATED, DEVICE_S, FLOPS, SWEEP, SWEEP_EMPTY, fillStore } from './fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-views-'));
@@ -51,15 +52,16 @@ describe('arm_summary', () => {
       const sft = row('sft[n=10]', seed);
       expect(sft).toMatchObject({
         method: 'sft', status: 'succeeded', acc_id: ACC.sft[seed], acc_ood: ACC_OOD.sft[seed],
-        flops: FLOPS.curate + FLOPS.sftTrain + FLOPS.evaluation, flops_pretrain: FLOPS.pretrain, flops_curation: FLOPS.curate,
+        // Method cost: evaluation stands beside it, as in the analysis layer.
+        flops: FLOPS.curate + FLOPS.sftTrain, flops_pretrain: FLOPS.pretrain, flops_curation: FLOPS.curate, flops_tuning: 0,
         flops_training: FLOPS.sftTrain, flops_rollout: 0, flops_evaluation: FLOPS.evaluation,
-        device_s: DEVICE_S.curate + DEVICE_S.train + DEVICE_S.evaluation, device_s_pretrain: DEVICE_S.pretrain,
+        device_s: DEVICE_S.curate + DEVICE_S.train, device_s_pretrain: DEVICE_S.pretrain, device_s_evaluation: DEVICE_S.evaluation,
         curated_examples: CURATED, tasks: 4, tasks_done: 4,
       });
       const rl = row('rl[k=4]', seed);
       expect(rl).toMatchObject({
         method: 'rl', status: 'succeeded', acc_id: ACC.rl[seed], acc_ood: ACC_OOD.rl[seed],
-        flops: FLOPS.rollout + FLOPS.rlTrain + FLOPS.evaluation, flops_pretrain: FLOPS.pretrain, flops_curation: 0,
+        flops: FLOPS.rollout + FLOPS.rlTrain, flops_pretrain: FLOPS.pretrain, flops_curation: 0, flops_evaluation: FLOPS.evaluation,
         curated_examples: 0, tasks: 4,
       });
     }
@@ -72,7 +74,8 @@ describe('arm_summary', () => {
     expect(records).toHaveLength(4);
     for (const r of records) {
       const v = row(r.arm, r.seed);
-      expect(v.flops).toBeCloseTo(flopsTotal(r, { includeEvaluation: true }), 0); // the view's flops still count evaluation
+      expect(v.flops).toBeCloseTo(flopsTotal(r), 0); // method cost, as the analysis counts it
+      expect(v.device_s).toBeCloseTo(deviceSeconds(r), 6);
       expect(v.flops_pretrain).toBe(r.flopsByPhase.pretrain);
       expect(v.acc_id).toBe(r.metrics['pass1.test_id']);
       expect(v.status).toBe(r.status);
@@ -82,6 +85,26 @@ describe('arm_summary', () => {
   it('marks an arm with a cancelled task failed, with no accuracy', () => {
     const r = sql.prepare('select status, acc_id, flops, flops_pretrain, tasks, tasks_done from arm_summary where sweep_id = ?').get(SWEEP_EMPTY);
     expect(r).toEqual({ status: 'failed', acc_id: null, flops: 0, flops_pretrain: FLOPS.pretrain, tasks: 3, tasks_done: 1 });
+  });
+});
+
+describe('a failed PROBE', () => {
+  it('leaves the arms of its base succeeded (it measures the base; no arm step depends on it), in the view and in loadRunRecords', () => {
+    const path = join(dir, 'probe.db');
+    const s = new SqliteStore(path);
+    const task = (id: string, kind: string, phase: string, status: TaskStatus) => ({
+      id, sweepId: 'P', arm: 'base', seed: 0, name: id, kind, phase, pool: 'default', status, priority: 0, taskProto: '', deps: [],
+      cacheKey: id, maxRetries: 0, dispatches: 1, nextDispatchMs: null, workerId: null, createdMs: 1, startedMs: 1, finishedMs: 2,
+      error: status === 'failed' ? 'probe broke' : null, reusedFrom: null, arms: ['base|0'] });
+    s.createSweep({ id: 'P', name: 'p', status: 'succeeded', priority: 0, specText: '', specJson: '{}', createdMs: 1, finishedMs: 2, error: null },
+      [{ sweepId: 'P', arm: 'base', armGroup: 'base', method: 'base', seed: 0, params: {}, evalTaskId: 'ev' }],
+      [task('pt', 'pretrain', 'pretrain', 'succeeded'), task('pr', 'probe', 'pretrain', 'failed'), task('ev', 'eval', 'evaluation', 'succeeded')], new Map());
+    const view = s.sqlite.prepare('select status, tasks, tasks_done from arm_summary').all();
+    const recs = loadRunRecords(s, 'P');
+    s.close();
+    expect(view).toEqual([{ status: 'succeeded', tasks: 2, tasks_done: 2 }]);
+    expect(recs.map((r) => r.status)).toEqual(['succeeded']);
+    expect(recs[0]!.metrics['latent.forced_chain.test_id']).toBeUndefined();
   });
 });
 
@@ -142,7 +165,7 @@ describe('docs/schema.md', () => {
     for (const q of queries) expect(() => sql.prepare(q).all()).not.toThrow();
     const perFlop = sql.prepare(queries[0]!.replaceAll(LATEST, `'${SWEEP}'`)).all() as Record<string, string | number>[];
     expect(perFlop.map((r) => [r.method, r.arm, r.seeds, r.acc_id])).toEqual([['rl', 'rl[k=4]', 2, 0.45], ['sft', 'sft[n=10]', 2, 0.55]]);
-    const sftFlops = FLOPS.curate + FLOPS.sftTrain + FLOPS.evaluation;
+    const sftFlops = FLOPS.curate + FLOPS.sftTrain; // method cost: evaluation beside it
     expect(Number(perFlop[1]!.acc_per_tflop)).toBeCloseTo(0.55 / (sftFlops / 1e12), 0);
   });
 });

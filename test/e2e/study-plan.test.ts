@@ -71,6 +71,31 @@ describe('study planning', () => {
     expect(strip(curate)).toEqual(strip(limo));
   });
 
+  it('plans a recipe search as a tuning-phase task whose recipe the TRAIN reads', async () => {
+    const spec = parseSweepSpec(SPEC.replace("params: {n: 40, curation: random, control: positive}", "params: {n: 40, curation: random, epochs: 4, control: positive, tune: true}")
+      .replace("  pretrain: {steps: 20}", "  pretrain: {steps: 20}\n  tune: {lr: [1.0e-4, 1.0e-3], epochs_factor: [0.5, 1], validation: 16}"));
+    const plan = planSweep('s', spec, await defaultPlanners());
+    const mine = (t: (typeof plan.tasks)[number]) => t.arms.some((a) => a.startsWith('sft-positive[base=low]|'));
+    const tunes = plan.tasks.filter((t) => t.phase === 'tuning');
+    expect(tunes).toHaveLength(4); // 2 bases x 2 seeds, only the tuned arm
+    const tune = tunes.find(mine)!;
+    expect(tune.kind).toBe('train');
+    expect(tune.task!.spec).toMatchObject({ $case: 'train', value: { method: 'sft', options: { search: { lr: [1e-4, 1e-3], epochs: [2, 4], validation: 16, domain: { chainShareInPretrain: 0 } } } } });
+    const curate = plan.tasks.find((t) => t.kind === 'curate' && mine(t))!;
+    expect(tune.deps.map((d) => d.role).sort()).toEqual(['checkpoint', 'dataset']);
+    expect(tune.deps.find((d) => d.role === 'dataset')!.task).toBe(curate.id);
+    const train = plan.tasks.find((t) => t.phase === 'training' && mine(t))!;
+    expect(train.deps.find((d) => d.role === 'recipe')!.task).toBe(tune.id);
+    // Untuned arms have no tuning task and no recipe input.
+    const limoTrain = plan.tasks.find((t) => t.phase === 'training' && t.arms.some((a) => a.startsWith('sft-limo[base=low]|')))!;
+    expect(limoTrain.deps.map((d) => d.role)).not.toContain('recipe');
+    // An empty search is refused at planning, naming the field.
+    let err: unknown;
+    try { planSweep('s', parseSweepSpec(SPEC.replace("  pretrain: {steps: 20}", "  pretrain: {steps: 20}\n  tune: {lr: []}")), await defaultPlanners()); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as SpecError).issues.join(' ')).toMatch(/base\.tune\.lr/);
+  });
+
   it('refuses an unknown base and a negative control without its pair, creating nothing', async () => {
     const bad = SPEC.replace("params: {base: high}", "params: {base: mid}");
     expect(() => planSweep('s', parseSweepSpec(bad), defaultPlannersSync)).toThrow(SpecError);

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TaskKind, type ArtifactRef, type Task } from '../../gen/limolab/v1/task.js';
 import { defaultTinyConfig, mlRunner } from '../../worker/ml/index.js';
 import { hardestPerLength } from '../../worker/ml/curate.js';
-import { makeSplits, parseDomainConfig, parseProblem, type Problem } from '../../experiments/domain/index.js';
+import { makeSplits, parseDomainConfig, parseProblem, renderPrompt, type Problem } from '../../experiments/domain/index.js';
 import { baseTask, makeContext, MemoryArtifacts } from './harness.js';
 
 const cfg = defaultTinyConfig();
@@ -94,6 +94,48 @@ describe('stratified curation', () => {
         expect(e.quality).toBe(1);
       }
     }
+  });
+});
+
+describe('the tuning phase (recipe search)', () => {
+  it('trains one candidate per (lr, epochs), scores each on held-out pool problems, and TRAIN takes the winner', async () => {
+    const cur = await run(baseTask(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy: 'random', n: 12, k: 0, candidates: 0, domain: cfg.domain, options: { solutionStyle: 'full' } } }, 4, [base]));
+    const data = cur.outputs[0]!;
+    const train = (options: Record<string, unknown>, inputs: ArtifactRef[]) =>
+      run(baseTask(TaskKind.TASK_KIND_TRAIN, { $case: 'train', value: { method: 'sft', epochs: 1, lr: 1e-4, batchSize: 4, maxPerPrompt: 0, options } }, 4, inputs));
+    const search = { lr: [3e-3, 1e-5], epochs: [2, 1], domain: cfg.domain, validation: 10 };
+    const tune = await train({ search }, [base, data]);
+    expect(tune.outputs.map((o) => o.role)).toEqual(['recipe']);
+    const cands = (tune.details as { candidates: { lr: number; epochs: number; val_acc: number; steps: number }[] }).candidates;
+    // Every pair, gentlest first; the winner is the best validation score, ties to the gentler one.
+    expect(cands.map((c) => [c.lr, c.epochs])).toEqual([[1e-5, 1], [1e-5, 2], [3e-3, 1], [3e-3, 2]]);
+    const best = cands.reduce((a, b) => (b.val_acc > a.val_acc ? b : a));
+    expect(tune.metrics).toMatchObject({ candidates: 4, 'val.problems': 10, 'recipe.lr': best.lr, 'recipe.epochs': best.epochs, 'recipe.val_acc': best.val_acc });
+    // Validation comes from the pool and never overlaps the training examples or a test split.
+    const examples = (JSON.parse(new TextDecoder().decode(await store.get(data))) as { examples: { prompt: string }[] }).examples.map((e) => e.prompt);
+    const val = (tune.details as { validation: string[] }).validation;
+    expect(val).toHaveLength(10);
+    const splits = makeSplits(parseDomainConfig(cfg.domain));
+    const testPrompts = new Set([...splits.test_id, ...splits.test_ood].map((p) => renderPrompt(p)));
+    const poolPrompts = new Set(splits.pool.map((p) => renderPrompt(p)));
+    for (const v of val) {
+      expect(examples).not.toContain(v);
+      expect(testPrompts.has(v)).toBe(false);
+      expect(poolPrompts.has(v)).toBe(true);
+    }
+    // TRAIN with the recipe trains with the winner's lr and epochs (same steps), and the search
+    // charged more than that one training run: every candidate plus validation sampling.
+    const final = await train({}, [base, data, tune.outputs[0]!]);
+    expect(final.metrics).toMatchObject({ 'recipe.lr': best.lr, 'recipe.epochs': best.epochs, steps: best.steps });
+    expect(tune.ledger.flops).toBeGreaterThan(final.ledger.flops! * 1.5);
+    expect(tune.ledger.tokensGenerated).toBeGreaterThan(0);
+  });
+
+  it('refuses a forged recipe with a clear error', async () => {
+    const cur = await run(baseTask(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy: 'random', n: 4, k: 0, candidates: 0, domain: cfg.domain, options: {} } }, 5, [base]));
+    const bad = await store.put('recipe', new TextEncoder().encode('{"lr": -1, "epochs": 2}'), 'application/json');
+    await expect(run(baseTask(TaskKind.TASK_KIND_TRAIN, { $case: 'train', value: { method: 'sft', epochs: 1, lr: 1e-4, batchSize: 4, maxPerPrompt: 0, options: {} } }, 5, [base, cur.outputs[0]!, bad])))
+      .rejects.toThrow(/recipe.*no positive lr/);
   });
 });
 

@@ -56,6 +56,15 @@ export const TrainOptionsSchema = z.strictObject({
   warmupSteps: z.number().int().min(0).default(0),
   gradClip: z.number().positive().default(1),
   promptWeight: z.number().min(0).max(1).default(0),
+  // A recipe search (the `tuning` phase): train once per (lr, epochs) candidate, score each on
+  // a validation split carved from the domain's pool (never a test split; the training
+  // examples' prompts excluded), and write the winner as a "recipe" output that TRAIN reads.
+  search: z.strictObject({
+    lr: z.array(z.number().positive()).min(1).max(8),
+    epochs: z.array(z.number().int().min(1)).min(1).max(8).optional(), // default: the spec's epochs
+    domain: z.record(z.string(), z.unknown()),
+    validation: z.number().int().min(1).max(2000).default(48), // pool problems, evenly over lengths
+  }).optional(),
 });
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 

@@ -2,11 +2,16 @@
 // "sft_checkpoint"). method sft: the curated "dataset"; method rft: every "rollouts" input,
 // deduplicated and capped at max_per_prompt per prompt. Loss weight 0 on prompt tokens
 // (options.promptWeight), 1 on the completion and EOS. Output role "checkpoint".
+// With options.search it is the tuning phase instead: it trains one candidate per (lr,
+// epochs), scores each on pool problems held out from training, and outputs a "recipe";
+// a TRAIN with a "recipe" input takes its lr and epochs from there.
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
-import { deriveSeed, Rng } from '../../experiments/domain/index.js';
-import { Ledger, threadsOf, loadEngine, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
+import { deriveSeed, renderPrompt, Rng, verify } from '../../experiments/domain/index.js';
+import type { Engine } from '../engine/index.js';
+import { Ledger, threadsOf, checkEngineFitsDomain, decodeJson, encodeJson, loadEngine, sampleCompletions, taskSeed, throwIfCancelled, toExample, withCancellation, type SampleJob } from './common.js';
+import { evenlyByDifficulty } from './eval.js';
 import { readDataset, readRollouts, type DatasetExample } from './formats.js';
-import { TrainOptionsSchema, parseStruct } from './schemas.js';
+import { TrainOptionsSchema, domainSplits, parseDomain, parseStruct, type TrainOptions } from './schemas.js';
 
 export const DEFAULT_MAX_PER_PROMPT = 4;
 
@@ -54,38 +59,23 @@ export async function runTrain(ctx: TaskContext): Promise<RunOutput> {
     throw new BadTaskInputError(`train.method "${method}" is unknown; use sft or rft`);
   }
   throwIfCancelled(ctx, 'train');
+  if (opts.search) return runSearch(ctx, examples, rawCount, opts, { epochs, batchSize, seed });
 
+  // A recipe from a TUNE task (phase "tuning") replaces the spec's lr and epochs.
+  let recipe: Recipe | undefined;
+  const recipeRef = ctx.task.inputs.find((i) => i.role === 'recipe');
+  if (recipeRef) recipe = parseRecipe(decodeJson(await ctx.artifacts.get(recipeRef), 'the "recipe" input'));
   const engine = await loadEngine(ctx, ['checkpoint', 'sft_checkpoint']);
   try {
     ledger.params = engine.numParams();
     const metrics: Record<string, number> = { examples: examples.length, examples_raw: rawCount };
+    if (recipe) Object.assign(metrics, { 'recipe.lr': recipe.lr, 'recipe.epochs': recipe.epochs });
     if (examples.length === 0) {
       // Nothing accepted this round: the policy is unchanged (and costs nothing to train).
       ctx.log('train: no examples; passing the input checkpoint through unchanged');
       metrics.steps = 0;
     } else {
-      const tok = engine.tokenizer;
-      const order = new Rng(deriveSeed(seed, 'train-order')).shuffle(examples);
-      const weighted = order.map((e) => toExample(tok, e.prompt, e.completion, opts.promptWeight));
-      const longest = Math.max(...weighted.map((w) => w.tokens.length));
-      if (longest > engine.config.max_position_embeddings) {
-        throw new BadTaskInputError(`a training example has ${longest} tokens but the model's context is ${engine.config.max_position_embeddings}; curate shorter chains or use a longer context`);
-      }
-      const r = await withCancellation(ctx, 'train', () =>
-        engine.train(weighted, {
-          ...(opts.steps > 0 ? { steps: opts.steps } : { epochs }),
-          batchSize: Math.min(batchSize, weighted.length),
-          lr,
-          warmupSteps: opts.warmupSteps,
-          gradClip: opts.gradClip,
-          seed: deriveSeed(seed, 'train'),
-          signal: ctx.signal,
-          onStep: (step, total, loss) => {
-            ctx.progress(0.05 + 0.9 * (step / total), `step ${step}/${total} loss ${loss.toFixed(3)}`);
-            if (step % 10 === 0 || step === total) ctx.metric('loss', loss, step);
-          },
-        }),
-      );
+      const r = await fit(ctx, engine, examples, opts, { epochs: recipe?.epochs ?? epochs, lr: recipe?.lr ?? lr, batchSize, seed }, [0.05, 0.95], true);
       ledger.addTrain(r);
       const tail = r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)));
       Object.assign(metrics, {
@@ -101,4 +91,85 @@ export async function runTrain(ctx: TaskContext): Promise<RunOutput> {
   } finally {
     await engine.dispose();
   }
+}
+
+interface Recipe { lr: number; epochs: number }
+function parseRecipe(v: unknown): Recipe {
+  const r = v as Partial<Recipe> | null;
+  if (!r || typeof r !== 'object' || !(Number(r.lr) > 0) || !Number.isInteger(r.epochs) || !(r.epochs! >= 1)) {
+    throw new BadTaskInputError('the "recipe" input has no positive lr and integer epochs >= 1; it must come from a TRAIN task with options.search');
+  }
+  return { lr: Number(r.lr), epochs: r.epochs! };
+}
+
+type Fit = { epochs: number; lr: number; batchSize: number; seed: number };
+
+/** One training run of `engine` on `examples` (in place), progress mapped onto [from, to]. */
+async function fit(ctx: TaskContext, engine: Engine, examples: DatasetExample[], opts: TrainOptions, f: Fit, [from, to]: [number, number], lossMetric: boolean) {
+  const tok = engine.tokenizer;
+  const order = new Rng(deriveSeed(f.seed, 'train-order')).shuffle(examples);
+  const weighted = order.map((e) => toExample(tok, e.prompt, e.completion, opts.promptWeight));
+  const longest = Math.max(...weighted.map((w) => w.tokens.length));
+  if (longest > engine.config.max_position_embeddings) {
+    throw new BadTaskInputError(`a training example has ${longest} tokens but the model's context is ${engine.config.max_position_embeddings}; curate shorter chains or use a longer context`);
+  }
+  return withCancellation(ctx, 'train', () =>
+    engine.train(weighted, {
+      ...(opts.steps > 0 ? { steps: opts.steps } : { epochs: f.epochs }),
+      batchSize: Math.min(f.batchSize, weighted.length),
+      lr: f.lr,
+      warmupSteps: opts.warmupSteps,
+      gradClip: opts.gradClip,
+      seed: deriveSeed(f.seed, 'train'),
+      signal: ctx.signal,
+      onStep: (step, total, loss) => {
+        ctx.progress(from + (to - from) * (step / total), `step ${step}/${total} loss ${loss.toFixed(3)}`);
+        if (lossMetric && (step % 10 === 0 || step === total)) ctx.metric('loss', loss, step);
+      },
+    }),
+  );
+}
+
+/** The tuning phase: every (lr, epochs) candidate trained from the input checkpoint, scored by
+ *  greedy accuracy on validation problems from the pool that no training example uses. The
+ *  best wins; ties go to the gentler candidate (smaller lr, then fewer epochs). Every
+ *  candidate's training and validation FLOPs are charged to this task. */
+async function runSearch(ctx: TaskContext, examples: DatasetExample[], rawCount: number, opts: TrainOptions, base: Omit<Fit, 'lr'>): Promise<RunOutput> {
+  const search = opts.search!;
+  if (examples.length === 0) throw new BadTaskInputError('a recipe search needs training examples; the input has none');
+  const domain = parseDomain(search.domain, 'train.options.search.domain');
+  const used = new Set(examples.map((e) => e.prompt));
+  const held = domainSplits(domain, 'train.options.search.domain').pool.filter((p) => !used.has(renderPrompt(p)));
+  const val = evenlyByDifficulty(held, search.validation);
+  if (val.length === 0) throw new BadTaskInputError('the pool has no problems left for validation once the training prompts are removed; raise domain.poolSize');
+  const grid = [...search.lr].sort((a, b) => a - b).flatMap((lr) => [...(search.epochs ?? [base.epochs])].sort((a, b) => a - b).map((epochs) => ({ lr, epochs })));
+  const ledger = new Ledger(threadsOf(ctx));
+  const metrics: Record<string, number> = { examples: examples.length, examples_raw: rawCount, 'val.problems': val.length, candidates: grid.length };
+  const scored: { lr: number; epochs: number; val_acc: number; steps: number; loss_final: number }[] = [];
+  for (const [i, c] of grid.entries()) {
+    throwIfCancelled(ctx, 'train');
+    const engine = await loadEngine(ctx, ['checkpoint', 'sft_checkpoint']);
+    try {
+      checkEngineFitsDomain(engine, domain, 0);
+      ledger.params = engine.numParams();
+      const span = 1 / grid.length;
+      const r = await fit(ctx, engine, examples, opts, { ...base, ...c }, [i * span, (i + 0.8) * span], false);
+      ledger.addTrain(r);
+      const jobs: SampleJob[] = val.map((p) => ({ prompt: renderPrompt(p), problem: p }));
+      const out = await withCancellation(ctx, 'train', () => sampleCompletions(ctx, engine, ledger, jobs, { n: 1, temperature: 0, maxNewTokens: 0, topK: 0, batch: 64, seed: deriveSeed(base.seed, 'validation') },
+        { from: (i + 0.8) * span, to: (i + 1) * span, label: `validate lr ${c.lr} epochs ${c.epochs}` }));
+      const acc = val.filter((p, j) => verify(p, out[j]![0]!)).length / val.length;
+      const tail = r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)));
+      scored.push({ ...c, val_acc: acc, steps: r.steps, loss_final: tail.reduce((a, b) => a + b, 0) / tail.length });
+      metrics[`val_acc.c${i}`] = acc;
+      ctx.log(`tuning: lr ${c.lr} epochs ${c.epochs}: validation accuracy ${acc.toFixed(3)} on ${val.length} pool problems (${r.steps} steps)`);
+    } finally {
+      await engine.dispose();
+    }
+  }
+  const best = scored.reduce((a, b) => (b.val_acc > a.val_acc ? b : a));
+  Object.assign(metrics, { 'recipe.lr': best.lr, 'recipe.epochs': best.epochs, 'recipe.val_acc': best.val_acc });
+  const out = await ctx.artifacts.put('recipe', encodeJson({ lr: best.lr, epochs: best.epochs, val_acc: best.val_acc, validation: val.length, candidates: scored }), 'application/json');
+  ctx.progress(1, `recipe: lr ${best.lr}, ${best.epochs} epochs`);
+  return { metrics, ledger: ledger.finish(), outputs: [out], details: { candidates: scored, validation: val.map((p) => renderPrompt(p)) } };
 }
