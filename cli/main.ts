@@ -35,6 +35,7 @@ Talk to a running coordinator (--coordinator host:port, default 127.0.0.1:50551)
   compare                    the study's verdicts: controls, exchange rates, gain vs latent ability (--db)
   report <sweep> -o FILE     a self-contained HTML report with plots (from ./limolab.db or --db)
   plot <name> --sweep ID     one figure as SVG or PNG (from ./limolab.db or --db)
+  timing                     where a sweep's wall time went: per phase and its critical path (--db)
   logs <task|sweep>          the log lines of a task's attempts, or of a sweep's tasks
   artifacts <task|sweep>     the artifacts a task read and wrote (digest, role, size, type)
 
@@ -53,6 +54,7 @@ const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<num
   logs: () => import('./logs.js'),
   artifacts: () => import('./artifacts.js'),
   compare: () => import('./study-compare.js'),
+  timing: () => import('./timing.js'),
   serve: () => import('./serve.js'),
   'hf-tiny': () => import('./hf-tiny.js'),
   export: () => import('./export.js'),

@@ -131,6 +131,17 @@ describe('the tuning phase (recipe search)', () => {
     expect(tune.ledger.tokensGenerated).toBeGreaterThan(0);
   });
 
+  it('with nothing to train on (an RL round that accepted nothing) hands on the spec\'s own recipe, and TRAIN passes the checkpoint through', async () => {
+    const empty = await store.put('rollouts', new TextEncoder().encode(JSON.stringify({ format: 'limolab.rollouts/v1', round: 1, shard: 0, samples: [] })), 'application/json');
+    const train = (options: Record<string, unknown>, inputs: ArtifactRef[]) =>
+      run(baseTask(TaskKind.TASK_KIND_TRAIN, { $case: 'train', value: { method: 'rft', epochs: 3, lr: 2e-4, batchSize: 4, maxPerPrompt: 0, options } }, 6, inputs));
+    const tune = await train({ search: { lr: [1e-4, 1e-3], domain: cfg.domain } }, [base, { ...empty, role: 'rollouts' }]);
+    expect(tune.metrics).toMatchObject({ candidates: 0, 'recipe.lr': 2e-4, 'recipe.epochs': 3 });
+    const final = await train({}, [base, { ...empty, role: 'rollouts' }, tune.outputs[0]!]);
+    expect(final.metrics).toMatchObject({ steps: 0, 'recipe.lr': 2e-4 });
+    expect(final.ledger.flops).toBe(0); // nothing trained: the input checkpoint goes through
+  });
+
   it('refuses a forged recipe with a clear error', async () => {
     const cur = await run(baseTask(TaskKind.TASK_KIND_CURATE, { $case: 'curate', value: { strategy: 'random', n: 4, k: 0, candidates: 0, domain: cfg.domain, options: {} } }, 5, [base]));
     const bad = await store.put('recipe', new TextEncoder().encode('{"lr": -1, "epochs": 2}'), 'application/json');

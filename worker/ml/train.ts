@@ -59,7 +59,7 @@ export async function runTrain(ctx: TaskContext): Promise<RunOutput> {
     throw new BadTaskInputError(`train.method "${method}" is unknown; use sft or rft`);
   }
   throwIfCancelled(ctx, 'train');
-  if (opts.search) return runSearch(ctx, examples, rawCount, opts, { epochs, batchSize, seed });
+  if (opts.search) return runSearch(ctx, examples, rawCount, opts, { epochs, lr, batchSize, seed });
 
   // A recipe from a TUNE task (phase "tuning") replaces the spec's lr and epochs.
   let recipe: Recipe | undefined;
@@ -134,9 +134,15 @@ async function fit(ctx: TaskContext, engine: Engine, examples: DatasetExample[],
  *  greedy accuracy on validation problems from the pool that no training example uses. The
  *  best wins; ties go to the gentler candidate (smaller lr, then fewer epochs). Every
  *  candidate's training and validation FLOPs are charged to this task. */
-async function runSearch(ctx: TaskContext, examples: DatasetExample[], rawCount: number, opts: TrainOptions, base: Omit<Fit, 'lr'>): Promise<RunOutput> {
+async function runSearch(ctx: TaskContext, examples: DatasetExample[], rawCount: number, opts: TrainOptions, base: Fit): Promise<RunOutput> {
   const search = opts.search!;
-  if (examples.length === 0) throw new BadTaskInputError('a recipe search needs training examples; the input has none');
+  if (examples.length === 0) {
+    // Nothing to train on (e.g. an RL round that accepted no sample): nothing to choose between.
+    // The recipe is the spec's own lr and epochs; the TRAIN that reads it passes its checkpoint through.
+    ctx.log('tuning: no training examples; the recipe is the spec\'s own lr and epochs');
+    const out = await ctx.artifacts.put('recipe', encodeJson({ lr: base.lr, epochs: base.epochs, val_acc: null, validation: 0, candidates: [] }), 'application/json');
+    return { metrics: { examples: 0, examples_raw: rawCount, candidates: 0, 'recipe.lr': base.lr, 'recipe.epochs': base.epochs }, ledger: new Ledger(threadsOf(ctx)).finish(), outputs: [out] };
+  }
   const domain = parseDomain(search.domain, 'train.options.search.domain');
   const used = new Set(examples.map((e) => e.prompt));
   const held = domainSplits(domain, 'train.options.search.domain').pool.filter((p) => !used.has(renderPrompt(p)));
