@@ -5,14 +5,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { ConnectionError, SpecError, LimolabError, NotFoundError } from '../common/errors.js';
 import type { QueryResultsResponse, Sweep } from '../gen/limolab/v1/coordinator.js';
-import { loadRunRecords, pricesOf } from '../coordinator/results.js';
-import type { SweepRow } from '../coordinator/store/store.js';
+import { loadRunRecords, loadTrainCurves, pricesOf } from '../coordinator/results.js';
+import type { Store, SweepRow } from '../coordinator/store/store.js';
 import {
   formatTable, queryRuns, type CellValue, type Column, type FilterValue, type RunRecord, type Table, type TableFormat,
 } from '../coordinator/analysis/index.js';
 import { COLUMN_KEYS, DEFAULT_GROUP_BY, legend, shortColumns, tableNotes } from '../coordinator/analysis/query.js';
 import { sweepHealth } from '../coordinator/report/sweep-health.js';
-import { buildReport, renderPlot, PLOT_NAMES, type PlotName } from '../coordinator/report/index.js';
+import { armColors, buildReport, renderPlot, PLOT_NAMES, type PlotName } from '../coordinator/report/index.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, parse } from './args.js';
 import { openStore, resolveSweep } from './results-db.js';
 import { Client } from './client.js';
@@ -70,9 +70,7 @@ export async function resultsMain(argv: string[]): Promise<number> {
     const store = openStore(src.db);
     try {
       const sweep = resolveSweep(store, src.db, v.sweep);
-      const records = loadRunRecords(store, sweep.id);
-      const t = queryRuns(records, { filter, groupBy: perSeed ? ['arm', 'seed'] : groupBy, sort: v.sort ? [v.sort] : undefined, prices: pricesOf(sweep), wide });
-      const health = sweepHealth({ id: sweep.id, status: sweep.status, counts: store.taskCounts(sweep.id), error: sweep.error }, records);
+      const { table: t, health, records } = dbResults(store, sweep, { filter, groupBy: perSeed ? ['arm', 'seed'] : groupBy, sort: v.sort, wide });
       printResults(t, format, health, perSeed ? ['arm', 'seed'] : groupBy ?? DEFAULT_GROUP_BY);
       if (!t.rows.length) process.stderr.write(emptyNote(sweep.id, records) + '\n');
       return 0;
@@ -103,15 +101,35 @@ export async function resultsMain(argv: string[]): Promise<number> {
       if (Array.isArray(val)) throw new SpecError(`--filter ${k} is given ${val.length} times; a coordinator query takes one value per key (use --db FILE for several)`);
       single[k] = String(val);
     }
-    const res = await client.call<object, QueryResultsResponse>('queryResults', { sweep: sweep.id, filter: single, groupBy: groupBy ?? [], sort: v.sort ?? '', perSeed });
-    const t = tableFromWire(res, wide);
-    const health = sweepHealth({ id: sweep.id, status: sweep.status, counts: sweep.counts as unknown as Record<string, number> | undefined, error: sweep.error });
+    const { table: t, health } = await coordinatorResults(client, sweep, { filter: single, groupBy, sort: v.sort, perSeed, wide });
     printResults(t, format, health, perSeed ? ['arm', 'seed'] : groupBy ?? DEFAULT_GROUP_BY);
     if (!t.rows.length) process.stderr.write(`sweep ${sweep.id} has no succeeded arm matching this query yet; \`limolab sweep status ${sweep.id}\` shows its progress\n`);
     return 0;
   } finally {
     client.close();
   }
+}
+
+/** The arm table of a sweep in a SQLite file and the flags above it: what `limolab results
+ *  --db` prints, and what `limolab run` prints when its sweep ends. */
+export function dbResults(store: Store, sweep: SweepRow,
+  o: { filter?: Record<string, FilterValue | FilterValue[]>; groupBy?: string[]; sort?: string; wide?: boolean } = {}) {
+  const records = loadRunRecords(store, sweep.id);
+  const table = queryRuns(records, { filter: o.filter ?? {}, groupBy: o.groupBy, sort: o.sort ? [o.sort] : undefined, prices: pricesOf(sweep), wide: !!o.wide });
+  const health = sweepHealth({ id: sweep.id, status: sweep.status, counts: store.taskCounts(sweep.id), error: sweep.error }, records);
+  return { table, health, records };
+}
+
+/** The same from a coordinator: what `limolab results` prints, and `sweep watch` at the end. */
+export async function coordinatorResults(client: Client, sweep: Sweep,
+  o: { filter?: Record<string, string>; groupBy?: string[]; sort?: string; perSeed?: boolean; wide?: boolean } = {}) {
+  const res = await client.call<object, QueryResultsResponse>('queryResults', { sweep: sweep.id, filter: o.filter ?? {}, groupBy: o.groupBy ?? [], sort: o.sort ?? '', perSeed: !!o.perSeed });
+  const table = tableFromWire(res, !!o.wide);
+  // Each arm x seed run's status, so the flags can name the arms missing seeds (as from a database).
+  const runs = await client.call<object, QueryResultsResponse>('queryResults', { sweep: sweep.id, filter: {}, groupBy: ['arm', 'seed', 'status'], sort: '', perSeed: false, statuses: ['all'] })
+    .then((r) => r.rows.map((x) => ({ arm: String((x as Record<string, unknown>).arm), status: String((x as Record<string, unknown>).status) })), () => undefined);
+  const health = sweepHealth({ id: sweep.id, status: sweep.status, counts: sweep.counts as unknown as Record<string, number> | undefined, error: sweep.error }, runs);
+  return { table, health };
 }
 
 /** Text: the sweep's health flags, the table, its notes and a legend. CSV: the table, flags
@@ -160,7 +178,7 @@ export async function reportMain(argv: string[]): Promise<number> {
     const records = requireSucceeded(sweep, loadRunRecords(store, sweep.id));
     const health = sweepHealth({ id: sweep.id, status: sweep.status, counts: store.taskCounts(sweep.id), error: sweep.error }, records);
     const html = await buildReport(records, {
-      title: v.title ?? `limolab sweep ${sweep.name} (${sweep.id})`, specText: sweep.specText, prices: pricesOf(sweep),
+      title: v.title ?? `limolab sweep ${sweep.name} (${sweep.id})`, specText: sweep.specText, prices: pricesOf(sweep), curves: loadTrainCurves(store, sweep.id),
       includePretrain: !!v['include-pretrain'], includeCuration: !v['exclude-curation'], health,
     });
     writeOut(v.output, html);
@@ -202,7 +220,8 @@ export async function plotMain(argv: string[]): Promise<number> {
   try {
     const sweep = resolveSweep(store, db, v.sweep);
     const records = requireSucceeded(sweep, loadRunRecords(store, sweep.id));
-    const opts = { prices: pricesOf(sweep), includePretrain: !!v['include-pretrain'], includeCuration: !v['exclude-curation'] };
+    const opts = { prices: pricesOf(sweep), includePretrain: !!v['include-pretrain'], includeCuration: !v['exclude-curation'],
+      armColors: armColors(records), curves: name === 'training-loss' ? loadTrainCurves(store, sweep.id) : undefined };
     const out = format === 'png' ? await renderPlot(records, name as PlotName, 'png', opts) : await renderPlot(records, name as PlotName, 'svg', opts);
     writeOut(v.output, out);
     console.error(`wrote ${v.output} (${format}, ${name}): sweep ${sweep.id}`);

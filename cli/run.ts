@@ -10,11 +10,13 @@ import { findNatsServer, startNatsServer } from '../common/nats-server.js';
 import { MemoryTransport } from '../common/memory-transport.js';
 import { startWorker } from '../worker/main.js';
 import { parseSweepSpec } from '../coordinator/spec.js';
+import { planSweep } from '../coordinator/planner.js';
+import { defaultPlanners } from '../coordinator/planners/index.js';
 import { startCoordinator } from '../coordinator/main.js';
 import { lockFile } from '../coordinator/store/db-lock.js';
 import { checkMeta } from '../coordinator/admin.js';
-import { loadRunRecords } from '../coordinator/results.js';
-import { formatTable, queryRuns } from '../coordinator/analysis/index.js';
+import { DEFAULT_GROUP_BY } from '../coordinator/analysis/query.js';
+import { dbResults, printResults, tableFormat } from './analysis.js';
 import { int, parse } from './args.js';
 import { printSweep, progressLine } from './sweep.js';
 import { TaskKind } from '../gen/limolab/v1/task.js';
@@ -33,7 +35,9 @@ Runs a sweep on this machine and prints its results table.
   --listen HOST:PORT also serve the coordinator's gRPC API while it runs (default 127.0.0.1:0)
   --ui [HOST:PORT]   serve the web dashboard while it runs and print its URL (default
                      127.0.0.1:8470; port 0 picks a free one)
-  --format F         results table format: table, csv or json (default table)
+  --format F         results table format: table, csv or json (default table); the
+                     table is what \`limolab results\` prints for the sweep, legend included
+  --wide             every results column (as \`limolab results --wide\`)
   --tag T            label the sweep (repeatable; \`limolab sweep list --tag T\` finds it)
   --note TEXT        a line saying why it was run (shown by \`limolab sweep status\`)
   --json             print the final sweep state and the results as JSON
@@ -49,14 +53,17 @@ export async function main(argv: string[]): Promise<number> {
   argv = argv.flatMap((a, i) => (a === '--ui' && !/^[^-].*:\d+$/.test(argv[i + 1] ?? '') ? ['--ui', UI_DEFAULT] : [a]));
   const { values: v, positionals: p } = parse(argv, {
     ui: { type: 'string' }, workers: { type: 'string' }, slots: { type: 'string' }, db: { type: 'string' }, workdir: { type: 'string' }, listen: { type: 'string' },
-    format: { type: 'string' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, tag: { type: 'string', multiple: true }, note: { type: 'string' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    format: { type: 'string' }, wide: { type: 'boolean' }, json: { type: 'boolean' }, 'in-process': { type: 'boolean' }, tag: { type: 'string', multiple: true }, note: { type: 'string' }, 'runner-cmd': { type: 'string' }, 'runner-kinds': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (v.help) { console.log(USAGE); return 0; }
   if (!p[0]) throw new SpecError(`limolab run needs a sweep spec file, e.g. experiments/quick.yaml\n\n${USAGE}`);
   const specPath = p[0];
   let text: string;
   try { text = readFileSync(specPath, 'utf8'); } catch (e) { throw new SpecError(`cannot read sweep spec ${specPath}: ${(e as Error).message}`); }
-  parseSweepSpec(text, specPath); // fail before starting anything
+  // Fail before starting anything (no nats-server, no workers): the spec's shape, then its
+  // methods, params and base, planned with the planners the coordinator will load.
+  planSweep('check', parseSweepSpec(text, specPath), await defaultPlanners());
+  const format = tableFormat(v.format);
   checkMeta({ tags: v.tag, note: v.note });
   if (v.ui && !/^(127\.[\d.]+|localhost|\[::1\]):\d+$/.test(v.ui)) throw new SpecError(`--ui ${v.ui}: limolab run serves its dashboard on loopback only (e.g. 127.0.0.1:8470); to serve one to a network, run \`limolab coordinator --http HOST:PORT --token T\``);
   const nWorkers = int(v.workers, 'workers', 2);
@@ -130,13 +137,13 @@ export async function main(argv: string[]): Promise<number> {
       say('limolab: interrupted; sweep cancelled');
     }
     const final = coord.coord.getSweep(sub.sweep.id);
-    const records = loadRunRecords(coord.store, sub.sweep.id);
-    const tableOut = queryRuns(records, { statuses: 'all' });
+    // The table `limolab results` prints for this sweep (same rows, columns, flags, legend).
+    const { table: results, health } = dbResults(coord.store, coord.store.getSweep(sub.sweep.id)!, { wide: !!v.wide });
     if (v.json) {
-      console.log(JSON.stringify({ sweep: final, results: tableOut.rows }));
+      console.log(JSON.stringify({ sweep: final, results: results.rows, notes: [...health.map((l) => `warning: ${l}`), ...(results.notes ?? [])] }));
     } else {
       printSweep(final);
-      console.log(formatTable(tableOut, v.format === 'csv' ? 'csv' : v.format === 'json' ? 'json' : 'text'));
+      printResults(results, format, health, DEFAULT_GROUP_BY);
       if (final.status === 'failed') for (const l of coordLog.filter((x) => x.includes('failed')).slice(-5)) say(l);
     }
     code = final.status === 'succeeded' ? 0 : 1;

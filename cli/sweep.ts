@@ -9,40 +9,57 @@ import { listAllTasks } from './task-pages.js';
 import { compareMain } from './sweep-compare.js';
 import { ago, table } from './format.js';
 import { duration, printSweep, progressLine, watch } from './watch.js';
+import { formatPlanSummary, planSummary } from './plan-summary.js';
 
 export { printSweep, progressLine };
 
-const USAGE = `Usage: limolab sweep <command> [args] [options]
-  submit <spec.yaml>        submit a sweep
+/** Each subcommand's own usage (`limolab sweep submit --help` prints only submit's). */
+const SUB_USAGE: Record<string, string> = {
+  submit: `  submit <spec.yaml>        submit a sweep
       --tag T               label it (repeatable); \`sweep list --tag T\` finds it
       --note TEXT           a line saying why it was run
-      --dry-run             validate and plan only
+      --dry-run             validate and plan only: lists each arm's grid points, seeds
+                            and tasks, and what the coordinator would run and reuse
       --watch               follow it until it ends (see watch)
-  status <id> [--tasks]     counts, tags, note and provenance; --tasks: every task with
-                            its id, name, arm, seed, status and worker
-  watch <id>                follow a sweep until it ends: progress per phase, running and
+      --wide                with --watch: every column of the final results table`,
+  status: `  status <id> [--tasks]     counts, tags, note and provenance; --tasks: every task with
+                            its id, name, arm, seed, status and worker`,
+  watch: `  watch <id>                follow a sweep until it ends: progress per phase, running and
                             waiting tasks, an ETA, a warning when nothing moves for
                             --stall-s seconds (default 120); reconnects when the coordinator
-                            restarts; then the sweep's state and results table (as \`run\`)
-  cancel <id>               stop its running tasks, queue nothing more
-  retry <id> [--watch]      run its failed, skipped, cancelled and stuck tasks again
-                            (succeeded tasks are kept and their outputs reused)
-  list                      recent sweeps (archived ones only with --all)
-      --limit N  --status running|succeeded|failed|cancelled  --tag T  --all
-  compare <a> <b>           two sweeps' arm tables side by side (--db FILE reads a
-                            SQLite file instead of asking a coordinator)
-  archive <id>              hide it from \`sweep list\` (its data stays); unarchive <id> undoes it
-  delete <id> --yes         delete a finished sweep's rows (refused while it runs;
-                            artifact bytes stay in the object store)
+                            restarts; then the sweep's state and the table \`limolab results\`
+                            prints for it (--wide: every column)`,
+  cancel: `  cancel <id>               stop its running tasks, queue nothing more`,
+  retry: `  retry <id> [--watch]      run its failed, skipped, cancelled and stuck tasks again
+                            (succeeded tasks are kept and their outputs reused)`,
+  list: `  list                      recent sweeps (archived ones only with --all)
+      --limit N  --status running|succeeded|failed|cancelled  --tag T  --all`,
+  compare: `  compare <a> <b>           two sweeps' arm tables side by side (--db FILE reads a
+                            SQLite file instead of asking a coordinator)`,
+  archive: `  archive <id>              hide it from \`sweep list\` (its data stays); unarchive <id> undoes it`,
+  delete: `  delete <id> --yes         delete a finished sweep's rows (refused while it runs;
+                            artifact bytes stay in the object store)`,
+};
+SUB_USAGE.unarchive = SUB_USAGE.archive!;
+
+const USAGE = `Usage: limolab sweep <command> [args] [options]
+${[...new Set(Object.values(SUB_USAGE))].join('\n')}
 ${CLIENT_HELP}`;
+
+/** `limolab sweep <sub> --help`: that subcommand's usage and the connection options. */
+function subUsage(sub: string): string {
+  const synopsis = SUB_USAGE[sub]!.split('\n')[0]!.trim().split(/\s{2,}/)[0]!.replace(/^archive\b/, sub);
+  return `Usage: limolab sweep ${synopsis} [options]\n${SUB_USAGE[sub]}\n${CLIENT_HELP}\n(\`limolab sweep --help\` lists every sweep command)`;
+}
 
 const OPTIONS = {
   ...CLIENT_OPTIONS, 'dry-run': { type: 'boolean' }, watch: { type: 'boolean' }, tasks: { type: 'boolean' }, limit: { type: 'string' }, status: { type: 'string' },
-  tag: { type: 'string', multiple: true }, note: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' }, 'stall-s': { type: 'string' }, db: { type: 'string' },
+  tag: { type: 'string', multiple: true }, note: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' }, 'stall-s': { type: 'string' }, db: { type: 'string' }, wide: { type: 'boolean' },
 } as const;
 
 export async function main(argv: string[]): Promise<number> {
   const { values: v, positionals: p } = parse(argv, OPTIONS, USAGE);
+  if (v.help && p[0] && SUB_USAGE[p[0]]) { console.log(subUsage(p[0])); return 0; }
   if (v.help || !p[0]) { console.log(USAGE); return v.help ? 0 : 2; }
   const [sub, arg] = p;
   if (sub === 'compare') return compareMain(p.slice(1), v);
@@ -59,9 +76,16 @@ export async function main(argv: string[]): Promise<number> {
         const r = await client.call<object, { sweep: Sweep; tasksPlanned: number; tasksReused: number }>('submitSweep', {
           spec: text, specPath: path, dryRun: !!v['dry-run'], tags: v.tag ?? [], note: v.note ?? '',
         });
-        if (v.json) console.log(JSON.stringify(r));
-        else console.log(v['dry-run'] ? `valid: ${r.tasksPlanned} task(s) would be planned, ${r.tasksReused} reused` : `submitted sweep ${r.sweep.id}: ${r.tasksPlanned} task(s), ${r.tasksReused} reused`);
-        if (v.watch && !v['dry-run']) return await watch(client, r.sweep.id, { json: !!v.json, stallS });
+        // The coordinator validated and counted; the per-arm breakdown is planned here with
+        // the same planners (the coordinator's answer is the one that counts).
+        const plan = v['dry-run'] ? await planSummary(text, path).catch((e: Error) => ({ error: e.message })) : undefined;
+        if (v.json) console.log(JSON.stringify(plan && !('error' in plan) ? { ...r, arms: plan.arms } : r));
+        else if (v['dry-run']) {
+          if (plan && !('error' in plan)) console.log(formatPlanSummary(plan) + '\n');
+          else if (plan) console.log(`(no per-arm breakdown: ${plan.error})`);
+          console.log(`valid: the coordinator would plan ${r.tasksPlanned} task(s), ${r.tasksReused} of them reused from earlier sweeps; nothing was submitted`);
+        } else console.log(`submitted sweep ${r.sweep.id}: ${r.tasksPlanned} task(s), ${r.tasksReused} reused`);
+        if (v.watch && !v['dry-run']) return await watch(client, r.sweep.id, { json: !!v.json, stallS, wide: !!v.wide });
         return 0;
       }
       case 'status': {
@@ -77,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         return s.status === 'failed' ? 1 : 0;
       }
-      case 'watch': return await watch(client, need(), { json: !!v.json, stallS });
+      case 'watch': return await watch(client, need(), { json: !!v.json, stallS, wide: !!v.wide });
       case 'cancel': {
         const s = await client.call<object, Sweep>('cancelSweep', { id: need() });
         if (v.json) console.log(JSON.stringify(s)); else printSweep(s);
@@ -92,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         console.log(`sweep ${id}: ${r.requeued} task(s) will run again; ${(r.sweep.counts?.succeeded ?? 0) + (r.sweep.counts?.cached ?? 0)} succeeded task(s) kept`);
-        if (v.watch) return await watch(client, id, { json: !!v.json, stallS });
+        if (v.watch) return await watch(client, id, { json: !!v.json, stallS, wide: !!v.wide });
         return 0;
       }
       case 'list': {

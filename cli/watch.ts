@@ -3,9 +3,10 @@
 // A TTY gets a frame redrawn in place, a log one line per change. A coordinator restart
 // does not end it: it reconnects. At the end it prints what `limolab run` prints.
 import { ConnectionError } from '../common/errors.js';
-import type { QueryResultsResponse, Sweep, SweepEvent } from '../gen/limolab/v1/coordinator.js';
-import { formatTable } from '../coordinator/analysis/index.js';
-import { tableFromWire } from './analysis.js';
+import type { Sweep, SweepEvent } from '../gen/limolab/v1/coordinator.js';
+import type { Table, TableFormat } from '../coordinator/analysis/index.js';
+import { DEFAULT_GROUP_BY } from '../coordinator/analysis/query.js';
+import { coordinatorResults, printResults } from './analysis.js';
 import { Client } from './client.js';
 import { bar, table } from './format.js';
 
@@ -17,7 +18,7 @@ const ORDER = ['pretrain', 'curation', 'training', 'rollout', 'evaluation', 'dia
 /** How long watch keeps trying to reach a coordinator that went away. */
 const GIVE_UP_MS = 10 * 60_000;
 
-export interface WatchOptions { json?: boolean; stallS?: number; giveUpMs?: number }
+export interface WatchOptions { json?: boolean; stallS?: number; giveUpMs?: number; wide?: boolean }
 
 export function printSweep(s: Sweep) {
   const c = s.counts!;
@@ -25,10 +26,11 @@ export function printSweep(s: Sweep) {
   console.log(`  tasks ${c.total}: ${c.succeeded} succeeded, ${c.cached} reused, ${c.running} running, ${c.queued} queued, ${c.pending} pending, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled`);
 }
 
-/** What `limolab run` and `sweep watch` print when a sweep ends: its state, then its results table (every arm, whatever its status). */
-export function printFinal(s: Sweep, results: QueryResultsResponse | null, format: 'text' | 'csv' | 'json' = 'text') {
+/** What `limolab run` and `sweep watch` print when a sweep ends: its state, then the table
+ * `limolab results` prints for it (flags for arms without results, notes, legend). */
+export function printFinal(s: Sweep, results: { table: Table; health: string[] } | null, format: TableFormat = 'text') {
   printSweep(s);
-  if (results) process.stdout.write(formatTable(tableFromWire(results), format));
+  if (results) printResults(results.table, format, results.health, DEFAULT_GROUP_BY);
 }
 
 export function progressLine(s: Sweep): string {
@@ -211,8 +213,7 @@ export async function watch(client: Client, id: string, opts: WatchOptions = {})
   await refresh().catch(() => undefined);
   clearFrame();
   if (!last) return 1;
-  const results = await client.call<object, QueryResultsResponse>('queryResults', { sweep: id, filter: {}, groupBy: [], sort: '', perSeed: false, statuses: ['all'] })
-    .catch(() => null);
+  const results = await coordinatorResults(client, last, { wide: opts.wide }).catch(() => null);
   printFinal(last, results);
   return last.status === 'succeeded' ? 0 : 1;
 }

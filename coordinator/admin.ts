@@ -18,6 +18,8 @@ const LIVE_LINES = 200;
 /** A sweep's logs answer stops adding attempts past this many bytes (gRPC's default limit is 4 MiB). */
 const MAX_LOG_BYTES = 3 * 1024 * 1024;
 const REDO: ReadonlySet<string> = new Set(['failed', 'skipped', 'cancelled']);
+/** Stepped metric points (loss curves) kept per running attempt; past this, every other one is dropped. */
+const MAX_CURVE_POINTS = 4000;
 
 export interface SubmitMeta { tags?: string[]; note?: string }
 
@@ -32,6 +34,11 @@ export function checkMeta(m: SubmitMeta): { tags: string[]; note: string } {
 export class SweepAdmin {
   readonly db: SweepAdminStore;
   private live = new Map<string, { sweepId: string; attemptId: string; lines: LogLine[] }>();
+  /** Per task: the stepped metrics (step > 0: a training loss every few steps) its current
+   *  attempt sent as events; stored with its result when that attempt's result is the one kept. */
+  private curves = new Map<string, { sweepId: string; attemptId: string; points: Map<string, { name: string; step: number; value: number }> }>();
+  /** Tasks whose curve was stored, by attempt: points arriving after the result go straight in. */
+  private storedCurves = new Map<string, string>();
 
   constructor(private store: Store, sqlite: ConstructorParameters<typeof SweepAdminStore>[0], private scheduler: () => Scheduler,
     private transport: Transport, private summarize: (t: TaskRow & { progress?: number }) => TaskSummary, private log: (l: string) => void) {
@@ -45,10 +52,10 @@ export class SweepAdmin {
       get: (target, prop) => {
         if (prop === 'consumeResults') {
           return (handler: (b: DeliveredResult[]) => Promise<void>, onBad: (e: Error) => void) =>
-            target.consumeResults(async (batch) => { this.storeLogs(batch); return handler(batch); }, onBad);
+            target.consumeResults(async (batch) => { this.storeLogs(batch); await handler(batch); this.storeCurves(batch); }, onBad);
         }
         if (prop === 'subscribeEvents') {
-          return (handler: (ev: TaskEvent) => void, onBad: (e: Error) => void) => target.subscribeEvents((ev) => { this.liveLine(ev); handler(ev); }, onBad);
+          return (handler: (ev: TaskEvent) => void, onBad: (e: Error) => void) => target.subscribeEvents((ev) => { this.liveLine(ev); this.liveMetric(ev); handler(ev); }, onBad);
         }
         const v = Reflect.get(target, prop, target) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -67,6 +74,54 @@ export class SweepAdmin {
     try { this.db.insertLogs(rows); } catch (err) { this.log(`coordinator: could not store the log lines of ${rows.length} attempt(s): ${(err as Error).message}`); }
   }
 
+  private liveMetric(ev: TaskEvent): void {
+    if (ev.event?.$case !== 'metric') return;
+    const m = ev.event.value;
+    if (!(m.step > 0) || !Number.isFinite(m.value) || !m.name || m.name.length > 200) return;
+    const point = { name: m.name, step: m.step, value: m.value };
+    if (this.storedCurves.get(ev.taskId) === ev.attemptId) {
+      this.writeCurves([{ taskId: ev.taskId, attemptId: ev.attemptId, points: [point] }]);
+      return;
+    }
+    let c = this.curves.get(ev.taskId);
+    if (!c || c.attemptId !== ev.attemptId) this.curves.set(ev.taskId, (c = { sweepId: ev.sweepId, attemptId: ev.attemptId, points: new Map() }));
+    c.points.set(`${m.name}\u0000${m.step}`, point);
+    if (c.points.size > MAX_CURVE_POINTS) {
+      // Thin it: every other point of the curve so far (a long run keeps its shape).
+      let i = 0;
+      for (const k of [...c.points.keys()]) if (i++ % 2 === 1) c.points.delete(k);
+    }
+  }
+
+  /** After the scheduler stored a batch: the curves of the attempts it kept. */
+  private storeCurves(batch: DeliveredResult[]): void {
+    const rows = [];
+    for (const { result: r } of batch) {
+      if (r.error) continue;
+      // a point that arrives after its result (events and results travel apart) goes straight in
+      this.remember(r.taskId, r.attemptId);
+      const c = this.curves.get(r.taskId);
+      if (!c || c.attemptId !== r.attemptId) continue;
+      this.curves.delete(r.taskId);
+      rows.push({ taskId: r.taskId, attemptId: r.attemptId, points: [...c.points.values()] });
+    }
+    if (rows.length) this.writeCurves(rows);
+  }
+
+  private remember(taskId: string, attemptId: string): void {
+    this.storedCurves.delete(taskId);
+    this.storedCurves.set(taskId, attemptId);
+    if (this.storedCurves.size > 2000) this.storedCurves.delete(this.storedCurves.keys().next().value!);
+  }
+
+  private writeCurves(rows: Parameters<SweepAdminStore['insertCurves']>[0]): string[] {
+    // Curves are secondary, like logs: a failed write is reported, never allowed to hold up results.
+    try { return this.db.insertCurves(rows); } catch (err) {
+      this.log(`coordinator: could not store the loss curves of ${rows.length} task(s): ${(err as Error).message}`);
+      return [];
+    }
+  }
+
   private liveLine(ev: TaskEvent): void {
     if (ev.event?.$case !== 'log') return;
     let l = this.live.get(ev.taskId);
@@ -78,6 +133,7 @@ export class SweepAdmin {
   /** A sweep ended: its live lines go (the results carried the tails), its worker hosts are recorded. */
   closed(sweepId: string): void {
     for (const [id, l] of this.live) if (l.sweepId === sweepId) this.live.delete(id);
+    for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
     try { this.db.recordWorkerHosts(sweepId); } catch (err) { this.log(`coordinator: could not record the worker hosts of sweep ${sweepId}: ${(err as Error).message}`); }
   }
 

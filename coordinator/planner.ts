@@ -6,6 +6,7 @@
 import { Task, TaskKind } from '../gen/limolab/v1/task.js';
 import { SpecError } from '../common/errors.js';
 import { configHash } from '../common/hash.js';
+import { didYouMean } from './analysis/errors.js';
 import { capIssues, expandGrid, instanceName, type ArmSpec, type Resources, type SweepSpec } from './spec.js';
 import type { ArmRow, CachedTask, TaskRow } from './store/store.js';
 
@@ -110,7 +111,8 @@ export function planSweep(
   spec.arms.forEach((arm, ai) => {
     const planner = registry.get(arm.method);
     if (!planner) {
-      problems.push(`arms[${ai}].method: unknown method "${arm.method}"; known: ${registry.methods().join(', ')}`);
+      const near = didYouMean(arm.method, registry.methods());
+      problems.push(`arms[${ai}].method: unknown method "${arm.method}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${registry.methods().join(', ')}`);
       return;
     }
     const baseNames = planner.bases?.(spec.base) ?? [];

@@ -8,6 +8,7 @@ import type { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { DEFAULT_PRICES, queryRuns, type Phase, type Prices, type RunRecord } from './analysis/index.js';
 import type { SweepRow } from './store/store.js';
+import type { TrainCurve } from './report/plots.js';
 
 export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
   const db = (store as SqliteStore).sqlite;
@@ -68,6 +69,35 @@ export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
     out.push(...byArm.values());
   }
   return out;
+}
+
+/** The training loss of each arm and seed's TRAIN tasks, in plan order: the 'loss' metric
+ *  the worker reported at steps (step > 0), or another metric named like it. A task reused
+ *  from an earlier sweep shows that task's curve. */
+export function loadTrainCurves(store: Store, sweepId: string): TrainCurve[] {
+  const db = (store as SqliteStore).sqlite;
+  const arms = new Map(store.sweepArms(sweepId).map((a) => [`${a.arm}|${a.seed}`, a]));
+  const tasks = db.prepare(`select id, name, arms_json, reused_from from tasks where sweep_id = ? and kind = 'train' order by rowid`).all(sweepId) as
+    { id: string; name: string; arms_json: string; reused_from: string | null }[];
+  const stmt = db.prepare(`select name, step, value from metrics where task_id = ? and step > 0 and name like '%loss%' order by step`);
+  const pointsOf = (id: string) => {
+    const rows = stmt.all(id) as { name: string; step: number; value: number }[];
+    const name = rows.some((r) => r.name === 'loss') ? 'loss' : rows[0]?.name;
+    return rows.filter((r) => r.name === name).map((r) => ({ step: r.step, loss: r.value }));
+  };
+  const out = new Map<string, TrainCurve>();
+  for (const t of tasks) {
+    let points = pointsOf(t.id);
+    if (!points.length && t.reused_from) points = pointsOf(t.reused_from);
+    for (const key of JSON.parse(t.arms_json) as string[]) {
+      const a = arms.get(key);
+      if (!a) continue;
+      let c = out.get(key);
+      if (!c) out.set(key, (c = { sweep: sweepId, arm: a.arm, method: a.method, seed: a.seed, tasks: [] }));
+      c.tasks.push({ task: t.id, name: t.name, points });
+    }
+  }
+  return [...out.values()];
 }
 
 /** Rollout metrics surfaced per RL arm (mean over its rollouts). */

@@ -47,7 +47,7 @@ type Base = z.output<typeof ExternalBaseSchema>;
 function check(schema: z.ZodType, args: PlanArgs, needPool: boolean): string[] {
   const problems: string[] = [];
   const b = ExternalBaseSchema.safeParse(args.base);
-  if (!b.success) return formatZodIssues(b.error.issues, ['base']);
+  if (!b.success) return formatZodIssues(b.error.issues, ['base'], ExternalBaseSchema);
   const ref = b.data.model_ref ?? b.data.models?.[String((args.params as { model?: unknown }).model)];
   if (!b.data.model_ref && !b.data.models) problems.push('base.model_ref: an external training arm needs {kind: hf, path, params}');
   else if (ref && ref.kind !== 'hf') problems.push(`base.model_ref.kind: training needs a local Hugging Face model (kind: hf); "${ref.kind}" models are served elsewhere and cannot be trained here`);
@@ -55,7 +55,7 @@ function check(schema: z.ZodType, args: PlanArgs, needPool: boolean): string[] {
   // model selection and the eval block: the same rules as external-eval
   problems.push(...externalPlanners[0]!.validate({ ...args, params: { ...(args.params.model !== undefined ? { model: args.params.model } : {}) } }).filter((p) => !problems.includes(p)));
   const p = schema.safeParse(args.params);
-  if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params']));
+  if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params'], schema));
   return problems;
 }
 

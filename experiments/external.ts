@@ -75,7 +75,7 @@ const PHASE = { rollout: 'rollout', eval: 'evaluation' } as const;
 function check(schema: z.ZodType, args: PlanArgs, needPool: boolean): string[] {
   const problems: string[] = [];
   const b = ExternalBaseSchema.safeParse(args.base);
-  if (!b.success) problems.push(...formatZodIssues(b.error.issues, ['base']));
+  if (!b.success) problems.push(...formatZodIssues(b.error.issues, ['base'], ExternalBaseSchema));
   else {
     const e = b.data.eval;
     for (const k of e.k) if (k > e.n_samples) problems.push(`base.eval.k: pass@${k} needs n_samples >= ${k} (n_samples is ${e.n_samples})`);
@@ -89,7 +89,7 @@ function check(schema: z.ZodType, args: PlanArgs, needPool: boolean): string[] {
     if (needPool && !b.data.pool) problems.push('base.pool: external-rollout needs a LIMO-format problem pool on the worker, e.g. pool: /data/limo/train.jsonl');
   }
   const p = schema.safeParse(args.params);
-  if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params']));
+  if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params'], schema));
   return problems;
 }
 

@@ -94,9 +94,9 @@ const BaseParams = z.strictObject({ base: baseName });
 function check(schema: z.ZodType, args: PlanArgs): string[] {
   const problems: string[] = [];
   const b = MlBaseSchema.safeParse(args.base);
-  if (!b.success) problems.push(...formatZodIssues(b.error.issues, ['base']));
+  if (!b.success) problems.push(...formatZodIssues(b.error.issues, ['base'], MlBaseSchema));
   const p = schema.safeParse(args.params);
-  if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params']));
+  if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params'], schema));
   if (b.success && p.success) {
     try { resolveBase(b.data, (p.data as { base?: string }).base); } catch (e) { problems.push(`params.base: ${(e as Error).message}`); }
   }

@@ -2,8 +2,8 @@
 // results` prints it), the report's Vega-Lite figures with hover tooltips added (arm, seed,
 // accuracy, FLOPs), the ledger by phase, and the study's verdicts when that analysis exists.
 import { ACC_ID, PHASES, flopsTotal, formatCell, queryRuns, type RunRecord, type Table } from '../analysis/index.js';
-import { plotSpec, PLOT_NAMES, type PlotName } from '../report/index.js';
-import { loadRunRecords, pricesOf } from '../results.js';
+import { armColors, plotSpec, PLOT_NAMES, type PlotName, type TrainCurve } from '../report/index.js';
+import { loadRunRecords, loadTrainCurves, pricesOf } from '../results.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import type { Store, SweepRow } from '../store/store.js';
 
@@ -22,10 +22,11 @@ export interface Figure { name: PlotName; title: string; notes: string[]; spec: 
 type Layer = { name?: string; mark?: unknown; encoding?: Record<string, unknown>; layer?: Layer[]; hconcat?: Layer[]; data?: unknown };
 
 /** Every figure of the report for the succeeded arm instances, with tooltips. */
-export function figures(records: RunRecord[], sweep: SweepRow): Figure[] {
+export function figures(records: RunRecord[], sweep: SweepRow, curves?: TrainCurve[]): Figure[] {
   const ok = records.filter((r) => r.status === 'succeeded');
   if (!ok.length) return [];
-  const opts = { prices: pricesOf(sweep), width: 480, height: 260 };
+  // colours from every arm of the sweep, as the report does: an arm keeps its colour when another fails
+  const opts = { prices: pricesOf(sweep), width: 480, height: 260, armColors: armColors(records), curves };
   const out: Figure[] = [];
   for (const name of PLOT_NAMES) {
     let p;
@@ -44,6 +45,8 @@ const TIPS: Record<string, { title: string; type: string; format?: string }> = {
   seeds: { title: 'seeds', type: 'quantitative' }, n: { title: 'curated examples', type: 'quantitative' },
   lo: { title: '95% CI low', type: 'quantitative', format: '.3f' }, hi: { title: '95% CI high', type: 'quantitative', format: '.3f' },
   phase: { title: 'phase', type: 'nominal' }, value: { title: 'cost', type: 'quantitative', format: '.3e' }, difficulty: { title: 'difficulty', type: 'ordinal' },
+  share: { title: 'share', type: 'quantitative', format: '.1%' }, step: { title: 'step', type: 'quantitative' }, loss: { title: 'loss', type: 'quantitative', format: '.4f' },
+  task: { title: 'task', type: 'nominal' },
 };
 
 /** Each layer's points get a tooltip listing the fields its data carries. */
@@ -58,13 +61,15 @@ function addTooltips(spec: Layer, inherited: unknown = undefined): void {
 
 /** One faint point per seed behind each arm's mean, so hovering shows arm, seed, accuracy, FLOPs. */
 function addSeedPoints(spec: Layer, records: RunRecord[], opts: Parameters<typeof flopsTotal>[1]): void {
+  // the arm points' colour encoding (the sweep's arm colours), so a seed has its arm's colour
+  const color = (spec.layer?.find((l) => l.name === 'arm_points')?.encoding?.color ?? { field: 'arm', type: 'nominal' }) as Record<string, unknown>;
   const values = records.filter((r) => Number.isFinite(r.metrics[ACC_ID])).map((r) => ({ arm: r.arm, method: r.method, seed: r.seed, acc: r.metrics[ACC_ID]!, flops: flopsTotal(r, opts) }))
     .filter((v) => v.flops > 0);
   if (!values.length || !spec.layer) return;
   const x = { field: 'flops', type: 'quantitative', scale: { type: 'log' } };
   spec.layer.splice(1, 0, {
     name: 'seed_points', data: { values }, mark: { type: 'point', size: 30, opacity: 0.45 },
-    encoding: { x, y: { field: 'acc', type: 'quantitative' }, color: { field: 'method', type: 'nominal' }, tooltip: ['arm', 'method', 'seed', 'acc', 'flops'].map((f) => ({ field: f, ...TIPS[f] })) },
+    encoding: { x, y: { field: 'acc', type: 'quantitative' }, color: { ...color, legend: null }, tooltip: ['arm', 'method', 'seed', 'acc', 'flops'].map((f) => ({ field: f, ...TIPS[f] })) },
   });
 }
 
@@ -94,7 +99,7 @@ export interface SweepResults { table: ArmTable; figures: Figure[]; ledger: Ledg
 
 export async function sweepResults(store: Store, sweep: SweepRow): Promise<SweepResults> {
   const records = loadRunRecords(store, sweep.id);
-  return { table: armTable(records, sweep), figures: figures(records, sweep), ledger: ledgerByPhase(store, sweep), study: await studyOf(records, sweep) };
+  return { table: armTable(records, sweep), figures: figures(records, sweep, loadTrainCurves(store, sweep.id)), ledger: ledgerByPhase(store, sweep), study: await studyOf(records, sweep) };
 }
 
 // ----------------------------------------------------------------- the study's verdicts

@@ -25,7 +25,7 @@ export const diagPlanner: MethodPlanner = {
   method: 'diag',
   validate({ params }: PlanArgs) {
     const r = Params.safeParse(params);
-    return r.success ? [] : formatZodIssues(r.error.issues, ['params']);
+    return r.success ? [] : formatZodIssues(r.error.issues, ['params'], Params);
   },
   estimate({ params }: PlanArgs): number {
     const r = Params.safeParse(params);

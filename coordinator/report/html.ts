@@ -8,7 +8,7 @@ import {
   formatCell, isoCompute, isoComputeTable, queryRuns, type Prices, type RunRecord, type Table,
 } from '../analysis/index.js';
 import { fmtMoney, fmtRate } from '../analysis/format.js';
-import { plotSpec, PLOT_NAMES, type PlotName, type PlotOptions } from './plots.js';
+import { armColors, plotSpec, PLOT_NAMES, type PlotName, type PlotOptions } from './plots.js';
 import { specToSvg, tagSvg } from './render.js';
 import { studySectionHtml } from './study-section.js';
 
@@ -78,7 +78,8 @@ async function figureHtml(records: readonly RunRecord[], name: PlotName, opts: P
 
 export async function buildReport(records: readonly RunRecord[], opts: ReportOptions): Promise<string> {
   const prices = opts.prices ?? DEFAULT_PRICES;
-  const o = { ...opts, prices };
+  // One arm -> colour map for every figure of the report, from every record of the sweep.
+  const o = { ...opts, prices, armColors: opts.armColors ?? armColors(records) };
   const statuses = opts.statuses ?? ['succeeded'];
   const succeeded = statuses === 'all' ? records : records.filter((r) => statuses.includes(r.status));
   const sweeps = [...new Set(records.map((r) => r.sweep))];

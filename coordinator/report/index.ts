@@ -4,10 +4,11 @@
 //   buildReport(records, {title, specText, prices, includePretrain, includeCuration, ...})
 //     -> Promise<string>: one HTML file, no external URLs          (limolab report <sweep> -o f.html)
 //   renderPlot(records, name, 'svg' | 'png', opts) -> Promise<string | Buffer>   (limolab plot)
-//     name: 'accuracy-vs-flops' | 'accuracy-vs-n' | 'cost-by-phase' | 'accuracy-by-difficulty'
+//     name: 'accuracy-vs-flops' | 'accuracy-vs-n' | 'cost-by-phase' | 'accuracy-by-difficulty' | 'training-loss'
+//     (opts.curves: loadTrainCurves; opts.armColors: armColors(all records), one colour per arm)
 //   Each figure's <svg> has id 'plot-<name>' and class 'limolab-plot'; its marks are named per
 //   PLOT_MARKS (e.g. '.arm_points_marks' holds one symbol per arm).
 
 export { buildReport, escapeHtml, tableHtml, type ReportOptions } from './html.js';
 export { renderPlot, renderPlotSvg, specToSvg, svgToPng, tagSvg } from './render.js';
-export { plotSpec, PLOT_NAMES, PLOT_MARKS, type PlotName, type PlotOptions, type PlotSpec } from './plots.js';
+export { armColors, plotSpec, PLOT_NAMES, PLOT_MARKS, type ArmColors, type PlotName, type PlotOptions, type PlotSpec, type TrainCurve } from './plots.js';

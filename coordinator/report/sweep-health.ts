@@ -13,7 +13,7 @@ export interface SweepState {
 
 /** Lines to show above the results; empty when the sweep ended well and every arm x seed
  *  run has its result. records: every RunRecord of the sweep (all statuses), when known. */
-export function sweepHealth(s: SweepState, records?: readonly RunRecord[]): string[] {
+export function sweepHealth(s: SweepState, records?: readonly Pick<RunRecord, 'arm' | 'status'>[]): string[] {
   const lines: string[] = [];
   const tasks = s.counts ? taskSummary(s.counts) : '';
   if (s.status === 'running') lines.push(`sweep ${s.id} is still running${tasks}: these results are partial`);

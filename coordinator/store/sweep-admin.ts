@@ -96,6 +96,22 @@ export class SweepAdminStore {
     })();
   }
 
+  /** Stores the stepped metrics (a loss curve) of the attempts whose result is the task's
+   *  stored result; other attempts' points are dropped. Returns the tasks stored. */
+  insertCurves(rows: { taskId: string; attemptId: string; points: { name: string; step: number; value: number }[] }[]): string[] {
+    const winner = this.db.prepare('select attempt_id from results where task_id = ?').pluck();
+    const ins = this.db.prepare('insert into metrics (task_id, name, value, step) values (?, ?, ?, ?) on conflict do nothing');
+    return this.db.transaction(() => {
+      const done: string[] = [];
+      for (const r of rows) {
+        if (winner.get(r.taskId) !== r.attemptId) continue;
+        for (const p of r.points) ins.run(r.taskId, p.name, p.value, p.step);
+        done.push(r.taskId);
+      }
+      return done;
+    })();
+  }
+
   /** Attempts of the given tasks with their stored lines (the last `tail` per attempt when tail > 0). */
   logs(taskIds: string[], tail = 0): LogAttempt[] {
     const out: LogAttempt[] = [];

@@ -296,6 +296,22 @@ describe('limolab plot', () => {
     expect(bytes.length).toBeGreaterThan(2000);
   });
 
+  it('training-loss: one line per arm and seed from the loss its TRAIN tasks stored at steps', async () => {
+    const w = new Database(db);
+    const ins = w.prepare('insert into metrics (task_id, name, value, step) values (?, ?, ?, ?)');
+    for (const [task, n] of [['sfttrain0', 4], ['sfttrain1', 3], ['rltrain0', 2]] as const) {
+      for (let s = 1; s <= n; s++) { ins.run(task, 'loss', 2 / s, 10 * s); ins.run(task, 'lr', 1e-4, 10 * s); }  // lr: not a loss, not drawn
+    }
+    w.close();
+    const out = join(dir, 'loss.svg');
+    const r = await runCli(['plot', 'training-loss', '--sweep', SWEEP, '--db', db, '-o', out], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const svg = readFileSync(out, 'utf8');
+    // sft seeds 0 and 1, rl seed 0 (rltrain1 stored no steps): three lines of 4, 3 and 2 points
+    const paths = [...svg.matchAll(/aria-label="[^"]*arm: ([^;]+); [^"]*series: [^"|]+\|(\d)"[^>]* d="([^"]+)"/g)].map((m) => [m[1], Number(m[2]), m[3]!.split('L').length]);
+    expect(paths.sort()).toEqual([['rl[k=4]', 0, 2], ['sft[n=10]', 0, 4], ['sft[n=10]', 1, 3]]);
+  });
+
   it('chooses the format by extension and refuses one it cannot write', async () => {
     const jpg = join(dir, 'x.jpg');
     const r = await runCli(['plot', 'cost-by-phase', '--sweep', SWEEP, '--db', db, '-o', jpg]);

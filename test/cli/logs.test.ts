@@ -21,6 +21,8 @@ process.stdin.on('end', async () => {
   const t = input.task, d = t.diag ?? {};
   console.error('runner: loading ' + t.id);
   for (let i = 1; i <= 2; i++) console.error('runner: step ' + i + ' of 2');
+  // a training loss at steps 10, 20, 30 (the coordinator keeps it for the attempt that succeeds)
+  for (let i = 1; i <= 3; i++) process.stdout.write(JSON.stringify({ type: 'metric', name: 'loss', value: 1 / i, step: 10 * i }) + '\n');
   if (d.sleepMs) { console.error('runner: sleeping'); await new Promise((r) => setTimeout(r, d.sleepMs)); }
   if (d.op === 'OP_FAIL') { console.error('runner: out of memory (simulated)'); process.exit(3); }
   writeFileSync(join(input.output_dir, 'out.txt'), 'hello from ' + t.arm);
@@ -59,6 +61,16 @@ describe('limolab logs', () => {
     ok = tasks.find((t) => t.arm === 'ok')!.id;
     bad = tasks.find((t) => t.arm === 'bad')!.id;
   }, 120_000);
+
+  it('stores the loss a runner reported at steps with the succeeded attempt, and not a failed attempt\'s', async () => {
+    const db = new Database(c.db, { readonly: true });
+    const stepped = (id: string) => db.prepare('select name, step, value from metrics where task_id = ? and step > 0 order by step').all(id);
+    expect(stepped(ok)).toEqual([{ name: 'loss', step: 10, value: 1 }, { name: 'loss', step: 20, value: 0.5 }, { name: 'loss', step: 30, value: 1 / 3 }]);
+    expect(stepped(bad)).toEqual([]);
+    // the final metrics (step 0) are there as before
+    expect(db.prepare('select name, value from metrics where task_id = ? and step = 0').all(ok)).toEqual([{ name: 'ok', value: 1 }]);
+    db.close();
+  });
 
   it("shows a failed task's attempt: worker, status, the runner's stderr tail and the worker's line", async () => {
     const r = await cli('logs', bad);

@@ -44,6 +44,29 @@ describe('limolab run', () => {
     });
   }
 
+  it('ends with the table `limolab results` prints for the sweep, legend included; --wide as results --wide', async () => {
+    const spec = join(dir, 'table.yaml');
+    writeFileSync(spec, SPEC.replace('name: run-cli', 'name: run-table').replace('arms:', 'seeds: 2\narms:'));
+    const db = join(dir, 'table.db');
+    const r = await run([spec, '--db', db, '--workers', '1', '--in-process', '--wide']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^sweep \S+ \(run-table\): succeeded$/);
+    expect(lines[1]).toMatch(/^ {2}tasks \d+: /);
+    const results = (args: string[]) => new Promise<string>((resolve, reject) => execFile(process.execPath, [BIN, 'results', '--db', db, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    const wide = await results(['--wide']);
+    expect(lines.slice(2).join('\n')).toBe(wide);
+    expect(wide).toMatch(/^arm +n_seeds +acc_id +acc_id_std +acc_id_ci_lo/);
+    expect(wide).toMatch(/^n_seeds +distinct seeds with a result$/m);   // the legend
+    expect(wide).toMatch(/warning: 2 row\(s\) have fewer than 3 seeds/);
+    // without --wide: the short table, as `limolab results` prints it
+    const again = await run([spec, '--db', db, '--workers', '1', '--in-process']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.split('\n').slice(2).join('\n')).toBe(await results([]));
+    expect(again.stdout.split('\n')[2]!.split(/\s+/)).toEqual(['arm', 'n_seeds', 'acc_id', 'acc_id_ci', 'acc_ood', 'acc_ood_ci', 'gain_id', 'flops', 'curated_examples']);
+  }, 300_000);
+
   it('rejects a malformed spec before starting anything', async () => {
     const spec = join(dir, 'bad.yaml');
     writeFileSync(spec, 'name: bad\narms: [{name: a, method: diag, params: {tasks: -3}}]\nextra: 1\n');

@@ -73,8 +73,15 @@ describe('limolab sweep watch', () => {
     expect(out[1]).toMatch(/^sweep \S+ \(watch-log\): failed$/);
     expect(out[2]).toMatch(/^ {2}tasks 12: 10 succeeded, 0 reused, 0 running, 0 queued, 0 pending, 2 failed, 0 skipped, 0 cancelled$/);
     const shape = tableShape(r.stdout);
-    // every arm, failed ones included, one row each (as `limolab run` prints them)
-    expect(shape.slice(1).map((l) => l.split(' ').filter((w) => w !== 'diag')[0])).toEqual(['broken', 'quick', 'slow']);
+    // the table `limolab results` prints: the arms with results, one row each, a flag for the
+    // failed arm above it and the legend under it
+    const rows = r.stdout.split('\n');
+    const head = rows.findIndex((l) => /^arm\s+/.test(l));
+    const end = rows.indexOf('', head);
+    expect(rows.slice(head + 2, end).map((l) => l.split(/\s+/)[0])).toEqual(['quick', 'slow']);
+    expect(r.stdout).toMatch(/^warning: sweep \S+ FAILED .*the table covers only the runs that finished$/m);
+    expect(r.stdout).toMatch(/^warning: 2 of 6 arm x seed runs have no result \(2 failed\); arms missing seeds: broken 0 of 2$/m);
+    expect(r.stdout).toMatch(/^n_seeds +distinct seeds with a result$/m);
 
     // `limolab run` of the same spec prints the same table (numbers aside)
     const db = join(c.dir, 'run.db');

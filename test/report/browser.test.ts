@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../coordinator/report/index.js';
-import { standardSweep, STANDARD } from '../fixtures/analysis/generate.js';
+import { standardCurves, standardSweep, STANDARD } from '../fixtures/analysis/generate.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
@@ -30,7 +30,7 @@ describe.skipIf(!haveChromium)('report in headless Chromium', () => {
   it('shows every figure with one mark per datum, no console errors, no network', async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const html = await buildReport(standardSweep(), {
-      title: 'limolab fixture sweep', generatedAt: '2025-01-01T00:00:00Z',
+      title: 'limolab fixture sweep', generatedAt: '2025-01-01T00:00:00Z', curves: standardCurves(),
       specText: 'name: fixture\narms:\n  - {method: sft, n: [10, 100, 1000]}\n  - {method: rl, rounds: [1, 10, 100, 1000]}\n',
     });
     const file = join(ARTIFACTS, 'report.html');
@@ -46,12 +46,15 @@ describe.skipIf(!haveChromium)('report in headless Chromium', () => {
 
     const arms = 1 + STANDARD.sftN.length + STANDARD.rlRounds.length;
     const count = (sel: string) => page.locator(sel).count();
-    expect(await count('svg.limolab-plot')).toBe(4);
+    expect(await count('svg.limolab-plot')).toBe(5);
     expect(await count('#plot-accuracy-vs-flops .arm_points_marks > [role="graphics-symbol"]')).toBe(arms - 1); // base: no method cost
     expect(await count('#plot-accuracy-vs-flops .frontier_marks')).toBe(2); // one frontier per method drawn (base has no method cost)
     expect(await count('#plot-accuracy-vs-n .n_points_marks > [role="graphics-symbol"]')).toBe(STANDARD.sftN.length);
     expect(await count('#plot-cost-by-phase .phase_bars_marks > [role="graphics-symbol"]')).toBe(14); // evaluation is not method cost
     expect(await count('#plot-accuracy-by-difficulty .difficulty_ood_points_marks > [role="graphics-symbol"]')).toBe(arms * 5);
+    expect(await count('#plot-accuracy-by-difficulty .difficulty_id_ci_marks > [role="graphics-symbol"]')).toBe(arms * 5);
+    expect(await count('#plot-accuracy-vs-n .n_labels_marks > [role="graphics-symbol"]')).toBe(STANDARD.sftN.length);
+    expect(await count('#plot-training-loss .loss_lines_marks')).toBe((arms - 1) * 3); // every arm but base, 3 seeds
     expect(await count('#table-summary tbody tr')).toBe(arms);
     // the figures are laid out with a real size (not collapsed to zero)
     const box = await page.locator('#plot-accuracy-vs-flops').boundingBox();

@@ -2,13 +2,13 @@
 // marks have one item per datum (one point per arm, one bar segment per counted phase, ...).
 import { describe, expect, it } from 'vitest';
 import { AnalysisError } from '../../coordinator/analysis/index.js';
-import { plotSpec, renderPlot, type PlotName } from '../../coordinator/report/index.js';
-import { standardSweep, STANDARD } from '../fixtures/analysis/generate.js';
-import { countMarks } from './svg-marks.js';
+import { armColors, plotSpec, renderPlot, type PlotName, type PlotOptions } from '../../coordinator/report/index.js';
+import { standardCurves, standardSweep, STANDARD } from '../fixtures/analysis/generate.js';
+import { armColorsOf, countMarks } from './svg-marks.js';
 
 const recs = standardSweep();
 
-async function svgOf(name: PlotName, opts = {}) {
+async function svgOf(name: PlotName, opts: PlotOptions = {}) {
   return renderPlot(recs, name, 'svg', opts);
 }
 
@@ -49,6 +49,66 @@ describe('renderPlot', () => {
     const svg = await svgOf('accuracy-by-difficulty');
     expect(countMarks(svg, 'difficulty_id_points')).toBe(8 * 5);
     expect(countMarks(svg, 'difficulty_ood_points')).toBe(8 * 5);
+  });
+
+  it('accuracy vs N labels every point with its arm, N and accuracy', async () => {
+    const svg = await svgOf('accuracy-vs-n');
+    expect(countMarks(svg, 'n_labels')).toBe(STANDARD.sftN.length);
+    for (const n of STANDARD.sftN) expect(svg).toContain(`>sft-n${n} (N=${n}, ${STANDARD.sftAcc(n).toFixed(3)})</text>`);
+  });
+
+  it('gives each arm one colour in every figure, from the sweep-wide map', async () => {
+    const colors = armColors(recs);
+    // 8 arms, ordered by method then name (numbers as numbers), 8 distinct colours
+    expect(colors.domain).toEqual(['base', 'rl-r1', 'rl-r10', 'rl-r100', 'rl-r1000', 'sft-n10', 'sft-n100', 'sft-n1000']);
+    expect(new Set(colors.range).size).toBe(8);
+    const opts = { armColors: colors, curves: standardCurves(recs) };
+    const seen: Map<string, string>[] = [
+      armColorsOf(await svgOf('accuracy-vs-flops', opts), 'arm_points'),
+      armColorsOf(await svgOf('accuracy-vs-n', opts), 'n_points'),
+      armColorsOf(await svgOf('accuracy-by-difficulty', opts), 'difficulty_id_points'),
+      armColorsOf(await svgOf('cost-by-phase', opts), 'phase_arm_keys'),
+      armColorsOf(await svgOf('training-loss', opts), 'loss_lines'),
+    ];
+    expect(seen.map((m) => m.size)).toEqual([7, 3, 8, 8, 7]);   // arms drawn in each figure
+    for (const m of seen) for (const [arm, c] of m) expect(c, arm).toBe(colors.range[colors.domain.indexOf(arm)]);
+    // a figure that draws fewer arms (only SFT) keeps their colours
+    const sftOnly = armColorsOf(await renderPlot(recs.filter((r) => r.method === 'sft'), 'accuracy-vs-flops', 'svg', opts), 'arm_points');
+    expect(sftOnly.get('sft-n100')).toBe(seen[0]!.get('sft-n100'));
+  });
+
+  it("cost by phase: full arm labels, each bar's total FLOPs beside it and the larger segments' FLOPs inside", async () => {
+    const long = recs.map((r) => (r.arm === 'sft-n10' ? { ...r, arm: 'sft-limo-chains-very-long-arm-name[n=10,curation=limo]' } : r));
+    const svg = await renderPlot(long, 'cost-by-phase', 'svg');
+    expect(svg).toContain('>sft-limo-chains-very-long-arm-name[n=10,curation=limo]</text>');
+    expect(svg).not.toContain('…');
+    expect(countMarks(svg, 'phase_totals')).toBe(8);
+    // rl-r10: 9e12 rollout + 1e12 training = 1.0e+13 in all; its rollout segment (90%) is labelled
+    expect(svg).toContain('>1.0e+13 FLOPs</text>');
+    expect(svg).toContain('>9.0e+12</text>');
+    expect(svg).toContain('>no counted FLOPs</text>');      // base: evaluation and pretraining are not method cost
+  });
+
+  it('accuracy by difficulty: a 95% interval bar per arm and difficulty, around the mean over seeds', async () => {
+    const svg = await svgOf('accuracy-by-difficulty');
+    expect(countMarks(svg, 'difficulty_id_ci')).toBe(8 * 5);
+    expect(countMarks(svg, 'difficulty_ood_ci')).toBe(8 * 5);
+    // with one seed there is no interval to draw
+    const one = await renderPlot(standardSweep({ seeds: 1, withFailure: false }), 'accuracy-by-difficulty', 'svg');
+    expect(countMarks(one, 'difficulty_id_points')).toBe(8 * 5);
+    expect(countMarks(one, 'difficulty_id_ci')).toBe(0);
+  });
+
+  it('training loss: one line per arm and seed over its TRAIN tasks, or a note when no task reported steps', async () => {
+    const curves = standardCurves(recs);
+    const svg = await svgOf('training-loss', { curves });
+    // 7 trained arms (base trains nothing) x 3 seeds
+    expect((svg.match(/role-mark loss_lines_marks"/g) ?? []).length).toBe(7 * 3);
+    // rl-r1000 has 3 TRAIN tasks of 5 points, continued on one axis: one path of 15 points
+    const rl = /aria-label="[^"]*arm: rl-r1000; [^"]*series: rl-r1000\|0"[^>]* d="([^"]+)"/.exec(svg)![1]!;
+    expect(rl.split('L')).toHaveLength(15);
+    const none = plotSpec(recs, 'training-loss', { curves: [] });
+    expect(none.notes[0]).toMatch(/no TRAIN task of these arms reported its loss at steps/);
   });
 
   it('PNG output is a real PNG of the figure', async () => {

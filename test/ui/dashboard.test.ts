@@ -139,7 +139,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     const seeds = w.page.locator('#fig-accuracy-vs-flops .seed_points_marks path');
     await expectCount(seeds, 4);     // 2 arms x 2 seeds
     await expectCount(w.page.locator('#fig-accuracy-vs-flops .arm_points_marks path'), 2);
-    await expectCount(w.page.locator('.fig svg'), 4);
+    await expectCount(w.page.locator('.fig svg'), 5);
+    // the report's training-loss figure: the fixture's one TRAIN task with steps (sft seed 0)
+    await expectCount(w.page.locator('#fig-training-loss .loss_lines_marks path'), 1);
     // Vega draws the tooltip on pointer moves over the mark: move onto the first seed's symbol.
     await seeds.first().scrollIntoViewIfNeeded();
     const box = (await seeds.first().boundingBox())!;
