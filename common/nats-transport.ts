@@ -9,8 +9,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
-import { decodeTask, decodeResultBatch } from './wire.js';
+import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
+import { decodeTask, decodeResultBatch, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
@@ -96,13 +96,28 @@ export class NatsTransport implements Transport {
 
   async prepareConsumer(pool: string) { await this.consumerFor(pool); }
 
-  async publishTasks(tasks: Task[]): Promise<void> {
+  async publishTasks(tasks: Task[]): Promise<string[]> {
+    const dups: { id: string; seq: number }[] = [];
     // In windows of 500 acks: tens of thousands of requests in flight at once cost more
     // (timers, reply mux) than they gain, and workers can start on the first window.
     for (let i = 0; i < tasks.length; i += 500) {
-      await Promise.all(tasks.slice(i, i + 500).map((t) =>
-        this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` })));
+      await Promise.all(tasks.slice(i, i + 500).map(async (t) => {
+        const ack = await this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` });
+        if (ack.duplicate) dups.push({ id: t.id, seq: ack.seq });
+      }));
     }
+    // A duplicate (a publish again after a restart, or after a lost ack) names the first
+    // message's sequence. Still in the work queue: it is queued or held by a worker. Gone: a
+    // worker acked it, and the dedup window kept this publish from putting it back.
+    const taken: string[] = [];
+    for (const d of dups) {
+      const gone = await this.jsm.streams.getMessage(`${this.upper}_TASKS`, { seq: d.seq }).then(() => false, (err: Error) => {
+        if (/no message found|not found/i.test(err.message)) return true;
+        throw err;
+      });
+      if (gone) taken.push(d.id);
+    }
+    return taken;
   }
 
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {
@@ -242,7 +257,8 @@ export class NatsTransport implements Transport {
   private resultQueue: { r: TaskResult; resolve(): void; reject(e: unknown): void }[] = [];
   private resultFlush = false;
 
-  /** Results finishing within the same moment travel in one TaskResultBatch message. */
+  /** Results finishing within the same moment travel together, in as few TaskResultBatch
+   * messages as the server's max_payload allows. */
   publishResult(result: TaskResult): Promise<void> {
     return new Promise((resolve, reject) => {
       this.resultQueue.push({ r: result, resolve, reject });
@@ -255,9 +271,13 @@ export class NatsTransport implements Transport {
     this.resultFlush = false;
     const batch = this.resultQueue.splice(0);
     if (!batch.length) return;
-    const data = TaskResultBatch.encode({ results: batch.map((b) => b.r) }).finish();
-    this.js.publish(`${this.ns}.result.batch`, data, { msgID: `rb-${randomBytes(9).toString('base64url')}` })
-      .then(() => { for (const b of batch) b.resolve(); }, (err) => { for (const b of batch) b.reject(err); });
+    // As many messages as the server's max_payload needs (256 results with 16 KiB log
+    // tails are 4 MiB; the default max_payload is 1 MiB).
+    for (const { data, indexes } of packResults(batch.map((b) => b.r), this.nc.info?.max_payload ?? 1024 * 1024)) {
+      const part = indexes.map((i) => batch[i]!);
+      this.js.publish(`${this.ns}.result.batch`, data, { msgID: `rb-${randomBytes(9).toString('base64url')}` })
+        .then(() => { for (const b of part) b.resolve(); }, (err) => { for (const b of part) b.reject(err); });
+    }
   }
 
   publishEvent(ev: TaskEvent): void {
