@@ -111,7 +111,8 @@ export class NatsTransport implements Transport {
     // worker acked it, and the dedup window kept this publish from putting it back.
     const taken: string[] = [];
     for (const d of dups) {
-      const gone = await this.jsm.streams.getMessage(`${this.upper}_TASKS`, { seq: d.seq }).then(() => false, (err: Error) => {
+      // (nats.js answers null for a sequence that is not there; older versions threw.)
+      const gone = await this.jsm.streams.getMessage(`${this.upper}_TASKS`, { seq: d.seq }).then((m) => !m, (err: Error) => {
         if (/no message found|not found/i.test(err.message)) return true;
         throw err;
       });
