@@ -13,6 +13,7 @@ import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } 
 import { decodeTask, decodeResultBatch, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
+import { withJetStream } from './js-retry.js';
 import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
 
 export interface NatsTransportOptions {
@@ -21,6 +22,8 @@ export interface NatsTransportOptions {
   replicas?: number;        // stream and object store replicas (1 on a single server)
   artifactDir?: string;     // where artifacts over maxObjectBytes live (shared filesystem)
   maxObjectBytes?: number;
+  /** Where "JetStream not answering yet" is reported while set-up waits for a cluster. */
+  log?: (line: string) => void;
 }
 
 const NS_RE = /^[a-z][a-z0-9_]*$/;
@@ -43,10 +46,12 @@ export class NatsTransport implements Transport {
   }
 
   static async open(nc: NatsConnection, opts: NatsTransportOptions = {}): Promise<NatsTransport> {
-    const jsm = await jetstreamManager(nc);
+    // Each set-up call waits (bounded) for a cluster that is still electing its leaders.
+    const ready = <T>(what: string, fn: () => Promise<T>) => withJetStream(what, fn, { log: opts.log });
+    const jsm = await ready('JetStream API', () => jetstreamManager(nc));
     const t = new NatsTransport(nc, jsm, opts);
-    await t.ensureStreams();
-    const os: ObjectStore = await new Objm(nc).create(`${t.ns}_artifacts`, { replicas: opts.replicas ?? 1, storage: StorageType.File });
+    await ready('task and result streams', () => t.ensureStreams());
+    const os: ObjectStore = await ready('artifact bucket', () => new Objm(nc).create(`${t.ns}_artifacts`, { replicas: opts.replicas ?? 1, storage: StorageType.File }));
     t.artifacts = new ObjectStoreArtifacts(os, `${t.ns}_artifacts`, opts.artifactDir, opts.maxObjectBytes);
     return t;
   }
@@ -94,7 +99,7 @@ export class NatsTransport implements Transport {
     return c;
   }
 
-  async prepareConsumer(pool: string) { await this.consumerFor(pool); }
+  async prepareConsumer(pool: string) { await withJetStream(`consumer pool_${pool}`, () => this.consumerFor(pool), { log: this.opts.log }); }
 
   async publishTasks(tasks: Task[]): Promise<string[]> {
     const dups: { id: string; seq: number }[] = [];
@@ -154,8 +159,8 @@ export class NatsTransport implements Transport {
       const stream = `${this.upper}_RESULTS`;
       // A coordinator that dies holding unacked results gets them back after this lease
       // (its successor then ingests them); ingestion is idempotent, so short is safe.
-      await this.jsm.consumers.info(stream, 'coordinator').catch(() =>
-        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000, max_ack_pending: 50_000 }));
+      await withJetStream('consumer coordinator', () => this.jsm.consumers.info(stream, 'coordinator').catch(() =>
+        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000, max_ack_pending: 50_000 })), { log: this.opts.log });
       const consumer = await this.js.consumers.get(stream, 'coordinator');
       messages = await consumer.consume({
         max_messages: 2000,
