@@ -8,6 +8,7 @@ import type { ObjectStore } from '@nats-io/obj';
 import type { ArtifactRef } from '../gen/limolab/v1/task.js';
 import { IntegrityError, NotFoundError } from './errors.js';
 import { DIGEST_RE, sha256Hex } from './hash.js';
+import { notReady, withJetStream } from './js-retry.js';
 import type { ArtifactStore } from './transport.js';
 
 function checkDigest(ref: ArtifactRef): string {
@@ -45,7 +46,9 @@ export class DirArtifacts implements ArtifactStore {
   async has(digest: string): Promise<boolean> { return DIGEST_RE.test(digest) && existsSync(join(this.dir, digest)); }
 }
 
-/** Artifacts in a NATS object store; ones above maxObjectBytes go to a directory. */
+/** Artifacts in a NATS object store; ones above maxObjectBytes go to a directory. Reads and
+ * writes wait (bounded) while the bucket's stream has no leader, e.g. for the seconds after
+ * a server of a cluster went away, instead of failing the task. */
 export class ObjectStoreArtifacts implements ArtifactStore {
   private dir?: DirArtifacts;
   constructor(private os: ObjectStore, private bucket: string, artifactDir?: string, private maxObjectBytes = 256 * 1024 * 1024) {
@@ -55,8 +58,10 @@ export class ObjectStoreArtifacts implements ArtifactStore {
   async put(bytes: Uint8Array, meta: { role: string; mediaType?: string }): Promise<ArtifactRef> {
     if (bytes.length > this.maxObjectBytes && this.dir) return this.dir.put(bytes, meta);
     const digest = sha256Hex(bytes);
-    const info = await this.os.info(digest).catch(() => null);
-    if (!info) await this.os.putBlob({ name: digest }, bytes);
+    await withJetStream(`storing artifact ${digest.slice(0, 12)}`, async () => {
+      const info = await this.os.info(digest).catch((err: unknown) => { if (notReady(err)) throw err; return null; });
+      if (!info) await this.os.putBlob({ name: digest }, bytes);
+    });
     return { role: meta.role, digest, size: bytes.length, uri: `nats-obj://${this.bucket}/${digest}`, mediaType: meta.mediaType ?? 'application/octet-stream' };
   }
 
@@ -66,7 +71,7 @@ export class ObjectStoreArtifacts implements ArtifactStore {
       if (!this.dir) throw new NotFoundError(`artifact ${digest.slice(0, 12)} is stored as a file but this process has no --artifact-dir`);
       return this.dir.get(ref);
     }
-    const bytes = await this.os.getBlob(digest);
+    const bytes = await withJetStream(`reading artifact ${digest.slice(0, 12)}`, () => this.os.getBlob(digest));
     if (!bytes) throw new NotFoundError(`artifact ${digest.slice(0, 12)} (${ref.role}) is not in object store ${this.bucket}`);
     return verified(ref, bytes);
   }

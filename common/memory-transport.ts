@@ -362,12 +362,14 @@ export class MemoryTransport implements Transport {
     if (this.endPull(p, pull)) pull.resolve(pull.received);
   }
 
-  async publishTasks(tasks: Task[]): Promise<void> {
+  /** (Never reports a task as taken: this queue lives and dies with the coordinator's process.) */
+  async publishTasks(tasks: Task[]): Promise<string[]> {
     this.live('publishing tasks');
     for (const t of tasks) {
       if (!this.taskIds.fresh(`${t.id}#${t.attempt}`)) continue;
       this.pool(t.resources?.pool || 'default').q.add(Task.encode(t).finish(), t.sweepId);
     }
+    return [];
   }
 
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {

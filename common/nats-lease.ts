@@ -4,14 +4,16 @@
 // so of two writers only one wins. The holder renews it every ttl/3; a contender takes it
 // only after watching it go unrenewed for a whole ttl by its own clock (no clock skew
 // involved), at once when the holder released it on a clean stop, when the holder's
-// process on this same host is gone, or when the server's timestamp of the last renewal
-// is older than 2 x ttl. A holder whose renewal loses the
-// compare-and-set has been replaced: it stops (onLost) and never acks another result.
+// process on this same host is gone (checked while standing by too), or when the
+// server's timestamp of the last renewal is older than 2 x ttl. A holder whose renewal
+// loses the compare-and-set has been replaced: it stops (onLost) and never acks another
+// result.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { LimolabError } from './errors.js';
+import { withJetStream } from './js-retry.js';
 
 export interface LeaseValue { holder: string; host: string; pid: number; db: string; ttlMs: number; released?: boolean }
 
@@ -39,9 +41,11 @@ export async function acquireCoordinatorLease(nc: NatsConnection, opts: LeaseOpt
   const subject = `${ns}.lease.coordinator`;
   const ttl = opts.ttlMs ?? 10_000;
   const log = opts.log ?? (() => {});
-  const jsm = await jetstreamManager(nc);
+  // On a cluster that is still forming, JetStream answers only after its leaders are elected.
+  const ready = <T>(what: string, fn: () => Promise<T>) => withJetStream(what, fn, { log });
+  const jsm = await ready('JetStream API', () => jetstreamManager(nc));
   const js = jetstream(nc);
-  await ensureStream(jsm, stream, `${ns}.lease.>`, opts.replicas ?? 1);
+  await ready(`stream ${stream}`, () => ensureStream(jsm, stream, `${ns}.lease.>`, opts.replicas ?? 1));
   const me: LeaseValue = { holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, host: hostname(), pid: process.pid, db: opts.db, ttlMs: ttl };
   const enc = (v: LeaseValue) => new TextEncoder().encode(JSON.stringify(v));
   const read = async () => {
@@ -63,18 +67,22 @@ export async function acquireCoordinatorLease(nc: NatsConnection, opts: LeaseOpt
       throw err;
     }
   };
+  // A holder on this host whose process is gone (e.g. SIGKILLed) is provably dead: no need
+  // to wait out its ttl. Only provable on the same host; elsewhere the ttl decides.
+  const deadHere = (v: LeaseValue) => v.host === me.host && v.pid !== me.pid && !alive(v.pid);
   const describe = (v: LeaseValue | null) => (v ? `coordinator ${v.holder} (pid ${v.pid} on ${v.host}, database ${v.db})` : 'another coordinator');
 
   let seq: number | null = null;
   let announced = false;
+  const readNow = () => ready('reading the coordinator lease', read);
+  const casNow = (last: number, v: LeaseValue) => ready('writing the coordinator lease', () => cas(last, v));
   for (;;) {
-    const cur = await read();
+    const cur = await readNow();
     if (!cur) {
-      seq = await cas(0, me);
+      seq = await casNow(0, me);
     } else if (!cur.value || cur.value.released || cur.value.holder === me.holder || Date.now() - cur.time > 2 * Math.max(ttl, cur.value.ttlMs)
-      || (cur.value.host === me.host && cur.value.pid !== me.pid && !alive(cur.value.pid))) {
-      // (A holder on this host whose process is gone, e.g. SIGKILLed: no need to wait a ttl.)
-      seq = await cas(cur.seq, me);
+      || deadHere(cur.value)) {
+      seq = await casNow(cur.seq, me);
     } else {
       // Watch it for a whole ttl of its holder: renewed means alive.
       const theirTtl = Math.max(1000, cur.value.ttlMs);
@@ -86,8 +94,9 @@ export async function acquireCoordinatorLease(nc: NatsConnection, opts: LeaseOpt
       let renewed = false;
       while (Date.now() < until) {
         await new Promise((r) => setTimeout(r, Math.min(250, theirTtl / 8)));
-        const now = await read();
+        const now = await readNow();
         if (!now || now.seq !== cur.seq) { renewed = !!now?.value && !now.value.released; break; }
+        if (deadHere(cur.value)) break;     // its process died while we watched: take it now
       }
       if (renewed && !opts.standby) {
         throw new LeaseHeldError(`${describe(cur.value)} is active on this NATS (namespace "${ns}"): only one coordinator may serve a stream set, `
@@ -95,8 +104,8 @@ export async function acquireCoordinatorLease(nc: NatsConnection, opts: LeaseOpt
           + 'or start it with --standby to take over when that one goes away');
       }
       if (renewed) continue;
-      const after = await read();
-      seq = after && after.seq === cur.seq ? await cas(cur.seq, me) : null;
+      const after = await readNow();
+      seq = after && after.seq === cur.seq ? await casNow(cur.seq, me) : null;
       if (seq === null) continue;
     }
     if (seq !== null) break;

@@ -9,10 +9,11 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
-import { decodeTask, decodeResultBatch } from './wire.js';
+import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
+import { decodeTask, decodeResultBatch, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
+import { withJetStream } from './js-retry.js';
 import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
 
 export interface NatsTransportOptions {
@@ -21,6 +22,8 @@ export interface NatsTransportOptions {
   replicas?: number;        // stream and object store replicas (1 on a single server)
   artifactDir?: string;     // where artifacts over maxObjectBytes live (shared filesystem)
   maxObjectBytes?: number;
+  /** Where "JetStream not answering yet" is reported while set-up waits for a cluster. */
+  log?: (line: string) => void;
 }
 
 const NS_RE = /^[a-z][a-z0-9_]*$/;
@@ -43,10 +46,12 @@ export class NatsTransport implements Transport {
   }
 
   static async open(nc: NatsConnection, opts: NatsTransportOptions = {}): Promise<NatsTransport> {
-    const jsm = await jetstreamManager(nc);
+    // Each set-up call waits (bounded) for a cluster that is still electing its leaders.
+    const ready = <T>(what: string, fn: () => Promise<T>) => withJetStream(what, fn, { log: opts.log });
+    const jsm = await ready('JetStream API', () => jetstreamManager(nc));
     const t = new NatsTransport(nc, jsm, opts);
-    await t.ensureStreams();
-    const os: ObjectStore = await new Objm(nc).create(`${t.ns}_artifacts`, { replicas: opts.replicas ?? 1, storage: StorageType.File });
+    await ready('task and result streams', () => t.ensureStreams());
+    const os: ObjectStore = await ready('artifact bucket', () => new Objm(nc).create(`${t.ns}_artifacts`, { replicas: opts.replicas ?? 1, storage: StorageType.File }));
     t.artifacts = new ObjectStoreArtifacts(os, `${t.ns}_artifacts`, opts.artifactDir, opts.maxObjectBytes);
     return t;
   }
@@ -94,15 +99,31 @@ export class NatsTransport implements Transport {
     return c;
   }
 
-  async prepareConsumer(pool: string) { await this.consumerFor(pool); }
+  async prepareConsumer(pool: string) { await withJetStream(`consumer pool_${pool}`, () => this.consumerFor(pool), { log: this.opts.log }); }
 
-  async publishTasks(tasks: Task[]): Promise<void> {
+  async publishTasks(tasks: Task[]): Promise<string[]> {
+    const dups: { id: string; seq: number }[] = [];
     // In windows of 500 acks: tens of thousands of requests in flight at once cost more
     // (timers, reply mux) than they gain, and workers can start on the first window.
     for (let i = 0; i < tasks.length; i += 500) {
-      await Promise.all(tasks.slice(i, i + 500).map((t) =>
-        this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` })));
+      await Promise.all(tasks.slice(i, i + 500).map(async (t) => {
+        const ack = await this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` });
+        if (ack.duplicate) dups.push({ id: t.id, seq: ack.seq });
+      }));
     }
+    // A duplicate (a publish again after a restart, or after a lost ack) names the first
+    // message's sequence. Still in the work queue: it is queued or held by a worker. Gone: a
+    // worker acked it, and the dedup window kept this publish from putting it back.
+    const taken: string[] = [];
+    for (const d of dups) {
+      // (nats.js answers null for a sequence that is not there; older versions threw.)
+      const gone = await this.jsm.streams.getMessage(`${this.upper}_TASKS`, { seq: d.seq }).then((m) => !m, (err: Error) => {
+        if (/no message found|not found/i.test(err.message)) return true;
+        throw err;
+      });
+      if (gone) taken.push(d.id);
+    }
+    return taken;
   }
 
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {
@@ -138,8 +159,8 @@ export class NatsTransport implements Transport {
       const stream = `${this.upper}_RESULTS`;
       // A coordinator that dies holding unacked results gets them back after this lease
       // (its successor then ingests them); ingestion is idempotent, so short is safe.
-      await this.jsm.consumers.info(stream, 'coordinator').catch(() =>
-        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000, max_ack_pending: 50_000 }));
+      await withJetStream('consumer coordinator', () => this.jsm.consumers.info(stream, 'coordinator').catch(() =>
+        this.jsm.consumers.add(stream, { durable_name: 'coordinator', filter_subject: `${this.ns}.result.>`, ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000, max_ack_pending: 50_000 })), { log: this.opts.log });
       const consumer = await this.js.consumers.get(stream, 'coordinator');
       messages = await consumer.consume({
         max_messages: 2000,
@@ -242,7 +263,8 @@ export class NatsTransport implements Transport {
   private resultQueue: { r: TaskResult; resolve(): void; reject(e: unknown): void }[] = [];
   private resultFlush = false;
 
-  /** Results finishing within the same moment travel in one TaskResultBatch message. */
+  /** Results finishing within the same moment travel together, in as few TaskResultBatch
+   * messages as the server's max_payload allows. */
   publishResult(result: TaskResult): Promise<void> {
     return new Promise((resolve, reject) => {
       this.resultQueue.push({ r: result, resolve, reject });
@@ -255,9 +277,13 @@ export class NatsTransport implements Transport {
     this.resultFlush = false;
     const batch = this.resultQueue.splice(0);
     if (!batch.length) return;
-    const data = TaskResultBatch.encode({ results: batch.map((b) => b.r) }).finish();
-    this.js.publish(`${this.ns}.result.batch`, data, { msgID: `rb-${randomBytes(9).toString('base64url')}` })
-      .then(() => { for (const b of batch) b.resolve(); }, (err) => { for (const b of batch) b.reject(err); });
+    // As many messages as the server's max_payload needs (256 results with 16 KiB log
+    // tails are 4 MiB; the default max_payload is 1 MiB).
+    for (const { data, indexes } of packResults(batch.map((b) => b.r), this.nc.info?.max_payload ?? 1024 * 1024)) {
+      const part = indexes.map((i) => batch[i]!);
+      this.js.publish(`${this.ns}.result.batch`, data, { msgID: `rb-${randomBytes(9).toString('base64url')}` })
+        .then(() => { for (const b of part) b.resolve(); }, (err) => { for (const b of part) b.reject(err); });
+    }
   }
 
   publishEvent(ev: TaskEvent): void {

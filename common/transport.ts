@@ -44,7 +44,12 @@ export interface Transport {
   readonly artifacts: ArtifactStore;
 
   // --- coordinator side
-  publishTasks(tasks: Task[]): Promise<void>;
+  /**
+   * Publishes tasks, de-duplicated by task id and attempt. Resolves with the ids of tasks
+   * that were published before and whose message has since left the queue (a worker acked
+   * it): the duplicate was dropped and nothing of theirs is queued any more.
+   */
+  publishTasks(tasks: Task[]): Promise<string[]>;
   /** Removes queued (not yet delivered) tasks of a sweep; returns how many. */
   purgeSweepTasks(sweepId: string, pools: string[]): Promise<number>;
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void): Closer;

@@ -46,3 +46,67 @@ export function decodeResultBatch(data: Uint8Array): TaskResult[] {
   }
   return b.results;
 }
+
+/** Room kept under the server's max_payload for the message's headers (Nats-Msg-Id and JetStream's). */
+export const HEADER_ROOM = 1024;
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) { n = Math.floor(n / 128); len++; }
+  return len;
+}
+
+/**
+ * A result that cannot travel in one message of `maxBytes` loses log lines, oldest first
+ * (they are for reading; the data is not cut); if it is still too large it becomes a failed
+ * result that says so (large outputs belong in artifacts, which travel apart). Others come
+ * back as they were.
+ */
+export function fitResult(r: TaskResult, maxBytes: number): TaskResult {
+  const size = (x: TaskResult) => TaskResult.encode(x).finish().length;
+  let n = size(r);
+  if (n <= maxBytes) return r;
+  const full = n;
+  const x: TaskResult = { ...r, log: [...r.log] };
+  while (x.log.length && n > maxBytes) { x.log.shift(); n = size(x); }
+  if (n <= maxBytes) return x;
+  return {
+    ...r, metrics: [], outputs: [], details: undefined, ledger: undefined, log: [],
+    error: { message: `the result is ${full} bytes, over the ${maxBytes} a NATS message can carry (the server's max_payload); put large outputs in artifacts`, code: 'bad_output', retryable: false, logTail: [] },
+  };
+}
+
+/**
+ * Packs results into TaskResultBatch messages of at most `maxPayload` bytes (headers
+ * included: HEADER_ROOM is kept free), in order. Each message lists the indexes of the
+ * results it carries; a result too large alone is cut down by fitResult first.
+ */
+export function packResults(results: TaskResult[], maxPayload: number): { data: Uint8Array; indexes: number[] }[] {
+  const limit = Math.max(1024, maxPayload - HEADER_ROOM);
+  const out: { data: Uint8Array; indexes: number[] }[] = [];
+  let parts: Uint8Array[] = [];
+  let indexes: number[] = [];
+  let size = 0;
+  const close = () => {
+    if (!parts.length) return;
+    // TaskResultBatch is `repeated TaskResult results = 1`: field 1, length-delimited.
+    const data = new Uint8Array(size);
+    let o = 0;
+    for (const p of parts) { data.set(p, o); o += p.length; }
+    out.push({ data, indexes });
+    parts = []; indexes = []; size = 0;
+  };
+  results.forEach((r0, i) => {
+    let bytes = TaskResult.encode(r0).finish();
+    if (1 + varintLength(bytes.length) + bytes.length > limit) bytes = TaskResult.encode(fitResult(r0, limit - 6)).finish();
+    const head = [0x0a];
+    for (let n = bytes.length; ; n = Math.floor(n / 128)) { if (n < 0x80) { head.push(n); break; } head.push((n & 0x7f) | 0x80); }
+    const len = head.length + bytes.length;
+    if (size + len > limit) close();
+    parts.push(Uint8Array.from(head), bytes);
+    indexes.push(i);
+    size += len;
+  });
+  close();
+  return out;
+}

@@ -17,6 +17,8 @@ const MAX_NOTE = 2000;
 const LIVE_LINES = 200;
 /** A sweep's logs answer stops adding attempts past this many bytes (gRPC's default limit is 4 MiB). */
 const MAX_LOG_BYTES = 3 * 1024 * 1024;
+/** How long a running sweep's worker hosts are served from memory. */
+const HOSTS_MS = 1000;
 const REDO: ReadonlySet<string> = new Set(['failed', 'skipped', 'cancelled']);
 /** Stepped metric points (loss curves) kept per running attempt; past this, every other one is dropped. */
 const MAX_CURVE_POINTS = 4000;
@@ -39,6 +41,11 @@ export class SweepAdmin {
   private curves = new Map<string, { sweepId: string; attemptId: string; points: Map<string, { name: string; step: number; value: number }> }>();
   /** Tasks whose curve was stored, by attempt: points arriving after the result go straight in. */
   private storedCurves = new Map<string, string>();
+  /** Sweep meta as stored, and a running sweep's worker hosts as of `hostsMs`: every GetSweep,
+   * WatchSweep flush and ListSweeps row needs them, and asking the store each time (a join
+   * over the sweep's attempts) is what made calls queue behind a thousand watchers. Kept
+   * true by dropping an entry whenever this class writes its row. */
+  private metaCache = new Map<string, { meta: SweepMeta | null; hosts?: string[]; hostsMs: number }>();
 
   constructor(private store: Store, sqlite: ConstructorParameters<typeof SweepAdminStore>[0], private scheduler: () => Scheduler,
     private transport: Transport, private summarize: (t: TaskRow & { progress?: number }) => TaskSummary, private log: (l: string) => void) {
@@ -134,23 +141,34 @@ export class SweepAdmin {
   closed(sweepId: string): void {
     for (const [id, l] of this.live) if (l.sweepId === sweepId) this.live.delete(id);
     for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
+    this.metaCache.delete(sweepId);
     try { this.db.recordWorkerHosts(sweepId); } catch (err) { this.log(`coordinator: could not record the worker hosts of sweep ${sweepId}: ${(err as Error).message}`); }
   }
 
   submitted(sweepId: string, meta: { tags: string[]; note: string }): void {
     this.db.setMeta(sweepId, { ...meta, provenance: provenance() });
+    this.metaCache.delete(sweepId);
   }
 
   /** Tags, note, archived flag and provenance (with worker hosts) for the Sweep message. */
   sweepFields(sweepId: string, meta?: SweepMeta | null): { tags: string[]; note: string; archived: boolean; provenance: ProvenanceMsg | undefined } {
-    const m = meta === undefined ? this.db.meta(sweepId) : meta;
+    let c = this.metaCache.get(sweepId);
+    if (meta !== undefined) c = { ...c, meta, hostsMs: c?.hostsMs ?? 0 };
+    else if (!c) c = { meta: this.db.meta(sweepId), hostsMs: 0 };
+    // A finished sweep's hosts are stored with it; a running one's change as attempts start,
+    // so they are asked for again at most once a second.
+    const now = Date.now();
+    if (c.meta && !c.meta.workerHosts && (!c.hosts || now - c.hostsMs > HOSTS_MS)) { c.hosts = this.db.workerHosts(sweepId); c.hostsMs = now; }
+    if (this.metaCache.size > 10_000) this.metaCache.clear();
+    this.metaCache.set(sweepId, c);
+    const m = c.meta;
     if (!m) return { tags: [], note: '', archived: false, provenance: undefined };
     const p = m.provenance;
     return {
       tags: m.tags, note: m.note, archived: m.archived,
       provenance: {
         gitCommit: p?.gitCommit ?? '', limolabVersion: p?.limolabVersion ?? '', nodeVersion: p?.nodeVersion ?? '', coordinatorHost: p?.coordinatorHost ?? '',
-        workerHosts: m.workerHosts ?? this.db.workerHosts(sweepId),
+        workerHosts: m.workerHosts ?? c.hosts ?? [],
       },
     };
   }
@@ -189,6 +207,7 @@ export class SweepAdmin {
     for (let i = 0; i < 50 && unreported(); i++) await new Promise((r) => setTimeout(r, 200));
     const reopened = redo.map((t) => ({ id: t.id, maxRetries: t.dispatches + budget(t) }));
     this.db.reopen(sweepId, reopened);                       // stored first
+    this.metaCache.delete(sweepId);
     if (row.status === 'cancelled') {
       // Workers drop tasks of a sweep they were told was cancelled; tell them it is back.
       await this.transport.control('all', { op: { $case: 'resumeSweep', value: sweepId } }).catch(() => null);
@@ -201,6 +220,7 @@ export class SweepAdmin {
   // ------------------------------------------------------------------ archive, delete
 
   archive(id: string, archived: boolean): void {
+    this.metaCache.delete(id);
     if (!this.db.setArchived(id, archived)) throw new NotFoundError(`no sweep with id ${id}; \`limolab sweep list --all\` shows the sweeps`);
   }
 
@@ -209,6 +229,7 @@ export class SweepAdmin {
     if (live) throw new LimolabError(`sweep ${id} is running; cancel it first (\`limolab sweep cancel ${id}\`), then delete it`);
     if (!this.store.getSweep(id)) throw new NotFoundError(`no sweep with id ${id}; \`limolab sweep list --all\` shows the sweeps`);
     const n = this.db.deleteSweep(id);
+    this.metaCache.delete(id);
     this.log(`coordinator: sweep ${id} deleted (${n} task(s))`);
     return n;
   }

@@ -66,11 +66,11 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
       });
       undo.push(() => lease!.release());
       maxPayload = nc.info?.max_payload ?? Infinity;
-      const nt = await NatsTransport.open(nc, { ackWaitMs: cfg.ackWaitMs, replicas: cfg.replicas, artifactDir: cfg.artifactDir });
+      const nt = await NatsTransport.open(nc, { ackWaitMs: cfg.ackWaitMs, replicas: cfg.replicas, artifactDir: cfg.artifactDir, log });
       await nt.prepareConsumer('default');
       transport = nt;
     }
-    const dbLock: DbLock | undefined = cfg.dbLocked || cfg.db === ':memory:' ? undefined : lockFile(cfg.db, `a coordinator (pid ${process.pid})`);
+    const dbLock: DbLock | undefined = cfg.dbLocked || cfg.db === ':memory:' ? undefined : lockFile(cfg.db, 'a coordinator');
     if (dbLock) undo.push(() => dbLock.release());
     const store = new SqliteStore(cfg.db);
     undo.push(() => store.close());

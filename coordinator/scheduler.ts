@@ -38,6 +38,9 @@ interface LiveTask extends TaskRow {
   /** The attempt whose start was reported last ("<task>#<dispatch>.<delivery>"), and when. */
   leaseAttempt?: string;
   leaseStartMs?: number;
+  /** Recorded queued, but its message had already left the queue (acked by a worker that
+   * never reported back, seen at a publish again): since when. Watched like a running task. */
+  takenMs?: number;
 }
 
 export type Counts = Record<TaskStatus, number> & { total: number };
@@ -67,6 +70,7 @@ export class Scheduler extends EventEmitter {
   private stopping = false;
   private startedMs = Date.now();
   private refused = 0;
+  private superseded = 0;
   private storage: StorageProblem | null = null;
   private storageLoggedMs = 0;
   readonly registry: WorkerRegistry;
@@ -96,7 +100,7 @@ export class Scheduler extends EventEmitter {
     const requeue = [...this.tasks.values()].filter((t) => t.status === 'queued');
     if (requeue.length) {
       this.log(`coordinator: resuming ${this.sweeps.size} sweep(s); re-publishing ${requeue.length} queued task(s)`);
-      await this.transport.publishTasks(requeue.map((t) => this.buildTask(t)));
+      this.taken(await this.transport.publishTasks(requeue.map((t) => this.buildTask(t))));
     }
     this.closers.push(this.transport.consumeResults((b) => this.onResults(b), (e) => this.log(`coordinator: rejected a result message: ${e.message}`)));
     this.closers.push(this.transport.subscribeEvents((e) => this.onEvent(e), (e) => this.log(`coordinator: rejected an event message: ${e.message}`)));
@@ -109,7 +113,20 @@ export class Scheduler extends EventEmitter {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.closers) await c.close();
+    // Starts reported since the last tick are written too: a task left recorded as queued
+    // while a worker holds it would, after a restart, wait for a message that is gone.
+    if (!this.storage) this.saveStarted();
     this.saveWorkers();
+  }
+
+  /** Tasks recorded queued whose message a worker has already taken off the queue and acked
+   * without reporting: nothing is queued for them. Their result may still be on its way; if
+   * none comes, watchAttempts() dispatches them again like a gone worker's. */
+  private taken(ids: string[]): void {
+    const now = Date.now();
+    const tasks = ids.map((id) => this.tasks.get(id)).filter((t): t is LiveTask => t?.status === 'queued');
+    for (const t of tasks) t.takenMs = now;
+    if (tasks.length) this.log(`coordinator: ${tasks.length} queued task(s) had already been taken off the queue by a worker that never reported (${tasks.slice(0, 3).map((t) => t.id).join(', ')}${tasks.length > 3 ? ', ...' : ''}); waiting for their results, else dispatching them again`);
   }
 
   // ---------------------------------------------------------------- storage trouble
@@ -273,6 +290,7 @@ export class Scheduler extends EventEmitter {
             t.dispatches++;
             t.nextDispatchMs = null;
             t.leaseAttempt = undefined;
+            t.takenMs = undefined;
             this.setStatus(t, 'queued');
           }
           this.inFlight += batch.length;
@@ -289,7 +307,7 @@ export class Scheduler extends EventEmitter {
   private async publishQueued(batch: LiveTask[]): Promise<void> {
     try {
       const ts = Date.now();
-      await this.transport.publishTasks(batch.map((t) => this.buildTask(t)));
+      this.taken(await this.transport.publishTasks(batch.map((t) => this.buildTask(t))));
       if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
     } catch (err) {
       this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
@@ -403,7 +421,9 @@ export class Scheduler extends EventEmitter {
       });
       const t = this.tasks.get(r.taskId);
       // A late or doubled result (its task already ended, or an attempt since replaced): the attempt is kept, nothing else changes.
-      if (!t || TERMINAL.has(plan.status(t)) || dispatch < t.dispatches) continue;
+      if (!t || TERMINAL.has(plan.status(t))) continue;
+      const old = superseded(r, t, plan.status(t));
+      if (old) { this.superseded++; if (this.superseded <= 20 || this.superseded % 1000 === 0) logs.push(`coordinator: task ${t.name} (${t.id}): ignored the ${err ? (err.code === 'cancelled' ? 'cancel' : 'failure') : 'result'} of attempt ${r.attemptId}: ${old}`); continue; }
       touched.add(t.sweepId);
       const sw = this.sweeps.get(t.sweepId);
       const finishedMs = r.finishedMs || Date.now();
@@ -445,7 +465,7 @@ export class Scheduler extends EventEmitter {
       const was = t.status;
       if ((was === 'queued' || was === 'running') && u.status !== 'queued' && u.status !== 'running') this.inFlight--;
       Object.assign(t, u.fields);
-      if (u.status === 'pending') t.leaseAttempt = undefined;
+      if (u.status === 'pending') { t.leaseAttempt = undefined; t.takenMs = undefined; }
       this.setStatus(t, u.status);
       if (TERMINAL.has(u.status)) t.finishedMs ??= Date.now();
       changed.push(t);
@@ -572,17 +592,22 @@ export class Scheduler extends EventEmitter {
       if (!sw.counts.running && !sw.counts.queued) continue;
       for (const id of sw.taskIds) {
         const t = this.tasks.get(id)!;
-        if (t.status !== 'running' || t.leaseStartMs === undefined) continue;
+        const taken = t.status === 'queued' && t.takenMs !== undefined;
+        if (!taken && (t.status !== 'running' || t.leaseStartMs === undefined)) continue;
+        const since = taken ? t.takenMs! : t.leaseStartMs!;
         const timeoutMs = ((t.task ??= Task.decode(Buffer.from(t.taskProto, 'base64'))).timeoutS || 0) * 1000;
-        const w = t.workerId ? this.registry.get(t.workerId) : undefined;
+        const w = t.workerId && !taken ? this.registry.get(t.workerId) : undefined;
         const gone = !w || w.state === 'lost' || w.state === 'stopped';
-        const silentMs = now - Math.max(w?.lastSeenMs ?? 0, this.startedMs, t.leaseStartMs);
+        const silentMs = now - Math.max(w?.lastSeenMs ?? 0, this.startedMs, since);
         let why: string | null = null;
-        if (timeoutMs > 0 && now - t.leaseStartMs > timeoutMs + this.graceMs) why = `timed out: running ${Math.round((now - t.leaseStartMs) / 1000)} s, over its timeout_s ${timeoutMs / 1000} (enforced by the coordinator)`;
+        if (timeoutMs > 0 && now - since > timeoutMs + this.graceMs) why = `timed out: running ${Math.round((now - since) / 1000)} s, over its timeout_s ${timeoutMs / 1000} (enforced by the coordinator)`;
         // JetStream hands a dead worker's unacked task to the next worker that fetches, which
         // can be a worker still starting up: give it two leases and at least 30 s before
         // concluding the message is gone, or the task runs twice (one result row either way).
-        else if (gone && silentMs > Math.max(GONE_FLOOR_MS, this.lostAfterMs + 2 * leaseMs + this.graceMs)) why = `its worker ${t.workerId ?? '(unknown)'} is gone (no heartbeat for ${Math.round(silentMs / 1000)} s) and the task did not come back`;
+        else if (gone && silentMs > Math.max(GONE_FLOOR_MS, this.lostAfterMs + 2 * leaseMs + this.graceMs)) {
+          why = taken ? `was taken off the queue by a worker that never reported, and no result came in ${Math.round(silentMs / 1000)} s`
+            : `its worker ${t.workerId ?? '(unknown)'} is gone (no heartbeat for ${Math.round(silentMs / 1000)} s) and the task did not come back`;
+        }
         if (!why) continue;
         if (t.workerId && !gone) stop.push({ worker: t.workerId, task: t.id });
         const retry = t.dispatches <= t.maxRetries || gone;   // a vanished worker is not the task's failure
@@ -626,6 +651,17 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /** Writes the attempt starts reported since the last call. */
+  private saveStarted(): void {
+    if (!this.startedBatch.length && !this.lostBatch.length) return;
+    const tasks = this.startedTasks.filter((t) => !TERMINAL.has(t.status));
+    // Started events only annotate: kept for the next tick if the disk is full.
+    if (this.tryWrite({ attempts: this.startedBatch, lostAttempts: this.lostBatch, tasks: tasks.map(updateOf) }, 'attempt starts not saved')) {
+      for (const t of tasks) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
+      this.startedBatch = []; this.startedTasks = []; this.lostBatch = [];
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
     if (now - this.lastFitCheck > 5000) {
@@ -634,14 +670,7 @@ export class Scheduler extends EventEmitter {
         for (const t of flagged) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
       }
     }
-    if (this.startedBatch.length || this.lostBatch.length) {
-      const tasks = this.startedTasks.filter((t) => !TERMINAL.has(t.status));
-      // Started events only annotate: kept for the next tick if the disk is full.
-      if (this.tryWrite({ attempts: this.startedBatch, lostAttempts: this.lostBatch, tasks: tasks.map(updateOf) }, 'attempt starts not saved')) {
-        for (const t of tasks) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
-        this.startedBatch = []; this.startedTasks = []; this.lostBatch = [];
-      }
-    }
+    this.saveStarted();
     let due = false;
     for (const sw of this.sweeps.values()) {
       if (!sw.counts.pending) continue;
@@ -744,6 +773,22 @@ export class Scheduler extends EventEmitter {
   }
 
   get inFlightCount() { return this.inFlight; }
+}
+
+/**
+ * Why a result no longer speaks for its task, or null when it is for the attempt now out:
+ * an earlier dispatch; a dispatch given up since (the task waits to go out again: retried,
+ * re-queued by the coordinator, or reopened by a sweep retry); or an earlier delivery of
+ * the current dispatch (its lease ran out and another worker started it). Such a result,
+ * e.g. the cancel of an aborted attempt arriving after a retry, must not end the task.
+ */
+export function superseded(r: TaskResult, t: { dispatches: number; leaseAttempt?: string }, status: TaskStatus): string | null {
+  const dispatch = r.attempt || 1;
+  if (dispatch < t.dispatches) return `dispatch ${dispatch} was superseded by dispatch ${t.dispatches}`;
+  if (status !== 'queued' && status !== 'running') return `dispatch ${dispatch} was given up (the task is ${status}, to be dispatched again)`;
+  const leased = t.leaseAttempt ? Number(t.leaseAttempt.split('.').pop()) : 0;
+  if (t.leaseAttempt?.startsWith(`${r.taskId}#${dispatch}.`) && (r.delivery || 1) < leased) return `delivery ${r.delivery || 1} was superseded by ${t.leaseAttempt} (its lease ran out)`;
+  return null;
 }
 
 function toResultRecord(r: TaskResult, phase: string): ResultRecord {

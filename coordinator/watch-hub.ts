@@ -36,8 +36,11 @@ export class WatchHub {
   };
 
   /** intervalMs: how often a busy sweep's watchers hear of it; maxTaskEvents: above this many
-   * changed tasks in one flush, watchers get one summary event instead of one per task. */
-  constructor(private readonly coord: Coordinator, private readonly intervalMs = 200, private readonly maxTaskEvents = 50) {}
+   * changed tasks in one flush, watchers get one summary event instead of one per task;
+   * maxWrites: the same when events x watchers would pass this many stream writes (each
+   * costs the event loop, and a thousand watchers x 50 events every 200 ms was enough to
+   * keep unary calls waiting for seconds). */
+  constructor(private readonly coord: Coordinator, private readonly intervalMs = 200, private readonly maxTaskEvents = 50, private readonly maxWrites = 2000) {}
 
   /** Sends the sweep's state now and after each change until it ends (then resolves) or `signal` aborts. */
   watch(id: string, send: (ev: EncodedEvent) => void, signal: AbortSignal): Promise<void> {
@@ -74,7 +77,7 @@ export class WatchHub {
     f.timer = undefined;
     const changed = f.pending;
     f.pending = new Set();
-    const few = changed.size > 0 && changed.size <= this.maxTaskEvents;
+    const few = changed.size > 0 && changed.size <= this.maxTaskEvents && changed.size * f.watchers.size <= this.maxWrites;
     const sweep = this.coord.getSweep(id, few);
     const tasks: TaskSummary[] = few ? sweep.tasks.filter((t) => changed.has(t.id)) : [];
     const view = { ...sweep, tasks: [] };

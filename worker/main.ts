@@ -50,7 +50,7 @@ export async function startWorker(cfg: WorkerConfig) {
     // Its own reply-inbox prefix, so NATS permissions can deny workers the coordinator's _INBOX.>.
     const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` },
       cfg.log ?? ((l) => console.error(l)));
-    transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir });
+    transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir, log: cfg.log ?? ((l) => console.error(l)) });
   }
   const runners = await builtinRunners(access);
   if (cfg.processRunner) {

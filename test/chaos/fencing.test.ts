@@ -1,12 +1,14 @@
 // Chaos scenarios, issue 10 items 3 and 4: a second coordinator on the same NATS is
 // refused with a clear message (or stands by with --standby and takes over a killed
-// one's sweep, losing nothing), and --listen on a taken port exits non-zero at once.
+// one's sweep, losing nothing; at once when the dead holder was on this host), and
+// --listen on a taken port exits non-zero at once.
 // Real nats-server, SQLite, coordinator processes through the CLI.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Sweep } from '../../gen/limolab/v1/coordinator.js';
+import { acquireCoordinatorLease } from '../../common/nats-lease.js';
 import { BIN, exited, waitFor } from '../helpers/cluster.js';
 import { FULL, Plane, figure } from './plane.js';
 
@@ -56,6 +58,29 @@ describe('chaos: fencing and start-up', () => {
       expect(Date.now() - t0).toBeLessThan(30_000);
       figure('listen-taken', `exit ${code}; lease released, next coordinator started in ${Date.now() - t0} ms`);
     } finally { srv.close(); }
+  }, 180_000);
+
+  it('a standby takes the lease at once when its holder on this host dies, without waiting out the holder\'s ttl', async () => {
+    plane = new Plane();
+    await plane.startNats();
+    const a = coordinatorProc(['--db', plane.db, '--lease-ttl-ms', '60000']);
+    try {
+      await waitFor(() => a.out().includes('listening'), 'coordinator A', 120_000);
+      const nc = await plane.rawClient();
+      const logs: string[] = [];
+      const taking = acquireCoordinatorLease(nc, { db: join(plane.dir, 'b.db'), standby: true, ttlMs: 60_000, log: (l) => logs.push(l), onLost: () => {} });
+      await waitFor(() => logs.some((l) => /standing by/.test(l)), 'the standby to wait');
+      await new Promise((r) => setTimeout(r, 500));
+      a.child.kill('SIGKILL');
+      await exited(a.child);
+      const t0 = Date.now();
+      const lease = await taking;
+      const took = Date.now() - t0;
+      expect(took).toBeLessThan(5000); // the holder's ttl is 60 s
+      expect(logs.join('\n')).toMatch(/holding the coordinator lease/);
+      await lease.release();
+      figure('dead-holder', `holder SIGKILLed on this host: standby took the lease ${took} ms later (holder's ttl 60 s)`);
+    } finally { a.child.kill('SIGKILL'); }
   }, 180_000);
 
   it.skipIf(!FULL)('a --standby coordinator takes over when the active one is SIGKILLed and finishes its sweep, losing and doubling nothing', async () => {

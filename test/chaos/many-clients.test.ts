@@ -1,9 +1,9 @@
 // Chaos scenario (issue 10, item 12): many clients at once. 1,000 WatchSweep streams on a
 // running sweep plus 100 concurrent submits, while ListTasks pages through the sweep's tasks.
 // Every call must answer within its 10 s deadline, every watcher must see the sweep end, and
-// paging must visit every task exactly once. Prints ListTasks p50/p99 and the coordinator's
-// peak RSS (a child process) with the load average. Sizes: LIMOLAB_CHAOS_WATCHERS,
-// LIMOLAB_CHAOS_SUBMITS, LIMOLAB_CHAOS_TASKS.
+// paging must visit every task exactly once. Prints ListTasks and GetSweep-with-tasks
+// p50/p99 and the coordinator's peak RSS (a child process) with the load average. Sizes:
+// LIMOLAB_CHAOS_WATCHERS, LIMOLAB_CHAOS_SUBMITS, LIMOLAB_CHAOS_TASKS.
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,8 +65,10 @@ describe('chaos: many clients', () => {
     await waitFor(() => last.size === WATCHERS, 'every watcher\'s first state', 60_000, 50).catch((e: Error) => { throw new Error(`${e.message} (${last.size} of ${WATCHERS} have it)`); });
     const openMs = Date.now() - t0;
 
-    // 100 submits at once, and ListTasks paging through the big sweep meanwhile.
+    // 100 submits at once, and ListTasks paging through the big sweep meanwhile, each walk
+    // followed by one GetSweep with every task (the call the issue saw hit its deadline).
     const latencies: number[] = [];
+    const getSweepMs: number[] = [];
     const submitsT0 = Date.now();
     let failures: string[] = [];
     const submits = Promise.allSettled(Array.from({ length: SUBMITS }, (_, i) =>
@@ -75,12 +77,17 @@ describe('chaos: many clients', () => {
     for (let r = 0; r < 10; r++) {
       if (r === 5) await submits;
       walks.push(await allTasks(client, big, latencies).catch((e: Error) => { failures.push(`ListTasks: ${e.message}`); return null; }));
+      const g0 = performance.now();
+      await client.call<object, Sweep>('getSweep', { id: big, includeTasks: true }, 10_000)
+        .then((x) => { if (x.tasks.length !== TASKS) failures.push(`GetSweep: ${x.tasks.length} tasks, not ${TASKS}`); }, (e: Error) => failures.push(`GetSweep: ${e.message}`))
+        .finally(() => getSweepMs.push(performance.now() - g0));
     }
     const settled = await submits;
     const submitsMs = Date.now() - submitsT0;
     failures = [...failures, ...settled.filter((x) => x.status === 'rejected').map((x) => `SubmitSweep: ${(x.reason as Error).message}`)];
     const figures = () => `${WATCHERS} watchers (open ${openMs} ms, ${events} events), ${SUBMITS} submits in ${submitsMs} ms, ${failures.length} calls past the 10 s deadline; ` +
       `ListTasks(page ${PAGE}) x${latencies.length}: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(0)} ms; ` +
+      `GetSweep(${TASKS} tasks) x${getSweepMs.length}: p50 ${pct(getSweepMs, 50).toFixed(1)} ms, p99 ${pct(getSweepMs, 99).toFixed(1)} ms; ` +
       `coordinator RSS idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB; loadavg ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
     console.log(`[chaos many-clients] ${figures()}`);
     expect(failures.slice(0, 3)).toEqual([]);

@@ -1,8 +1,10 @@
 // Chaos scenarios, issue 10 items 1, 6 and the ingest half of 10: a NaN result in a batch,
-// forged results and heartbeats, and a cancel_sweep from an arbitrary NATS client. Real
-// nats-server, real SQLite, real workers over NATS; the coordinator in this process.
+// forged results and heartbeats, a stale cancel for a superseded attempt, and a cancel_sweep
+// from an arbitrary NATS client. Real nats-server, real SQLite, real workers over NATS; the
+// coordinator in this process.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControlRequest, TaskKind } from '../../gen/limolab/v1/task.js';
+import { jetstream } from '@nats-io/jetstream';
+import { ControlRequest, Task, TaskEvent, TaskKind } from '../../gen/limolab/v1/task.js';
 import { diagRunner } from '../../worker/diag.js';
 import type { Runner } from '../../worker/runner.js';
 import { waitFor } from '../helpers/cluster.js';
@@ -81,6 +83,46 @@ describe('chaos: results path', () => {
     expect(plane.coord!.coord.listWorkers().some((w) => w.info!.id === 'w1')).toBe(true);
     figure('forged-ingest', `5000 results for missing tasks + 2 forged attempts: 0 rows (attempt rows ${attempts}, all the real worker's); 2000 fake heartbeats -> ${workers} worker rows (cap 50), real worker kept`);
   }, 180_000);
+
+  it('ignores a stale cancel for an attempt that was since superseded: the redelivered task and its dependents carry on', async () => {
+    plane = new Plane();
+    await plane.startNats();
+    await plane.startCoord();
+    const id = plane.coord!.coord.submit('name: stale\narms: [{name: a, method: diag, params: {tasks: 1, stages: 2}}]').sweep.id;
+    const nc = await plane.rawClient();
+    const consumer = await jetstream(nc).consumers.get('LIMOLAB_TASKS', 'pool_default');
+    /** Takes the next delivery of stage 1 as worker `w` and reports its start; the message is held, not acked. */
+    const take = async (w: string) => {
+      for await (const m of await consumer.fetch({ max_messages: 1, expires: 30_000 })) {
+        const task = Task.decode(m.data);
+        const attemptId = `${task.id}#${task.attempt}.${m.info.deliveryCount}`;
+        await plane.forgeHeartbeat(nc, w);
+        nc.publish(`limolab.event.${id}`, TaskEvent.encode({ taskId: task.id, sweepId: id, attemptId, workerId: w, tsMs: Date.now(), event: { $case: 'started', value: { delivery: m.info.deliveryCount } } }).finish());
+        return { m, task, attemptId };
+      }
+      throw new Error('no task came');
+    };
+    // Worker slow-1 takes stage 1 and stalls without extending its lease: after the lease
+    // (5 s) JetStream hands the same dispatch to worker w-2 as delivery 2.
+    const first = await take('slow-1');
+    const second = await take('w-2');
+    expect(second.attemptId).toBe(`${first.task.id}#1.2`);
+    const t = () => plane.coord!.coord.getSweep(id, true).tasks.find((x) => x.id === first.task.id)!;
+    await waitFor(() => t().workerId === 'w-2', 'delivery 2 to be reported started');
+    // slow-1 then reports its attempt cancelled (as an aborted attempt does, late).
+    await plane.forgeResults([result(first.task.id, id, { workerId: 'slow-1', error: { message: 'aborted', code: 'cancelled', retryable: false, logTail: [] } })]);
+    await waitFor(() => plane.logs.some((l) => /ignored the cancel of attempt .*#1\.1: delivery 1 was superseded by .*#1\.2 \(its lease ran out\)/.test(l)), 'the stale cancel to be ignored');
+    expect(t().status).toBe('running');
+    expect(plane.coord!.coord.getSweep(id).counts).toMatchObject({ cancelled: 0, skipped: 0, pending: 1 });
+    // w-2 gives it back; a real worker finishes both stages.
+    second.m.nak();
+    await plane.worker('w-ok');
+    const s = await done(id);
+    expect(s.status).toBe('succeeded');
+    expect(s.counts!.succeeded).toBe(2);
+    expect(plane.count("select count(*) n from attempts where id = ? and status = 'cancelled'", `${first.task.id}#1.1`)).toBe(1);
+    figure('stale-cancel', `a cancel for superseded delivery 1 changed nothing: the task ran on as a later delivery and the sweep ${s.status} (2/2)`);
+  }, 120_000);
 
   it('a cancel_sweep control message from an arbitrary NATS client skips dependents and ends the sweep failed, never succeeded', async () => {
     plane = new Plane();
