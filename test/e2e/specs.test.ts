@@ -29,8 +29,14 @@ describe('shipped sweep specs', () => {
         expect([...controls].sort()).toEqual(['negative', 'positive']);
         const bases = Object.keys((spec.base as { bases?: object }).bases ?? { default: 1 });
         if (f === 'limo-vs-rl.yaml') expect(bases.length).toBeGreaterThanOrEqual(4);
-        expect(plan.tasks.filter((t) => t.kind === 'pretrain')).toHaveLength(spec.seeds.length * bases.length);
-        expect(plan.tasks.filter((t) => t.kind === 'probe')).toHaveLength(spec.seeds.length * bases.length);
+        // base.pretrain_seed (quick.yaml) shares one base across seeds.
+        const shared = (spec.base as { pretrain_seed?: number }).pretrain_seed !== undefined;
+        expect(plan.tasks.filter((t) => t.kind === 'pretrain')).toHaveLength((shared ? 1 : spec.seeds.length) * bases.length);
+        expect(plan.tasks.filter((t) => t.kind === 'probe')).toHaveLength((shared ? 1 : spec.seeds.length) * bases.length);
+        // Every trained arm searches its recipe: one tuning task per SFT arm and seed, one per RL chain.
+        const tuned = plan.arms.filter((a) => a.method !== 'base');
+        for (const a of tuned) expect(a.params.tune).toBe(true);
+        expect(plan.tasks.filter((t) => t.phase === 'tuning').length).toBeGreaterThan(0);
       }
     });
   }
