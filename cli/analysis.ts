@@ -12,7 +12,7 @@ import {
 } from '../coordinator/analysis/index.js';
 import { COLUMN_KEYS, DEFAULT_GROUP_BY, legend, shortColumns, tableNotes } from '../coordinator/analysis/query.js';
 import { sweepHealth } from '../coordinator/report/sweep-health.js';
-import { armColors, buildReport, renderPlot, PLOT_NAMES, type PlotName } from '../coordinator/report/index.js';
+import { armColors, buildReport, renderPlot, ALL_PLOT_NAMES, type PlotName } from '../coordinator/report/index.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientFrom, parse } from './args.js';
 import { openStore, resolveSweep } from './results-db.js';
 import { Client } from './client.js';
@@ -195,7 +195,7 @@ export async function reportMain(argv: string[]): Promise<number> {
 const PLOT_USAGE = `Usage: limolab plot <name> -o FILE [options]
 
 One figure of a sweep, from the SQLite file.
-  name                    ${PLOT_NAMES.join(', ')}
+  name                    ${ALL_PLOT_NAMES.join(', ')}
   -o, --output FILE       where to write it (required)
   --sweep ID              the sweep (default: the latest one)
   --db FILE               SQLite file (default ./${DEFAULT_DB})
@@ -211,8 +211,8 @@ export async function plotMain(argv: string[]): Promise<number> {
   }, PLOT_USAGE);
   if (v.help) { console.log(PLOT_USAGE); return 0; }
   const name = p[0];
-  if (!name) throw new SpecError(`limolab plot needs a figure name: one of ${PLOT_NAMES.join(', ')}\n\n${PLOT_USAGE}`);
-  if (!(PLOT_NAMES as readonly string[]).includes(name)) throw new SpecError(`unknown plot "${name}"; choose one of: ${PLOT_NAMES.join(', ')}`);
+  if (!name) throw new SpecError(`limolab plot needs a figure name: one of ${ALL_PLOT_NAMES.join(', ')}\n\n${PLOT_USAGE}`);
+  if (!(ALL_PLOT_NAMES as readonly string[]).includes(name)) throw new SpecError(`unknown plot "${name}"; choose one of: ${ALL_PLOT_NAMES.join(', ')}`);
   if (!v.output) throw new SpecError(`limolab plot needs -o FILE, the file to write\n\n${PLOT_USAGE}`);
   const format = plotFormat(v.output, v.format);
   const db = v.db ?? DEFAULT_DB;

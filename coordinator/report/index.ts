@@ -11,4 +11,4 @@
 
 export { buildReport, escapeHtml, tableHtml, type ReportOptions } from './html.js';
 export { renderPlot, renderPlotSvg, specToSvg, svgToPng, tagSvg } from './render.js';
-export { armColors, plotSpec, PLOT_NAMES, PLOT_MARKS, type ArmColors, type PlotName, type PlotOptions, type PlotSpec, type TrainCurve } from './plots.js';
+export { armColors, plotSpec, ALL_PLOT_NAMES, PLOT_NAMES, PLOT_MARKS, type ArmColors, type PlotName, type PlotOptions, type PlotSpec, type TrainCurve } from './plots.js';

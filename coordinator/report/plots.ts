@@ -8,11 +8,16 @@
 import type { TopLevelSpec } from 'vega-lite';
 import {
   ACC_ID, AnalysisError, PHASES, accuracyVsN, armPoints, bootstrapMeanCI, countedPhases, frontiers, seedFor,
-  DEFAULT_BOOTSTRAP_SEED, type CompareOptions, type RunRecord,
+  DEFAULT_BOOTSTRAP_SEED, studyAnalysis, type CompareOptions, type RunRecord,
 } from '../analysis/index.js';
+import { latentGainSpec } from './study-section.js';
 
-export type PlotName = 'accuracy-vs-flops' | 'accuracy-vs-n' | 'cost-by-phase' | 'accuracy-by-difficulty' | 'training-loss';
+export type PlotName = 'accuracy-vs-flops' | 'accuracy-vs-n' | 'cost-by-phase' | 'accuracy-by-difficulty' | 'training-loss' | 'gain-vs-latent';
+/** The figures of the report's and the dashboard's results section. */
 export const PLOT_NAMES: readonly PlotName[] = ['accuracy-vs-flops', 'accuracy-vs-n', 'cost-by-phase', 'accuracy-by-difficulty', 'training-loss'];
+/** Every figure `limolab plot` draws: the results figures and the study's gain-vs-latent (which
+ *  the report shows in its study section). */
+export const ALL_PLOT_NAMES: readonly PlotName[] = [...PLOT_NAMES, 'gain-vs-latent'];
 
 /** Names of the mark that has one item per plotted datum, per figure (used by tests and docs). */
 export const PLOT_MARKS: Record<PlotName, string[]> = {
@@ -21,6 +26,7 @@ export const PLOT_MARKS: Record<PlotName, string[]> = {
   'cost-by-phase': ['phase_bars', 'phase_totals', 'phase_arm_keys'],
   'accuracy-by-difficulty': ['difficulty_id_points', 'difficulty_ood_points', 'difficulty_id_ci', 'difficulty_ood_ci'],
   'training-loss': ['loss_lines'],
+  'gain-vs-latent': ['latent_points', 'latent_ci', 'latent_lines'],
 };
 
 /** The training loss a TRAIN task reported at its steps (metric 'loss' with step > 0). */
@@ -308,6 +314,15 @@ function trainingLoss(records: readonly RunRecord[], o: PlotOptions): PlotSpec {
   };
 }
 
+/** The study's figure (as in the report): each method's gain over its own base arm against
+ *  the base's latent ability (PROBE forced-chain accuracy), with paired-bootstrap intervals. */
+function gainVsLatent(records: readonly RunRecord[], o: PlotOptions): PlotSpec {
+  const s = studyAnalysis(records);
+  const { spec, drawn } = latentGainSpec(s, { width: o.width, height: o.height });
+  if (!drawn) throw new AnalysisError('gain-vs-latent needs a PROBE (latent ability) and a base arm on the same base; this sweep has no such pair (run a study spec such as experiments/quick.yaml)');
+  return { name: 'gain-vs-latent', title: "Gain over the base arm against the base's latent ability, per method (95% paired-bootstrap intervals)", notes: [], spec };
+}
+
 /** The Vega-Lite spec of one figure. */
 export function plotSpec(records: readonly RunRecord[], name: PlotName, opts: PlotOptions = {}): PlotSpec {
   switch (name) {
@@ -316,7 +331,8 @@ export function plotSpec(records: readonly RunRecord[], name: PlotName, opts: Pl
     case 'cost-by-phase': return costByPhase(records, opts);
     case 'accuracy-by-difficulty': return accuracyByDifficulty(records, opts);
     case 'training-loss': return trainingLoss(records, opts);
+    case 'gain-vs-latent': return gainVsLatent(records, opts);
     default:
-      throw new AnalysisError(`unknown plot '${String(name)}'; choose one of: ${PLOT_NAMES.join(', ')}`);
+      throw new AnalysisError(`unknown plot '${String(name)}'; choose one of: ${ALL_PLOT_NAMES.join(', ')}`);
   }
 }

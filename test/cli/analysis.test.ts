@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PLOT_NAMES } from '../../coordinator/report/index.js';
+import { ALL_PLOT_NAMES, PLOT_NAMES } from '../../coordinator/report/index.js';
 import { Cluster } from '../helpers/cluster.js';
 import { ACC, ACC_OOD, CURATED, FLOPS, SWEEP, SWEEP_EMPTY, fillStore } from './fixture.js';
 import { hasStackTrace, runCli } from './run-cli.js';
@@ -328,7 +328,7 @@ describe('limolab plot', () => {
   it('lists the plot names for an unknown one', async () => {
     const r = await runCli(['plot', 'accuracy-vs-money', '--sweep', SWEEP, '--db', db, '-o', join(dir, 'x.svg')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`limolab plot: unknown plot "accuracy-vs-money"; choose one of: ${PLOT_NAMES.join(', ')}\n`);
+    expect(r.stderr).toBe(`limolab plot: unknown plot "accuracy-vs-money"; choose one of: ${ALL_PLOT_NAMES.join(', ')}\n`);
     expect(existsSync(join(dir, 'x.svg'))).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fillStudyStore, STUDY_SWEEP } from '../fixtures/analysis/study-db.js';
 import { hasStackTrace, runCli } from './run-cli.js';
+import { countMarks } from '../report/svg-marks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-compare-'));
 const studyDb = join(dir, 'study.db');
@@ -96,5 +97,17 @@ describe('limolab compare', () => {
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain(`no sweep "sw-nope" in ${studyDb}; latest sweeps there: ${STUDY_SWEEP} (study-fixture)`);
     expect(hasStackTrace(missing.stderr + wrong.stderr)).toBe(false);
+  });
+});
+
+describe('limolab plot gain-vs-latent', () => {
+  it("draws one point per latent row (method x base), as the report's study figure does", async () => {
+    const out = join(dir, 'latent.svg');
+    const r = await cli(['plot', 'gain-vs-latent', '--db', studyDb, '-o', out]);
+    expect(r.code).toBe(0);
+    const svg = readFileSync(out, 'utf8');
+    expect(countMarks(svg, 'latent_points')).toBe(latest.latent.length);
+    expect(countMarks(svg, 'latent_ci')).toBe(latest.latent.filter((l) => l.ci_lo !== null && l.ci_hi !== null).length);
+    expect(svg).toContain('latent ability of the base');
   });
 });
