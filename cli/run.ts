@@ -87,11 +87,15 @@ export async function main(argv: string[]): Promise<number> {
   const workers: ChildProcess[] = [];
   const inProc: Awaited<ReturnType<typeof startWorker>>[] = [];
   let coord: Awaited<ReturnType<typeof startCoordinator>>;
+  // A small publish window (every slot, plus two queued ahead): ready tasks wait in the
+  // coordinator, where the longest chain of dependents goes first, instead of in the queue's
+  // first-in-first-out order, so a long chain (an RL arm's rounds) is not left for last.
+  const maxInFlight = nWorkers * slots + 2;
   if (!inProcess) {
     // The JetStream store (and its object store of checkpoints and datasets) lives in the
     // workdir and is kept: the artifacts the database's cached tasks point at persist with it.
     nats = await startNatsServer({ storeDir: join(workdir, 'nats'), logFile: join(workdir, 'nats-server.log') }).catch((e) => { unlock(); throw e; });
-    coord = await startCoordinator({ db: dbPath, dbLocked: true, nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', http: v.ui, ackWaitMs: 30_000, lostAfterMs: 10_000, log })
+    coord = await startCoordinator({ db: dbPath, dbLocked: true, nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', http: v.ui, ackWaitMs: 30_000, lostAfterMs: 10_000, maxInFlight, log })
       .catch(async (e) => { await nats!.stop({ removeStore: false }); unlock(); throw e; });
     say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker process(es)`);
     for (let i = 0; i < nWorkers; i++) {
@@ -106,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
     // Same coordinator and workers over an in-process transport: one event loop, so
     // CPU-heavy tasks run one after another whatever --workers says.
     memory = new MemoryTransport({ ackWaitMs: 30_000, artifactDir: join(workdir, 'artifacts') });
-    coord = await startCoordinator({ db: dbPath, dbLocked: true, transport: memory, listen: v.listen ?? '127.0.0.1:0', http: v.ui, lostAfterMs: 10_000, log })
+    coord = await startCoordinator({ db: dbPath, dbLocked: true, transport: memory, listen: v.listen ?? '127.0.0.1:0', http: v.ui, lostAfterMs: 10_000, maxInFlight, log })
       .catch(async (e) => { await memory!.close(); unlock(); throw e; });
     say(`limolab: ${v['in-process'] ? '' : 'nats-server not found; '}running in-process (coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} in-process worker(s))`);
     const processRunner = v['runner-cmd'] ? { command: v['runner-cmd'].split(' ').filter(Boolean), kinds: runnerKinds(v['runner-kinds']) } : undefined;

@@ -1,5 +1,6 @@
 // A binary min-heap of ids ordered by (key, seq): the scheduler's ready queue, where
-// key = -priority and seq keeps first-in-first-out order within a priority.
+// key = -priority (then -chain rank, coordinator/scheduler.ts) and seq keeps first-in-first-out
+// order within a key.
 export class MinHeap<T> {
   private items: { v: T; k: number; s: number }[] = [];
   get size() { return this.items.length; }

@@ -32,6 +32,10 @@ export interface SchedulerOptions {
 
 interface LiveTask extends TaskRow {
   dependents: string[];
+  /** Tasks on the longest chain of dependents that starts here (itself included): among ready
+   *  tasks of equal priority the longest chain goes first, so a sweep's critical path (e.g. an
+   *  RL arm's rounds) does not queue behind work that can run at any time. */
+  rank: number;
   waiting: number;           // dependencies not yet succeeded
   progress: number;
   backoffMs: number;
@@ -50,6 +54,30 @@ export interface SweepChange { sweepId: string; task?: LiveTask; message?: strin
 
 /** A write the store could not make for a reason outside the data (disk full): since when, and why. */
 export interface StorageProblem { why: string; sinceMs: number; detail: string }
+
+/** Per task: 1 + the largest rank among the tasks that depend on it (the length, in tasks, of
+ *  the longest chain of dependents that starts there). Iterative: chains can be long. */
+export function chainRanks(tasks: readonly { id: string; deps: readonly { task: string }[] }[]): Map<string, number> {
+  const dependents = new Map<string, string[]>(tasks.map((t) => [t.id, []]));
+  for (const t of tasks) for (const d of t.deps) dependents.get(d.task)?.push(t.id);
+  const rank = new Map<string, number>();
+  for (const root of tasks) {
+    const stack: { id: string; next: number }[] = [{ id: root.id, next: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      if (rank.has(top.id)) { stack.pop(); continue; }
+      const ds = dependents.get(top.id)!;
+      if (top.next < ds.length) {
+        const d = ds[top.next++]!;
+        if (!rank.has(d)) stack.push({ id: d, next: 0 });
+        continue;
+      }
+      rank.set(top.id, 1 + ds.reduce((m, d) => Math.max(m, rank.get(d) ?? 0), 0));
+      stack.pop();
+    }
+  }
+  return rank;
+}
 
 const emptyCounts = (): Counts => ({ total: 0, pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, cached: 0 });
 
@@ -204,7 +232,10 @@ export class Scheduler extends EventEmitter {
     const first: string[] = [];
     if (this.ready.size === 0) {
       let room = this.maxInFlight - this.inFlight;
-      for (const t of plan.tasks) {
+      // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
+      const ranks = room < plan.tasks.length ? chainRanks(plan.tasks) : undefined;
+      const candidates = ranks ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
+      for (const t of candidates) {
         if (room <= 0) break;
         if (t.status === 'pending' && t.deps.length === 0) { t.status = 'queued'; t.dispatches = 1; first.push(t.id); room--; }
       }
@@ -232,7 +263,7 @@ export class Scheduler extends EventEmitter {
     const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set() };
     this.sweeps.set(row.id, sw);
     for (const r of rows) {
-      const t: LiveTask = { ...r, dependents: [], waiting: 0, progress: 0, backoffMs: backoff };
+      const t: LiveTask = { ...r, dependents: [], rank: 1, waiting: 0, progress: 0, backoffMs: backoff };
       // A task recorded running when this coordinator started: its lease clock starts now.
       if (t.status === 'running') t.leaseStartMs = Date.now();
       this.tasks.set(t.id, t);
@@ -251,6 +282,8 @@ export class Scheduler extends EventEmitter {
         if (dep.status !== 'succeeded' && dep.status !== 'cached') t.waiting++;
       }
     }
+    const ranks = chainRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
+    for (const id of sw.taskIds) this.tasks.get(id)!.rank = ranks.get(id) ?? 1;
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
       if (t.status === 'pending' && t.waiting === 0) this.enqueue(t);
@@ -259,7 +292,8 @@ export class Scheduler extends EventEmitter {
 
   private enqueue(t: LiveTask): void {
     if (t.nextDispatchMs && t.nextDispatchMs > Date.now()) return; // tick() enqueues it when due
-    this.ready.push(t.id, -t.priority, this.seq++);
+    // Priority first; within a priority the longest chain of dependents, then first in, first out.
+    this.ready.push(t.id, -Math.max(-1e9, Math.min(1e9, t.priority)) * 1e6 - Math.min(t.rank, 999_999), this.seq++);
   }
 
   // ---------------------------------------------------------------- dispatch

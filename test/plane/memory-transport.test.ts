@@ -13,6 +13,7 @@ import { sha256Hex } from '../../common/hash.js';
 import { MemoryArtifacts, MemoryTransport } from '../../common/memory-transport.js';
 import type { DeliveredResult, DeliveredTask } from '../../common/transport.js';
 import { startCoordinator } from '../../coordinator/main.js';
+import { chainRanks } from '../../coordinator/scheduler.js';
 import { startWorker } from '../../worker/main.js';
 import { waitFor } from '../helpers/cluster.js';
 
@@ -361,8 +362,8 @@ class Plane {
   logs: string[] = [];
   constructor(opts: { ackWaitMs?: number } = {}) { this.transport = new MemoryTransport({ ackWaitMs: opts.ackWaitMs ?? 30_000 }); }
 
-  async start(lostAfterMs = 10_000) {
-    this.coord = await startCoordinator({ db: this.db, transport: this.transport, listen: '127.0.0.1:0', lostAfterMs, log: (l) => this.logs.push(l) });
+  async start(lostAfterMs = 10_000, maxInFlight?: number) {
+    this.coord = await startCoordinator({ db: this.db, transport: this.transport, listen: '127.0.0.1:0', lostAfterMs, maxInFlight, log: (l) => this.logs.push(l) });
     return this;
   }
   async worker(id: string, slots = 1) {
@@ -421,6 +422,34 @@ arms:
     // Nothing is left in the queues.
     expect(plane.transport.stats().pools.default).toMatchObject({ ready: 0, delayed: 0, inflight: 0 });
     expect(plane.transport.stats().results).toEqual({ ready: 0, inflight: 0 });
+  });
+
+  it('ranks a task by the longest chain of dependents starting at it (hand-computed on a diamond and a chain)', () => {
+    const t = (id: string, ...deps: string[]) => ({ id, deps: deps.map((task) => ({ task })) });
+    // a -> b -> d, a -> c -> d -> e; f alone; g -> h -> ... 5000 long (no recursion limit).
+    const long = Array.from({ length: 5000 }, (_, i) => t(`g${i}`, ...(i ? [`g${i - 1}`] : [])));
+    const r = chainRanks([t('e', 'd'), t('d', 'b', 'c'), t('b', 'a'), t('c', 'a'), t('a'), t('f'), ...long]);
+    expect([r.get('a'), r.get('b'), r.get('c'), r.get('d'), r.get('e'), r.get('f')]).toEqual([4, 3, 3, 2, 1, 1]);
+    expect(r.get('g0')).toBe(5000);
+  });
+
+  it('dispatches the longest chain of dependents first among ready tasks of equal priority', async () => {
+    // One slot and a one-task window: the order of starts is the coordinator's choice alone.
+    plane = await new Plane().start(10_000, 1);
+    await plane.worker('w1', 1);
+    await waitFor(() => plane!.coord.coord.listWorkers().length === 1, 'the worker to register', 5000);
+    const id = plane.submit(`
+name: mem-chain-first
+arms:
+  - {name: wide, method: diag, params: {tasks: 5, sleep_ms: 20}}
+  - {name: chain, method: diag, params: {tasks: 1, stages: 4, sleep_ms: 20}}
+`);
+    expect((await plane.finished(id)).status).toBe('succeeded');
+    const order = plane.rows('select t.name from attempts a join tasks t on t.id = a.task_id where a.sweep_id = ? order by a.started_ms, a.id', id).map((r) => String(r.name));
+    // The wide arm was planned first; FIFO would run its five tasks before the chain starts.
+    // By chain length, each stage with stages after it goes as soon as it is ready (ranks 4, 3,
+    // 2); the last stage (rank 1, like every wide task) then waits its turn, first in first out.
+    expect(order).toEqual(['diag 0 stage 1', 'diag 0 stage 2', 'diag 0 stage 3', 'diag 0', 'diag 1', 'diag 2', 'diag 3', 'diag 4', 'diag 0 stage 4']);
   });
 
   it('redelivers a task whose worker died without acking after the lease; a real worker completes it: one result, two attempts', async () => {
