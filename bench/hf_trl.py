@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """TRL's SFTTrainer on the same SFT as `npm run bench:hf` gives the torch runner: same model
-directory, same prompt/completion rows (rendered by limolab), same steps, batch size, lr, AdamW
-betas, no weight decay, constant lr, grad clip 1, completion-only loss, EOS appended.
+directory, same prompt/completion rows (rendered by limolab) tokenized as the runner tokenizes
+them and handed to TRL pre-tokenized, same steps, batch size, lr, AdamW betas, no weight decay,
+constant lr, grad clip 1, completion-only loss, EOS appended.
 Prints one JSON line: loss_first_step, loss_last_step, loss_final (weighted mean completion NLL
 of the final weights over the whole set, as the torch runner defines it), train_s, tokens
 (positions run: each example's tokens minus one), tokens_per_s.
@@ -40,7 +41,17 @@ def main():
     rows = [json.loads(line) for line in open(data, encoding="utf-8") if line.strip()]
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    ds = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    # Tokenized exactly as runners/torch does it (BOS + prompt, then completion + EOS, each
+    # tokenized on its own), handed to TRL pre-tokenized: TRL's own joint tokenization merges the
+    # prompt's trailing space into the completion's first token, a different token sequence.
+    def encode(text):
+        return tok(text, add_special_tokens=False)["input_ids"]
+    pre = []
+    for r in rows:
+        p = ([tok.bos_token_id] if tok.bos_token_id is not None else []) + encode(r["prompt"])
+        c = encode(r["completion"]) + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+        pre.append({"input_ids": p + c, "completion_mask": [0] * len(p) + [1] * len(c)})
+    ds = Dataset.from_list(pre)
     out = tempfile.mkdtemp(prefix="limolab-trl-")
     cfg = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr, lr_scheduler_type="constant", warmup_steps=0,
                     weight_decay=0.0, adam_beta1=0.9, adam_beta2=0.95, max_grad_norm=1.0, logging_steps=1, save_strategy="no", report_to=[], seed=seed,
