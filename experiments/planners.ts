@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { TaskKind } from '../gen/limolab/v1/task.js';
 import { formatZodIssues } from '../coordinator/spec.js';
-import { CHAIN_STYLES } from './domain/config.js';
+import { CHAIN_STYLES, DomainConfigSchema } from './domain/config.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
 
 const Json = z.record(z.string(), z.unknown());
@@ -98,7 +98,14 @@ function check(schema: z.ZodType, args: PlanArgs): string[] {
   const p = schema.safeParse(args.params);
   if (!p.success) problems.push(...formatZodIssues(p.error.issues, ['params'], schema));
   if (b.success && p.success) {
-    try { resolveBase(b.data, (p.data as { base?: string }).base); } catch (e) { problems.push(`params.base: ${(e as Error).message}`); }
+    const name = (p.data as { base?: string }).base;
+    try {
+      // The domain block (with the base's overrides) is checked here, at submit, with the
+      // schema PRETRAIN applies: a misspelt key gets its did-you-mean now, not from a worker.
+      const d = DomainConfigSchema.safeParse(resolveBase(b.data, name).domain);
+      const where = b.data.bases && name !== undefined && b.data.bases[name]?.domain ? ['base', `domain (with base.bases.${name}.domain)`] : ['base', 'domain'];
+      if (!d.success) problems.push(...formatZodIssues(d.error.issues, where, DomainConfigSchema));
+    } catch (e) { problems.push(`params.base: ${(e as Error).message}`); }
   }
   return problems;
 }

@@ -22,7 +22,7 @@ process.stdin.on('end', async () => {
   console.error('runner: loading ' + t.id);
   for (let i = 1; i <= 2; i++) console.error('runner: step ' + i + ' of 2');
   // a training loss at steps 10, 20, 30 (the coordinator keeps it for the attempt that succeeds)
-  for (let i = 1; i <= 3; i++) process.stdout.write(JSON.stringify({ type: 'metric', name: 'loss', value: 1 / i, step: 10 * i }) + '\n');
+  for (let i = 1; i <= 3; i++) process.stdout.write(JSON.stringify({ type: 'metric', name: 'loss', value: 1 / i, step: 10 * i }) + '\\n');
   if (d.sleepMs) { console.error('runner: sleeping'); await new Promise((r) => setTimeout(r, d.sleepMs)); }
   if (d.op === 'OP_FAIL') { console.error('runner: out of memory (simulated)'); process.exit(3); }
   writeFileSync(join(input.output_dir, 'out.txt'), 'hello from ' + t.arm);

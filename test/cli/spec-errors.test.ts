@@ -49,6 +49,11 @@ describe('spec errors from limolab run', { timeout: 300_000 }, () => {
     expect(err).toContain('arms[0] (b) base.curate: unknown key "kk" (did you mean "k"?); allowed here: k, candidates, options');
   });
 
+  it('an unknown key in base.domain gets its did-you-mean at submit, not from a worker later', async () => {
+    const err = await runSpec('domain', 'name: x\nbase: {domain: {valeMax: 99}}\narms:\n  - {name: b, method: base}\n');
+    expect(err).toContain('arms[0] (b) base.domain: unknown key "valeMax" (did you mean "valueMax"?); allowed here: operandMax, valueMax,');
+  });
+
   it('a YAML error names file, line and column, shows the line with a caret under the column, and says what to do', async () => {
     const err = await runSpec('yaml', 'name: x\narms:\n  - name: a\n   method: sft\n');
     expect(err.trimEnd().split('\n')).toEqual([

@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, waitFor } from '../helpers/cluster.js';
+import { loadTrainCurves } from '../../coordinator/results.js';
 
 const SPEC = (cache: boolean) => `
 name: e2e-study
@@ -75,6 +76,28 @@ describe('LIMO vs RL study, end to end', () => {
     for (const p of phases) expect(p.f).toBeGreaterThan(0);
     expect(curated.c).toBe(8 + 8 + 2); // two sft arms of n=8, icl's 2 shots
     expect(workers).toEqual(['w1', 'w2']);
+    // every TRAIN task's loss at its steps, as the workers reported it (every 10th step and the
+    // last), per arm in plan order; a round that accepted no samples trains no step
+    const curves = (id: string) => loadTrainCurves(cluster.coordinator!.coord.store, id)
+      .map((c) => [c.arm, c.tasks.map((t) => [t.name, t.points])] as const).sort((x, y) => x[0].localeCompare(y[0]));
+    const ca = curves(a.s.id);
+    expect(ca.map(([arm, ts]) => [arm, ts.map(([name]) => name)])).toEqual([
+      ['rl', ['train rft r1', 'train rft r2']], ['sft[curation=limo]', ['train sft']], ['sft[curation=random]', ['train sft']],
+    ]);
+    const dm = new Database(cluster.db, { readonly: true });
+    const stepsOf = dm.prepare(`select value from metrics where task_id = ? and name = 'steps' and step = 0`).pluck();
+    let drawn = 0;
+    for (const c of loadTrainCurves(cluster.coordinator!.coord.store, a.s.id)) {
+      for (const t of c.tasks) {
+        const steps = stepsOf.get(t.task) as number;
+        const expected = Array.from({ length: steps }, (_, i) => i + 1).filter((s) => s % 10 === 0 || s === steps);
+        expect(t.points.map((p) => p.step), `${c.arm} ${t.name}`).toEqual(expected);
+        for (const p of t.points) expect(Number.isFinite(p.loss) && p.loss > 0).toBe(true);
+        drawn += t.points.length;
+      }
+    }
+    dm.close();
+    expect(drawn).toBeGreaterThanOrEqual(2);   // the two SFT arms train at least one step each
 
     const b = await runSweep(SPEC(false));
     expect(b.reused).toBe(0);
@@ -83,6 +106,7 @@ describe('LIMO vs RL study, end to end', () => {
     const c = await runSweep(SPEC(true));
     expect(c.reused).toBe(c.planned);
     expect(c.s.counts!.cached).toBe(c.planned);
+    expect(curves(c.s.id)).toEqual(ca);   // reused tasks show the curves of the tasks they reuse
     expect(evalMetrics(c.s.id).map((x) => [x.arm, x.name, x.value])).toEqual(m.map((x) => [x.arm, x.name, x.value]));
   }, 600_000);
 });
