@@ -98,7 +98,11 @@ describe('sweep retry', () => {
     expect(Date.now() - retriedAt).toBeLessThan(50_000);      // well before the 60 s lease would have returned it
     expect(coord().getSweep(id).status).toBe('succeeded');
     const done = attempts(task.id).find((a) => a.status === 'succeeded')!;
-    expect([done.workerId, done.dispatch]).toEqual(['fresh', 2]);
+    expect(done.workerId).toBe('fresh');
+    // Dispatch 2 from the retry (or the coordinator's own re-queue); on a slow machine the
+    // queue's lease on the first message can run out while "fresh" starts, and the first
+    // dispatch is then redelivered to it instead: a later delivery, never the dead worker's.
+    expect(done.dispatch === 2 || done.delivery > 1, `dispatch ${done.dispatch} delivery ${done.delivery}`).toBe(true);
   }, 240_000);
 
   it('says what is wrong with an unknown sweep id', async () => {
