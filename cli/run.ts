@@ -68,9 +68,9 @@ export async function main(argv: string[]): Promise<number> {
   // One run per database and per workdir at a time: two would each keep their own view of
   // the same sweeps (progress going backwards, one reporting success with tasks queued).
   const dbPath = v.db ?? 'limolab.db';
-  const dbLock = lockFile(dbPath, `limolab run (pid ${process.pid})`);
+  const dbLock = lockFile(dbPath, 'limolab run');
   let dirLock: ReturnType<typeof lockFile>;
-  try { dirLock = lockFile(join(workdir, 'run'), `limolab run (pid ${process.pid})`); } catch (e) { dbLock.release(); throw e; }
+  try { dirLock = lockFile(join(workdir, 'run'), 'limolab run'); } catch (e) { dbLock.release(); throw e; }
   const unlock = () => { dirLock.release(); dbLock.release(); };
   const inProcess = !!v['in-process'] || !findNatsServer();
   const coordLog: string[] = [];
