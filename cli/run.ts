@@ -75,9 +75,9 @@ export async function main(argv: string[]): Promise<number> {
   // One run per database and per workdir at a time: two would each keep their own view of
   // the same sweeps (progress going backwards, one reporting success with tasks queued).
   const dbPath = v.db ?? 'limolab.db';
-  const dbLock = lockFile(dbPath, `limolab run (pid ${process.pid})`);
+  const dbLock = lockFile(dbPath, 'limolab run');
   let dirLock: ReturnType<typeof lockFile>;
-  try { dirLock = lockFile(join(workdir, 'run'), `limolab run (pid ${process.pid})`); } catch (e) { dbLock.release(); throw e; }
+  try { dirLock = lockFile(join(workdir, 'run'), 'limolab run'); } catch (e) { dbLock.release(); throw e; }
   const unlock = () => { dirLock.release(); dbLock.release(); };
   const inProcess = !!v['in-process'] || !findNatsServer();
   const coordLog: string[] = [];
@@ -91,12 +91,19 @@ export async function main(argv: string[]): Promise<number> {
   // coordinator, where the longest chain of dependents goes first, instead of in the queue's
   // first-in-first-out order, so a long chain (an RL arm's rounds) is not left for last.
   const maxInFlight = nWorkers * slots + 2;
+  // Taken before anything starts: Ctrl-C during start-up must still stop the nats-server
+  // and workers this run starts (Node's default would exit and leave them running).
+  let interrupted = false;
+  const ac = new AbortController();
+  const onInt = () => { interrupted = true; ac.abort(); };
+  process.once('SIGINT', onInt);
+  const failedStart = () => { process.off('SIGINT', onInt); unlock(); };
   if (!inProcess) {
     // The JetStream store (and its object store of checkpoints and datasets) lives in the
     // workdir and is kept: the artifacts the database's cached tasks point at persist with it.
-    nats = await startNatsServer({ storeDir: join(workdir, 'nats'), logFile: join(workdir, 'nats-server.log') }).catch((e) => { unlock(); throw e; });
+    nats = await startNatsServer({ storeDir: join(workdir, 'nats'), logFile: join(workdir, 'nats-server.log') }).catch((e) => { failedStart(); throw e; });
     coord = await startCoordinator({ db: dbPath, dbLocked: true, nats: { url: nats.url }, listen: v.listen ?? '127.0.0.1:0', http: v.ui, ackWaitMs: 30_000, lostAfterMs: 10_000, maxInFlight, log })
-      .catch(async (e) => { await nats!.stop({ removeStore: false }); unlock(); throw e; });
+      .catch(async (e) => { await nats!.stop({ removeStore: false }); failedStart(); throw e; });
     say(`limolab: nats-server ${nats.url}, coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} worker process(es)`);
     for (let i = 0; i < nWorkers; i++) {
       const runnerArgs = v['runner-cmd'] ? ['--runner-cmd', v['runner-cmd'], ...(v['runner-kinds'] ? ['--runner-kinds', v['runner-kinds']] : [])] : [];
@@ -111,18 +118,15 @@ export async function main(argv: string[]): Promise<number> {
     // CPU-heavy tasks run one after another whatever --workers says.
     memory = new MemoryTransport({ ackWaitMs: 30_000, artifactDir: join(workdir, 'artifacts') });
     coord = await startCoordinator({ db: dbPath, dbLocked: true, transport: memory, listen: v.listen ?? '127.0.0.1:0', http: v.ui, lostAfterMs: 10_000, maxInFlight, log })
-      .catch(async (e) => { await memory!.close(); unlock(); throw e; });
+      .catch(async (e) => { await memory!.close(); failedStart(); throw e; });
     say(`limolab: ${v['in-process'] ? '' : 'nats-server not found; '}running in-process (coordinator ${coord.grpc.address}, database ${v.db ?? 'limolab.db'}, ${nWorkers} in-process worker(s))`);
     const processRunner = v['runner-cmd'] ? { command: v['runner-cmd'].split(' ').filter(Boolean), kinds: runnerKinds(v['runner-kinds']) } : undefined;
     for (let i = 0; i < nWorkers; i++) inProc.push(await startWorker({ transport: memory, id: `local-${i + 1}`, slots, processRunner, log: (l) => { if (process.env.LIMOLAB_DEBUG) say(l); } }));
   }
   if (coord.http) process.stderr.write(`limolab: dashboard at ${coord.http.url} (while this run lasts)\n`);
-  let interrupted = false;
-  const ac = new AbortController();
-  const onInt = () => { interrupted = true; ac.abort(); };
-  process.once('SIGINT', onInt);
   let code = 1;
   try {
+    if (interrupted) { say('limolab: interrupted while starting; nothing was submitted'); return code; }
     const sub = await coord.coord.submitVerified(text, specPath, false, { tags: v.tag ?? [], note: v.note ?? '' });
     say(`limolab: sweep ${sub.sweep.id}: ${sub.planned} task(s), ${sub.reused} reused from earlier runs`
       + (sub.recomputed ? `; ${sub.recomputed} earlier task(s) computed again because their outputs are gone (was ${join(workdir, 'nats')} removed?)` : ''));

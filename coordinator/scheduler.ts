@@ -154,7 +154,7 @@ export class Scheduler extends EventEmitter {
     const now = Date.now();
     const tasks = ids.map((id) => this.tasks.get(id)).filter((t): t is LiveTask => t?.status === 'queued');
     for (const t of tasks) t.takenMs = now;
-    if (tasks.length) this.log(`coordinator: ${tasks.length} queued task(s) had already been taken off the queue by a worker that never reported (${tasks.slice(0, 3).map((t) => t.id).join(', ')}${tasks.length > 3 ? ', ...' : ''}); waiting for their results, else dispatching them again`);
+    if (tasks.length) this.log(`coordinator: ${tasks.length} queued task(s) had already been taken off the queue and acked by a worker (${tasks.slice(0, 3).map((t) => t.id).join(', ')}${tasks.length > 3 ? ', ...' : ''}); their results may be waiting in the result stream: waiting for them, else dispatching the tasks again`);
   }
 
   // ---------------------------------------------------------------- storage trouble

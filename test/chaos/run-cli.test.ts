@@ -3,7 +3,7 @@
 // when they are gone, and a second concurrent run on the same database is locked out.
 // Real `limolab run` processes (nats-server, coordinator, worker processes, SQLite).
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,7 +39,10 @@ describe('chaos: limolab run', () => {
     expect(first.code, first.err).toBe(0);
     const second = await run(args);
     expect(second.code, second.err).toBe(0);
-    expect(second.err).toMatch(/2 reused from earlier runs/);
+    // Every task of the spec (PRETRAIN, EVAL, ... however many the base method plans) is reused.
+    const reused = /sweep \S+: (\d+) task\(s\), (\d+) reused from earlier runs/.exec(second.err);
+    expect(reused, second.err).not.toBeNull();
+    expect(reused![2]).toBe(reused![1]);
     rmSync(join(dir, 'w', 'nats'), { recursive: true, force: true });
     const third = await run(args);
     expect(third.code, third.err).toBe(0);
@@ -50,8 +53,19 @@ describe('chaos: limolab run', () => {
     const clash = await run(['slow.yaml', '--db', 'r.db', '--workdir', 'w3', '--workers', '1']);
     slow.kill('SIGINT');
     await exited(slow);
+    // Ctrl-C while a run is still starting (its nats-server up, the coordinator not yet).
+    const early = spawn(process.execPath, [BIN, 'run', 'slow.yaml', '--db', 'r2.db', '--workdir', 'w4', '--workers', '1'], { cwd: dir, stdio: 'ignore' });
+    await waitFor(() => existsSync(join(dir, 'w4', 'nats-server.log')), 'the early run to start its nats-server', 120_000, 10);
+    early.kill('SIGINT');
+    const earlyCode = await exited(early);
+    // Interrupted, either run stopped the nats-server it started.
+    const left = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8'); return cmd.includes(join(dir, 'w2', 'nats')) || cmd.includes(join(dir, 'w4', 'nats')); } catch { return false; }
+    });
+    expect(left, 'nats-server processes left behind by an interrupted run').toEqual([]);
+    expect(earlyCode).toBe(1);
     expect(clash.code).toBe(1);
     expect(clash.err).toMatch(/r\.db is in use by limolab run \(pid \d+ .*one process writes a results database at a time/);
-    figure('limolab-run', `run 2 reused 2 tasks; after deleting the workdir's store run 3 recomputed and said so; a concurrent run was refused: exit ${clash.code}`);
+    figure('limolab-run', `run 2 reused all ${reused![1]} tasks; after deleting the workdir's store run 3 recomputed and said so; a concurrent run was refused: exit ${clash.code}`);
   }, 900_000);
 });

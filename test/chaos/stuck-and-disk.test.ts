@@ -79,7 +79,7 @@ describe('chaos: stuck attempts and a full disk', () => {
     expect(s.counts!.succeeded).toBe(2);
     const logs = plane.logs.join('\n');
     expect(logs).toMatch(/its worker ghost-1 is gone \(no heartbeat for \d+ s\) and the task did not come back; dispatching it again/);
-    expect(logs).toMatch(/1 queued task\(s\) had already been taken off the queue by a worker that never reported/);
+    expect(logs).toMatch(/1 queued task\(s\) had already been taken off the queue and acked by a worker/);
     expect(logs).toMatch(/was taken off the queue by a worker that never reported, and no result came in \d+ s; dispatching it again/);
     expect(plane.count('select count(*) n from results where sweep_id = ?', id)).toBe(2);
     figure('gone-worker', `worker vanished after acking 2 tasks (one started, one silent); after a coordinator restart both were re-queued and done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
