@@ -41,6 +41,10 @@ export class SweepAdmin {
   private curves = new Map<string, { sweepId: string; attemptId: string; points: Map<string, { name: string; step: number; value: number }> }>();
   /** Tasks whose curve was stored, by attempt: points arriving after the result go straight in. */
   private storedCurves = new Map<string, string>();
+  /** Result batches being applied, and the sweeps that ended inside them: the last result of a
+   *  sweep closes it before its batch's curves are stored, so those are dropped only after. */
+  private inBatch = 0;
+  private closing: string[] = [];
   /** Sweep meta as stored, and a running sweep's worker hosts as of `hostsMs`: every GetSweep,
    * WatchSweep flush and ListSweeps row needs them, and asking the store each time (a join
    * over the sweep's attempts) is what made calls queue behind a thousand watchers. Kept
@@ -59,7 +63,17 @@ export class SweepAdmin {
       get: (target, prop) => {
         if (prop === 'consumeResults') {
           return (handler: (b: DeliveredResult[]) => Promise<void>, onBad: (e: Error) => void) =>
-            target.consumeResults(async (batch) => { this.storeLogs(batch); await handler(batch); this.storeCurves(batch); }, onBad);
+            target.consumeResults(async (batch) => {
+              this.storeLogs(batch);
+              this.inBatch++;
+              try {
+                await handler(batch);
+                this.storeCurves(batch);
+              } finally {
+                // A sweep that ended inside this batch keeps its curves until the batch's own are stored.
+                if (--this.inBatch === 0) for (const id of this.closing.splice(0)) this.dropCurves(id);
+              }
+            }, onBad);
         }
         if (prop === 'subscribeEvents') {
           return (handler: (ev: TaskEvent) => void, onBad: (e: Error) => void) => target.subscribeEvents((ev) => { this.liveLine(ev); this.liveMetric(ev); handler(ev); }, onBad);
@@ -137,10 +151,14 @@ export class SweepAdmin {
     if (l.lines.length > LIVE_LINES) l.lines.shift();
   }
 
+  private dropCurves(sweepId: string): void {
+    for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
+  }
+
   /** A sweep ended: its live lines go (the results carried the tails), its worker hosts are recorded. */
   closed(sweepId: string): void {
     for (const [id, l] of this.live) if (l.sweepId === sweepId) this.live.delete(id);
-    for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
+    if (this.inBatch > 0) this.closing.push(sweepId); else this.dropCurves(sweepId);
     this.metaCache.delete(sweepId);
     try { this.db.recordWorkerHosts(sweepId); } catch (err) { this.log(`coordinator: could not record the worker hosts of sweep ${sweepId}: ${(err as Error).message}`); }
   }
