@@ -135,19 +135,19 @@ class Dag {
     return this.add({ key, name: `curate ${strategy} n=${n}${solutionStyle ? ` ${solutionStyle}` : ''}`, kind: TaskKind.TASK_KIND_CURATE, phase: PHASE.curate, deps: [{ key: base, role: 'checkpoint' }],
       spec: { $case: 'curate', value: { strategy, n, k: k ?? this.b.curate.k, candidates: candidates ?? this.b.curate.candidates, domain: this.b.domain, options } } });
   }
-  train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' | 'recipe' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt = 0): string {
-    return this.add({ key, name: key.replace(/\./g, ' '), kind: TaskKind.TASK_KIND_TRAIN, phase: PHASE.train,
-      deps: [{ key: from, role: 'checkpoint' }, ...data],
-      spec: { $case: 'train', value: { method, epochs, lr, batchSize: this.b.train.batch_size, maxPerPrompt, options: this.b.train.options } } });
+  /** A TRAIN task; with `search`, the recipe search for a TRAIN with the same inputs (the tuning phase). */
+  train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' | 'recipe' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt = 0,
+    search?: { lr: number[]; epochs: number[]; domain: Record<string, unknown>; validation: number }): string {
+    const options = search ? { ...this.b.train.options, search } : this.b.train.options;
+    return this.add({ key, name: search ? `tune ${method} (${search.lr.length * search.epochs.length} recipes)` : key.replace(/\./g, ' '), kind: TaskKind.TASK_KIND_TRAIN,
+      phase: search ? PHASE.tune : PHASE.train, deps: [{ key: from, role: 'checkpoint' }, ...data],
+      spec: { $case: 'train', value: { method, epochs, lr, batchSize: this.b.train.batch_size, maxPerPrompt, options } } });
   }
-  /** The recipe search for a TRAIN with the same inputs: a TRAIN-kind task in the tuning phase. */
+  /** The recipe search over base.tune's grid (epochs as multiples of the arm's). */
   tune(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' }[], method: 'sft' | 'rft', epochs: number, maxPerPrompt = 0): string {
     const t = this.b.tune;
-    const epochList = [...new Set(t.epochs_factor.map((f) => Math.max(1, Math.round(f * epochs))))];
-    const search = { lr: t.lr, epochs: epochList, domain: this.b.domain, validation: t.validation };
-    return this.add({ key, name: `tune ${method} (${t.lr.length * epochList.length} recipes)`, kind: TaskKind.TASK_KIND_TRAIN, phase: PHASE.tune,
-      deps: [{ key: from, role: 'checkpoint' }, ...data],
-      spec: { $case: 'train', value: { method, epochs, lr: t.lr[0]!, batchSize: this.b.train.batch_size, maxPerPrompt, options: { ...this.b.train.options, search } } } });
+    const search = { lr: t.lr, epochs: [...new Set(t.epochs_factor.map((f) => Math.max(1, Math.round(f * epochs))))], domain: this.b.domain, validation: t.validation };
+    return this.train(key, from, data, method, epochs, t.lr[0]!, maxPerPrompt, search);
   }
   rollout(key: string, policy: string, round: number, shard: number, p: z.output<typeof RlParams>): string {
     const options = p.reward === 'answer' ? this.b.rollout.options : { ...this.b.rollout.options, reward: p.reward };

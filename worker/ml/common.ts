@@ -51,15 +51,23 @@ export function throwIfCancelled(ctx: TaskContext, what: string): void {
 
 /** Opens the input checkpoint of `role` (first of several roles present). */
 export async function loadEngine(ctx: TaskContext, roles: string[]): Promise<Engine> {
+  return (await checkpointOpener(ctx, roles))();
+}
+
+/** Reads the input checkpoint of `role` (first of several roles present) once; each call of the
+ *  returned function opens a fresh engine from those bytes (a recipe search trains several). */
+export async function checkpointOpener(ctx: TaskContext, roles: string[]): Promise<() => Promise<Engine>> {
   const role = roles.find((r) => ctx.task.inputs.some((i) => i.role === r));
   if (!role) throw new BadTaskInputError(`task ${ctx.task.id} has no input with role ${roles.map((r) => `"${r}"`).join(' or ')}; the planner must pass the model checkpoint`);
   const ref = ctx.input(role);
   const bytes = await ctx.artifacts.get(ref);
-  try {
-    return await Engine.fromBytes(bytes, { threads: threadsOf(ctx) });
-  } catch (e) {
-    throw new BadTaskInputError(`input "${role}" (sha256 ${ref.digest.slice(0, 12)}) is not a loadable engine checkpoint: ${(e as Error).message}`, { cause: e });
-  }
+  return async () => {
+    try {
+      return await Engine.fromBytes(bytes, { threads: threadsOf(ctx) });
+    } catch (e) {
+      throw new BadTaskInputError(`input "${role}" (sha256 ${ref.digest.slice(0, 12)}) is not a loadable engine checkpoint: ${(e as Error).message}`, { cause: e });
+    }
+  };
 }
 
 /** Fails when the checkpoint's tokenizer cannot write the domain's alphabet, or its context is too short. */

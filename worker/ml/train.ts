@@ -8,7 +8,7 @@
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import { deriveSeed, renderPrompt, Rng, verify } from '../../experiments/domain/index.js';
 import type { Engine } from '../engine/index.js';
-import { Ledger, threadsOf, checkEngineFitsDomain, decodeJson, encodeJson, loadEngine, sampleCompletions, taskSeed, throwIfCancelled, toExample, withCancellation, type SampleJob } from './common.js';
+import { Ledger, threadsOf, checkEngineFitsDomain, checkpointOpener, decodeJson, encodeJson, loadEngine, sampleCompletions, taskSeed, throwIfCancelled, toExample, withCancellation, type SampleJob } from './common.js';
 import { evenlyByDifficulty } from './eval.js';
 import { readDataset, readRollouts, type DatasetExample } from './formats.js';
 import { TrainOptionsSchema, domainSplits, parseDomain, parseStruct, type TrainOptions } from './schemas.js';
@@ -77,11 +77,10 @@ export async function runTrain(ctx: TaskContext): Promise<RunOutput> {
     } else {
       const r = await fit(ctx, engine, examples, opts, { epochs: recipe?.epochs ?? epochs, lr: recipe?.lr ?? lr, batchSize, seed }, [0.05, 0.95], true);
       ledger.addTrain(r);
-      const tail = r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)));
       Object.assign(metrics, {
         steps: r.steps,
         'loss.first': r.losses[0] ?? NaN,
-        'loss.final': tail.reduce((a, b) => a + b, 0) / tail.length,
+        'loss.final': finalLoss(r.losses),
         'chain_share': examples.filter((e) => !e.completion.startsWith('#')).length / examples.length,
       });
     }
@@ -103,6 +102,12 @@ function parseRecipe(v: unknown): Recipe {
 }
 
 type Fit = { epochs: number; lr: number; batchSize: number; seed: number };
+
+/** Mean loss over the last tenth of the steps (at least one). */
+const finalLoss = (losses: number[]) => {
+  const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+};
 
 /** One training run of `engine` on `examples` (in place), progress mapped onto [from, to]. */
 async function fit(ctx: TaskContext, engine: Engine, examples: DatasetExample[], opts: TrainOptions, f: Fit, [from, to]: [number, number], lossMetric: boolean) {
@@ -152,21 +157,21 @@ async function runSearch(ctx: TaskContext, examples: DatasetExample[], rawCount:
   const ledger = new Ledger(threadsOf(ctx));
   const metrics: Record<string, number> = { examples: examples.length, examples_raw: rawCount, 'val.problems': val.length, candidates: grid.length };
   const scored: { lr: number; epochs: number; val_acc: number; steps: number; loss_final: number }[] = [];
+  const open = await checkpointOpener(ctx, ['checkpoint', 'sft_checkpoint']); // read once, opened per candidate
+  const jobs: SampleJob[] = val.map((p) => ({ prompt: renderPrompt(p), problem: p }));
+  const span = 1 / grid.length;
   for (const [i, c] of grid.entries()) {
     throwIfCancelled(ctx, 'train');
-    const engine = await loadEngine(ctx, ['checkpoint', 'sft_checkpoint']);
+    const engine = await open();
     try {
       checkEngineFitsDomain(engine, domain, 0);
       ledger.params = engine.numParams();
-      const span = 1 / grid.length;
       const r = await fit(ctx, engine, examples, opts, { ...base, ...c }, [i * span, (i + 0.8) * span], false);
       ledger.addTrain(r);
-      const jobs: SampleJob[] = val.map((p) => ({ prompt: renderPrompt(p), problem: p }));
       const out = await withCancellation(ctx, 'train', () => sampleCompletions(ctx, engine, ledger, jobs, { n: 1, temperature: 0, maxNewTokens: 0, topK: 0, batch: 64, seed: deriveSeed(base.seed, 'validation') },
         { from: (i + 0.8) * span, to: (i + 1) * span, label: `validate lr ${c.lr} epochs ${c.epochs}` }));
       const acc = val.filter((p, j) => verify(p, out[j]![0]!)).length / val.length;
-      const tail = r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)));
-      scored.push({ ...c, val_acc: acc, steps: r.steps, loss_final: tail.reduce((a, b) => a + b, 0) / tail.length });
+      scored.push({ ...c, val_acc: acc, steps: r.steps, loss_final: finalLoss(r.losses) });
       metrics[`val_acc.c${i}`] = acc;
       ctx.log(`tuning: lr ${c.lr} epochs ${c.epochs}: validation accuracy ${acc.toFixed(3)} on ${val.length} pool problems (${r.steps} steps)`);
     } finally {
