@@ -23,6 +23,9 @@ const REDO: ReadonlySet<string> = new Set(['failed', 'skipped', 'cancelled']);
 /** Stepped metric points (loss curves) kept per running attempt; past this, every other one is dropped. */
 const MAX_CURVE_POINTS = 4000;
 
+/** The stepped metric points (a loss curve) one attempt has sent so far. */
+interface Curve { sweepId: string; attemptId: string; points: Map<string, { name: string; step: number; value: number }> }
+
 export interface SubmitMeta { tags?: string[]; note?: string }
 
 export function checkMeta(m: SubmitMeta): { tags: string[]; note: string } {
@@ -38,13 +41,9 @@ export class SweepAdmin {
   private live = new Map<string, { sweepId: string; attemptId: string; lines: LogLine[] }>();
   /** Per task: the stepped metrics (step > 0: a training loss every few steps) its current
    *  attempt sent as events; stored with its result when that attempt's result is the one kept. */
-  private curves = new Map<string, { sweepId: string; attemptId: string; points: Map<string, { name: string; step: number; value: number }> }>();
+  private curves = new Map<string, Curve>();
   /** Tasks whose curve was stored, by attempt: points arriving after the result go straight in. */
   private storedCurves = new Map<string, string>();
-  /** Result batches being applied, and the sweeps that ended inside them: the last result of a
-   *  sweep closes it before its batch's curves are stored, so those are dropped only after. */
-  private inBatch = 0;
-  private closing: string[] = [];
   /** Sweep meta as stored, and a running sweep's worker hosts as of `hostsMs`: every GetSweep,
    * WatchSweep flush and ListSweeps row needs them, and asking the store each time (a join
    * over the sweep's attempts) is what made calls queue behind a thousand watchers. Kept
@@ -65,14 +64,16 @@ export class SweepAdmin {
           return (handler: (b: DeliveredResult[]) => Promise<void>, onBad: (e: Error) => void) =>
             target.consumeResults(async (batch) => {
               this.storeLogs(batch);
-              this.inBatch++;
+              // Taken before the scheduler applies the batch: its last result may end the sweep,
+              // and closed() drops what is left of that sweep's curves.
+              const curves = this.takeCurves(batch);
               try {
                 await handler(batch);
-                this.storeCurves(batch);
-              } finally {
-                // A sweep that ended inside this batch keeps its curves until the batch's own are stored.
-                if (--this.inBatch === 0) for (const id of this.closing.splice(0)) this.dropCurves(id);
+              } catch (err) {
+                for (const c of curves) this.curves.set(c.taskId, c.curve); // the batch comes again
+                throw err;
               }
+              this.storeCurves(curves);
             }, onBad);
         }
         if (prop === 'subscribeEvents') {
@@ -114,19 +115,24 @@ export class SweepAdmin {
     }
   }
 
-  /** After the scheduler stored a batch: the curves of the attempts it kept. */
-  private storeCurves(batch: DeliveredResult[]): void {
-    const rows = [];
+  /** The curves of the batch's successful attempts, out of the live map. */
+  private takeCurves(batch: DeliveredResult[]) {
+    const out: { taskId: string; curve: Curve }[] = [];
     for (const { result: r } of batch) {
       if (r.error) continue;
-      // a point that arrives after its result (events and results travel apart) goes straight in
-      this.remember(r.taskId, r.attemptId);
       const c = this.curves.get(r.taskId);
       if (!c || c.attemptId !== r.attemptId) continue;
       this.curves.delete(r.taskId);
-      rows.push({ taskId: r.taskId, attemptId: r.attemptId, points: [...c.points.values()] });
+      out.push({ taskId: r.taskId, curve: c });
     }
-    if (rows.length) this.writeCurves(rows);
+    return out;
+  }
+
+  /** After the scheduler stored a batch: the curves taken from it; a point that arrives after its
+   *  result (events and results travel apart) goes straight in. */
+  private storeCurves(taken: { taskId: string; curve: Curve }[]): void {
+    for (const { taskId, curve } of taken) this.remember(taskId, curve.attemptId);
+    if (taken.length) this.writeCurves(taken.map(({ taskId, curve }) => ({ taskId, attemptId: curve.attemptId, points: [...curve.points.values()] })));
   }
 
   private remember(taskId: string, attemptId: string): void {
@@ -151,14 +157,10 @@ export class SweepAdmin {
     if (l.lines.length > LIVE_LINES) l.lines.shift();
   }
 
-  private dropCurves(sweepId: string): void {
-    for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
-  }
-
   /** A sweep ended: its live lines go (the results carried the tails), its worker hosts are recorded. */
   closed(sweepId: string): void {
     for (const [id, l] of this.live) if (l.sweepId === sweepId) this.live.delete(id);
-    if (this.inBatch > 0) this.closing.push(sweepId); else this.dropCurves(sweepId);
+    for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
     this.metaCache.delete(sweepId);
     try { this.db.recordWorkerHosts(sweepId); } catch (err) { this.log(`coordinator: could not record the worker hosts of sweep ${sweepId}: ${(err as Error).message}`); }
   }

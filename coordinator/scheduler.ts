@@ -230,11 +230,11 @@ export class Scheduler extends EventEmitter {
     // Tasks that can go out at once are written already queued: one write per task instead
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
+    const ranks = chainRanks(plan.tasks);
     if (this.ready.size === 0) {
       let room = this.maxInFlight - this.inFlight;
       // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
-      const ranks = room < plan.tasks.length ? chainRanks(plan.tasks) : undefined;
-      const candidates = ranks ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
+      const candidates = room < plan.tasks.length ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
       for (const t of candidates) {
         if (room <= 0) break;
         if (t.status === 'pending' && t.deps.length === 0) { t.status = 'queued'; t.dispatches = 1; first.push(t.id); room--; }
@@ -248,7 +248,7 @@ export class Scheduler extends EventEmitter {
       this.storageFailed(why, err, 'refusing new sweeps');
       throw new LimolabError(`cannot record sweep ${spec.name}: ${why} (${(err as Error).message}); nothing was submitted: free space, then submit again`, { cause: err });
     }
-    this.load(row, plan.tasks);
+    this.load(row, plan.tasks, ranks);
     if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
     if (recomputed.length) this.log(`coordinator: sweep ${id}: ${recomputed.length} earlier task(s) not reused because their outputs are gone (${recomputed.slice(0, 3).join(', ')}${recomputed.length > 3 ? ', ...' : ''}); computing them again`);
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
@@ -257,7 +257,7 @@ export class Scheduler extends EventEmitter {
     return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size, recomputed };
   }
 
-  private load(row: SweepRow, planned?: TaskRow[]): void {
+  private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>): void {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
     const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set() };
@@ -282,7 +282,7 @@ export class Scheduler extends EventEmitter {
         if (dep.status !== 'succeeded' && dep.status !== 'cached') t.waiting++;
       }
     }
-    const ranks = chainRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
+    const ranks = planRanks ?? chainRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
     for (const id of sw.taskIds) this.tasks.get(id)!.rank = ranks.get(id) ?? 1;
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
