@@ -8,12 +8,7 @@ import { runCli } from './run-cli.js';
 
 const c = new Cluster();
 
-beforeAll(async () => {
-  await c.startNats();
-  await c.startCoordinatorInProcess();
-  c.startWorker('w1', ['--slots', '2']);
-  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 280_000);
-}, 300_000);
+beforeAll(() => c.startWithOneWorker(2), 300_000);
 afterAll(() => c.stop());
 
 // Through the in-process coordinator: submitting is not what these tests are about.

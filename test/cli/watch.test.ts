@@ -14,12 +14,7 @@ import { BIN, runCli } from './run-cli.js';
 
 const c = new Cluster();
 
-beforeAll(async () => {
-  await c.startNats();
-  await c.startCoordinatorInProcess();
-  c.startWorker('w1', ['--slots', '4']);
-  await waitFor(() => c.coordinator!.coord.listWorkers().length === 1, 'worker w1', 280_000);
-}, 300_000);
+beforeAll(() => c.startWithOneWorker(4), 300_000);
 afterAll(() => c.stop());
 
 const spec = (name: string) => `name: ${name}

@@ -64,6 +64,15 @@ export class Cluster {
     return child;
   }
 
+  /** nats-server, the coordinator in this process and one worker process `w1` with `slots`,
+   *  registered: the set-up of the CLI tests that need a running sweep. */
+  async startWithOneWorker(slots: number) {
+    await this.startNats();
+    await this.startCoordinatorInProcess();
+    this.startWorker('w1', ['--slots', String(slots)]);
+    await waitFor(() => this.coordinator!.coord.listWorkers().length === 1, 'worker w1', 280_000);
+  }
+
   client(token?: string) {
     const c = new Client({ address: this.address, token });
     this.clients.push(c);
