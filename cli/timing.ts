@@ -29,8 +29,8 @@ Tasks reused from an earlier sweep take no time and are left out.
 const OPTIONS = { db: { type: 'string' }, sweep: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
 interface TaskTime {
-  id: string; name: string; phase: string; status: string; deps: string[];
-  readyMs: number; startMs: number | null; endMs: number | null; runS: number; inTaskS: number; waitS: number; attempts: number; worker: string | null;
+  id: string; name: string; phase: string; deps: string[];
+  readyMs: number; startMs: number | null; endMs: number | null; runS: number; inTaskS: number; waitS: number;
 }
 
 export interface PhaseTime { phase: string; tasks: number; run_s: number; in_task_s: number; around_s: number; wait_s: number; wait_max_s: number; share: number }
@@ -42,13 +42,14 @@ export interface Timing {
 
 /** The timing breakdown of one sweep from its tasks, attempts and ledger rows. */
 export function sweepTiming(db: import('better-sqlite3').Database, sweepId: string, createdMs: number): Timing {
-  const tasks = db.prepare(`select t.id, t.name, t.phase, t.status, t.deps_json, t.started_ms, t.finished_ms, t.reused_from, t.worker_id,
-      l.wall_s as in_task, (select min(a.started_ms) from attempts a where a.task_id = t.id) as first_start,
-      (select max(a.finished_ms) from attempts a where a.task_id = t.id) as last_end,
-      (select count(*) from attempts a where a.task_id = t.id) as attempts
-    from tasks t left join ledger l on l.task_id = t.id and l.reused = 0 where t.sweep_id = ?`).all(sweepId) as {
-    id: string; name: string; phase: string; status: string; deps_json: string; started_ms: number | null; finished_ms: number | null;
-    reused_from: string | null; worker_id: string | null; in_task: number | null; first_start: number | null; last_end: number | null; attempts: number;
+  const tasks = db.prepare(`select t.id, t.name, t.phase, t.deps_json, t.started_ms, t.finished_ms, t.reused_from,
+      l.wall_s as in_task, a.first_start, a.last_end
+    from tasks t left join ledger l on l.task_id = t.id and l.reused = 0
+      left join (select task_id, min(started_ms) as first_start, max(finished_ms) as last_end
+                 from attempts where sweep_id = ? group by task_id) a on a.task_id = t.id
+    where t.sweep_id = ?`).all(sweepId, sweepId) as {
+    id: string; name: string; phase: string; deps_json: string; started_ms: number | null; finished_ms: number | null;
+    reused_from: string | null; in_task: number | null; first_start: number | null; last_end: number | null;
   }[];
   const byId = new Map<string, TaskTime>();
   const end = (t: (typeof tasks)[number]) => t.reused_from ? createdMs : (t.last_end ?? t.finished_ms);
@@ -60,15 +61,15 @@ export function sweepTiming(db: import('better-sqlite3').Database, sweepId: stri
     const endMs = end(t);
     const runS = startMs !== null && endMs !== null && !t.reused_from ? Math.max(0, endMs - startMs) / 1000 : 0;
     byId.set(t.id, {
-      id: t.id, name: t.name, phase: t.phase, status: t.status, deps, readyMs, startMs, endMs, runS,
-      inTaskS: Math.min(runS, t.in_task ?? 0), waitS: startMs !== null ? Math.max(0, startMs - readyMs) / 1000 : 0, attempts: t.attempts, worker: t.worker_id,
+      id: t.id, name: t.name, phase: t.phase, deps, readyMs, startMs, endMs, runS,
+      inTaskS: Math.min(runS, t.in_task ?? 0), waitS: startMs !== null ? Math.max(0, startMs - readyMs) / 1000 : 0,
     });
   }
   const ran = [...byId.values()].filter((t) => t.startMs !== null && t.endMs !== null);
   if (!ran.length) throw new NotFoundError(`sweep ${sweepId} has no task that ran yet; wait for it with \`limolab sweep watch ${sweepId}\``);
   const wallS = (Math.max(...ran.map((t) => t.endMs!)) - createdMs) / 1000;
   const busyS = ran.reduce((a, t) => a + t.runS, 0);
-  const workers = new Set(db.prepare('select distinct a.worker_id from attempts a join tasks t on t.id = a.task_id where t.sweep_id = ? and a.worker_id is not null').pluck().all(sweepId)).size;
+  const workers = new Set(db.prepare('select distinct worker_id from attempts where sweep_id = ? and worker_id is not null').pluck().all(sweepId)).size;
 
   const order = ['pretrain', 'curation', 'tuning', 'training', 'rollout', 'evaluation'];
   const phaseNames = [...new Set(ran.map((t) => t.phase))].sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99) || a.localeCompare(b));
