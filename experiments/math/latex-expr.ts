@@ -49,6 +49,32 @@ class Reader {
     this.i++;
     return atom(c);
   }
+  /** The text of a {group} (or one character, or one command), unconverted. */
+  rawArg(): string {
+    this.skipSpaces();
+    const c = this.peek();
+    if (c === undefined) throw new NotAnExpressionError('missing argument');
+    if (c === '\\') return '\\' + this.commandName();
+    if (c !== '{') {
+      this.i++;
+      return c;
+    }
+    let depth = 0;
+    const start = this.i;
+    for (; this.i < this.s.length; this.i++) {
+      const ch = this.s[this.i];
+      if (ch === '\\') {
+        this.i++;
+        continue;
+      }
+      if (ch === '{') depth++;
+      else if (ch === '}' && --depth === 0) {
+        this.i++;
+        return this.s.slice(start + 1, this.i - 1);
+      }
+    }
+    throw new NotAnExpressionError('unbalanced braces');
+  }
   group(): string {
     // at '{'
     let depth = 0;
@@ -123,6 +149,7 @@ function command(r: Reader, name: string): string {
     }
     return `sqrt(${r.arg()})`;
   }
+  if (name === 'sum' || name === 'prod') return bigOperator(r, name);
   if (name in FUNCS) {
     let power = '';
     let base = '';
@@ -150,6 +177,64 @@ function command(r: Reader, name: string): string {
   if (name === '}') return ')';
   if (name === 'mathrm' || name === 'text' || name === 'mathbf' || name === 'operatorname') return r.arg();
   throw new NotAnExpressionError(`unsupported LaTeX command \\${name}`);
+}
+
+/**
+ * "\sum_{k=lo}^{hi} body" as lsum(k, lo, hi, body) (lprod for \prod), evaluated by scalar.ts
+ * over the integers lo..hi. The body runs to the next top-level + - = < > , or the end.
+ */
+function bigOperator(r: Reader, name: 'sum' | 'prod'): string {
+  r.skipSpaces();
+  while (/^\\(no)?limits(?![a-zA-Z])/.test(r.s.slice(r.i))) {
+    r.commandName();
+    r.skipSpaces();
+  }
+  if (r.peek() !== '_') throw new NotAnExpressionError(`\\${name} without a lower limit _{k=...}`);
+  r.i++;
+  const lower = /^\s*(\\[a-zA-Z]+|[a-zA-Z])\s*=(.+)$/s.exec(r.rawArg());
+  if (!lower) throw new NotAnExpressionError(`\\${name}'s lower limit must read k=<start>`);
+  const v = lower[1]!.startsWith('\\') ? lower[1]!.slice(1) : lower[1]!;
+  if (lower[1]!.startsWith('\\') && !GREEK.has(v)) throw new NotAnExpressionError(`\\${name} over \\${v}`);
+  const bound = lower[1]!.startsWith('\\') ? `g_${v}` : v;
+  r.skipSpaces();
+  if (r.peek() !== '^') throw new NotAnExpressionError(`\\${name} without an upper limit ^{...}`);
+  r.i++;
+  const hi = latexToExpr(r.rawArg());
+  const lo = latexToExpr(lower[2]!);
+  r.skipSpaces();
+  const start = r.i;
+  let depth = 0;
+  for (; r.i < r.s.length; r.i++) {
+    const c = r.s[r.i]!;
+    if (c === '\\') {
+      r.i++;
+      continue;
+    }
+    if ('{(['.includes(c)) depth++;
+    else if ('})]'.includes(c)) {
+      if (depth === 0) break;
+      depth--;
+    } else if (depth === 0 && '+-=<>,'.includes(c) && !(r.i === start && (c === '-' || c === '+'))) break;
+  }
+  const body = latexToExpr(r.s.slice(start, r.i));
+  if (body === '') throw new NotAnExpressionError(`\\${name} has no body`);
+  return `(${name === 'sum' ? 'lsum' : 'lprod'}(${bound},(${lo}),(${hi}),(${body})))`;
+}
+
+/**
+ * A subscript on the letter just written: digits or a multi-letter label name a new symbol
+ * (x_1, a_ij); a single letter or an expression indexes the letter as a sequence,
+ * lidx("a", n+1), so a_{n+1} and a_{1+n} agree and F_k depends on k inside a sum.
+ */
+function subscript(r: Reader, out: string): string {
+  const m = /\((g_[a-zA-Z]+|[a-zA-Z])\)$/.exec(out);
+  if (!m) throw new NotAnExpressionError('a subscript on something other than a letter');
+  r.i++;
+  const sub = r.rawArg().trim();
+  if (sub === '') throw new NotAnExpressionError('an empty subscript');
+  const head = out.slice(0, m.index);
+  if (/^[0-9]+$/.test(sub) || /^[a-zA-Z0-9]{2,}$/.test(sub)) return `${head}(${m[1]}_${sub})`;
+  return `${head}(lidx("${m[1]}",(${latexToExpr(sub)})))`;
 }
 
 /** Converts from the reader's position; with `one`, stops after one command (an argument). */
@@ -201,14 +286,10 @@ function convertFrom(r: Reader, one = false): string {
       else if (word in CONSTS) out += `(${CONSTS[word]})`;
       else if (GREEK.has(word)) out += `(g_${word})`;
       else out += [...word].map((l) => `(${l})`).join('');
-      // A subscripted variable such as a_1 becomes the single symbol a_1.
-      if (r.peek() === '_') {
-        r.i++;
-        const sub = /^\{?(\w+)\}?/.exec(r.s.slice(r.i));
-        if (!sub) throw new NotAnExpressionError('unsupported subscript');
-        r.i += sub[0].length;
-        out = out.replace(/\((\w)\)$/, `($1_${sub[1]})`);
-      }
+      continue;
+    }
+    if (c === '_') {
+      out = subscript(r, out);
       continue;
     }
     if (c === '<' || c === '>' || c === '=' || (c === '!' && r.s[r.i + 1] === '=')) {

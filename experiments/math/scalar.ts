@@ -9,6 +9,53 @@ import { compactForm } from './normalize.js';
 
 const math = create(all, { number: 'number' });
 
+// \sum and \prod (latex-expr.ts writes lsum(k, lo, hi, body)): the body evaluated with k bound
+// to each integer lo..hi. Limits that are not integers, or a range over MAX_TERMS, are no value.
+const MAX_TERMS = 1000;
+// Terms left for the evaluation under way (nested sums multiply): safeEval resets it.
+const TERMS_PER_EVALUATION = 20000;
+let termsLeft = TERMS_PER_EVALUATION;
+type RawNode = MathNode & { name?: string };
+type Scope = Map<string, unknown>;
+function bigOperator(kind: 'sum' | 'prod') {
+  const fn = (args: RawNode[], _m: unknown, scope: Scope): unknown => {
+    if (args.length !== 4 || !args[0]!.name) return NaN;
+    const bound = args[0]!.name;
+    const limit = (n: MathNode) => {
+      const v = n.compile().evaluate(scope);
+      return typeof v === 'number' && Math.abs(v - Math.round(v)) < 1e-9 ? Math.round(v) : NaN;
+    };
+    const lo = limit(args[1]!);
+    const hi = limit(args[2]!);
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi - lo + 1 > MAX_TERMS) return NaN;
+    const body = args[3]!.compile();
+    const inner = new Map(scope);
+    let acc: unknown = kind === 'sum' ? 0 : 1;
+    for (let k = lo; k <= hi; k++) {
+      if (--termsLeft < 0) throw new Error(`a sum or product runs past ${TERMS_PER_EVALUATION} terms`);
+      inner.set(bound, k);
+      const v = body.evaluate(inner);
+      acc = kind === 'sum' ? math.add(acc as number, v as number) : math.multiply(acc as number, v as number);
+    }
+    return acc;
+  };
+  (fn as unknown as { rawArgs: boolean }).rawArgs = true;
+  return fn;
+}
+
+/**
+ * An indexed letter a_{n+1} (lidx("a", n+1)) is an unknown sequence: a fixed pseudo-random
+ * value for each (letter, index), so a_{n+1} = a_{1+n} but a_n != a_{n+1} at almost every point.
+ */
+function lidx(name: string, index: unknown): number {
+  if (typeof index !== 'number' || !Number.isFinite(index)) return NaN;
+  const key = `${name}:${Number(index.toPrecision(12))}`;
+  let h = 0x811c9dc5;
+  for (let k = 0; k < key.length; k++) h = Math.imul(h ^ key.charCodeAt(k), 0x01000193);
+  return 0.3 + 2 * mulberry32(h >>> 0)();
+}
+math.import({ lsum: bigOperator('sum'), lprod: bigOperator('prod'), lidx }, {});
+
 export interface Equivalence {
   equal: boolean;
   /** How it was decided: string | numeric | random-points | simplify | structure | relation | text | timeout | too-long | error. */
@@ -38,6 +85,8 @@ export interface Compiled {
   node: MathNode;
   evaluate: (scope: Record<string, number>) => unknown;
   symbols: Set<string>;
+  /** Symbols in a \sum or \prod limit: sampled as integers. */
+  integers: Set<string>;
 }
 
 const compileCache = new Map<string, Compiled | Error>();
@@ -60,7 +109,26 @@ export function compileLatex(latex: string, ctx: Ctx): Compiled {
     let bigLiteral = false;
     let loops = false; // factorial and binomial run loops as long as their argument
     const symbols = new Set<string>();
+    const integers = new Set<string>();
+    const uses = new Map<string, number>();
+    const bound = new Map<string, number>(); // a sum's index: its own symbol node and its uses in the body
     node.traverse((n, path) => {
+      const call = n as unknown as { isFunctionNode?: boolean; fn?: { name?: string }; args?: MathNode[] };
+      if (call.isFunctionNode && (call.fn?.name === 'lsum' || call.fn?.name === 'lprod')) {
+        const v = (call.args![0] as unknown as { name?: string }).name;
+        if (v) {
+          let inBody = 1;
+          call.args![3]!.traverse((m) => {
+            if ((m as { isSymbolNode?: boolean }).isSymbolNode && (m as unknown as { name: string }).name === v) inBody++;
+          });
+          bound.set(v, (bound.get(v) ?? 0) + inBody);
+        }
+        for (const limit of call.args!.slice(1, 3)) {
+          limit.traverse((m) => {
+            if ((m as { isSymbolNode?: boolean }).isSymbolNode) integers.add((m as unknown as { name: string }).name);
+          });
+        }
+      }
       count++;
       const anyNode = n as unknown as { isConstantNode?: boolean; value?: unknown; fn?: unknown; name?: string };
       if (anyNode.isConstantNode && typeof anyNode.value === 'number' && Math.abs(anyNode.value) > 1e4) bigLiteral = true;
@@ -68,12 +136,15 @@ export function compileLatex(latex: string, ctx: Ctx): Compiled {
       if ((n as { isSymbolNode?: boolean }).isSymbolNode && path !== 'fn') {
         const name = (n as unknown as { name: string }).name;
         if (!CONSTANT_SYMBOLS.has(name)) symbols.add(name);
+        uses.set(name, (uses.get(name) ?? 0) + 1);
       }
     });
+    // An index used only inside its own sums is not a free variable.
+    for (const [v, n] of bound) if (n >= (uses.get(v) ?? 0)) symbols.delete(v);
     if (loops && bigLiteral) throw new NotAnExpressionError('factorial or binomial of a large number is not evaluated (time cap)');
     if (count > ctx.maxNodes) throw new NotAnExpressionError(`expression has ${count} nodes (cap ${ctx.maxNodes})`);
     const code = node.compile();
-    const compiled: Compiled = { node, evaluate: (scope) => code.evaluate({ ...scope }), symbols };
+    const compiled: Compiled = { node, evaluate: (scope) => code.evaluate({ ...scope }), symbols, integers };
     if (compileCache.size > 5000) compileCache.clear();
     compileCache.set(latex, compiled);
     return compiled;
@@ -116,13 +187,17 @@ export function close(a: [number, number], b: [number, number], ctx: Ctx, relTol
 
 const DECIMAL_LITERAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
-/** True when the expression is built from integers with + - * / and integer powers only. */
+/** True when the expression is built from integers with + - * / and integer powers only (and finite sums of such). */
 function isRational(c: Compiled): boolean {
   let ok = true;
   c.node.traverse((n) => {
     const any = n as unknown as { type: string; value?: unknown; op?: string; args?: { type: string; value?: unknown }[] };
     if (any.type === 'ConstantNode') ok &&= typeof any.value === 'number' && Number.isInteger(any.value);
     else if (any.type === 'OperatorNode') ok &&= ['+', '-', '*', '/', '^'].includes(any.op ?? '');
+    // A finite sum or product of rational terms is rational; with no free variable its
+    // symbols are its own indices.
+    else if (any.type === 'FunctionNode') ok &&= ['lsum', 'lprod'].includes((n as unknown as { fn: { name?: string } }).fn.name ?? '');
+    else if (any.type === 'SymbolNode') ok &&= c.symbols.size === 0 && !CONSTANT_SYMBOLS.has((n as unknown as { name: string }).name);
     else if (any.type !== 'ParenthesisNode') ok = false;
   });
   return ok;
@@ -162,6 +237,7 @@ function nonzeroLiteral(s: string): boolean {
 }
 
 export function safeEval(c: Compiled, scope: Record<string, number>): [number, number] | null {
+  termsLeft = TERMS_PER_EVALUATION;
   try {
     return toComplex(c.evaluate(scope));
   } catch {
@@ -179,6 +255,13 @@ export function constantValue(latex: string, ctx: Ctx): [number, number] | null 
     if (err instanceof BudgetExceededError) throw err;
     return null;
   }
+}
+
+/** One random point: reals in [0.3, 2.3], and integers 1..8 for symbols in a sum's limits. */
+function randomPoint(symbols: string[], integers: Set<string>, rand: () => number): Record<string, number> {
+  const scope: Record<string, number> = {};
+  for (const s of symbols) scope[s] = integers.has(s) ? 1 + Math.floor(8 * rand()) : 0.3 + 2 * rand();
+  return scope;
 }
 
 export function compareScalars(a: string, b: string, ctx: Ctx): Equivalence {
@@ -205,12 +288,12 @@ export function compareScalars(a: string, b: string, ctx: Ctx): Equivalence {
   // Different variables on each side cannot be the same expression unless one cancels out;
   // random points decide that too.
   const rand = mulberry32(0x5eed ^ symbols.length);
+  const integers = new Set([...ca.integers, ...cb.integers]);
   const absTol = nonzeroLiteral(a) || nonzeroLiteral(b) ? 0 : ctx.absTol;
   let valid = 0;
   for (let p = 0; p < ctx.points * 3 && valid < ctx.points; p++) {
     checkBudget(ctx);
-    const scope: Record<string, number> = {};
-    for (const s of symbols) scope[s] = 0.3 + 2 * rand();
+    const scope = randomPoint(symbols, integers, rand);
     const va = safeEval(ca, scope);
     const vb = safeEval(cb, scope);
     if (!va || !vb || !va.every(Number.isFinite) || !vb.every(Number.isFinite)) continue;
@@ -249,8 +332,7 @@ export function proportional(a: { lhs: string; rhs: string }, b: { lhs: string; 
     let valid = 0;
     for (let p = 0; p < ctx.points * 3 && valid < ctx.points; p++) {
       checkBudget(ctx);
-      const scope: Record<string, number> = {};
-      for (const s of symbols) scope[s] = 0.3 + 2 * rand();
+      const scope = randomPoint(symbols, new Set([...da.integers, ...db.integers]), rand);
       const va = safeEval(da, scope);
       const vb = safeEval(db, scope);
       if (!va || !vb || va[1] !== 0 || vb[1] !== 0 || !Number.isFinite(va[0]) || !Number.isFinite(vb[0])) continue;

@@ -58,6 +58,15 @@ const equal: [string, string][] = [
   ['p=5,q=2;p=7,q=2', '(5,2),(7,2)'],
   ['a=4,\\,-8,\\,-10', '-10,-8,4'],
   ['x = 5+5+1 = 11', '11'],
+  // sums, products and indexed letters
+  ['F_n = \\sum_{k=0}^{n-1} F_k F_{n-k-1}', 'F_n = \\sum_{k=0}^{n-1} F_{n-k-1} F_k'],
+  ['\\sum_{k=1}^{n} k', '\\frac{n(n+1)}{2}'],
+  ['\\sum\\limits_{i=1}^{n} a_i', '\\sum_{j=1}^{n} a_j'],
+  ['\\sum_{k=1}^{10} k', '55'],
+  ['\\prod_{k=1}^{5} k', '120'],
+  ['\\sum_{k=0}^{n}\\binom{n}{k}', '2^n'],
+  ['\\sum_{k=1}^{n} k + 1', '\\frac{n(n+1)}{2}+1'],
+  ['a_{n+1}', 'a_{1+n}'],
   ['2x+4y-3=0', 'y=-\\frac{1}{2}x+\\frac{3}{4}'],
   // connectors, semicolons, braces, duplicates
   ['1 \\text{ and } 2 \\text{ and } 3', '1,2,3'],
@@ -107,6 +116,18 @@ const unequal: [string, string][] = [
   ['0.1', '10'],
   ['\\frac{N}{2}', '\\frac{n}{2}'],
   ['6m', '6'],
+  ['alpha_1', 'alpha_2'],
+  ['\\alpha_1', '\\alpha_2'],
+  ['a_{ij}', 'a_{ji}'],
+  ['a_{n+1}', 'a_{n+2}'],
+  ['x_n', 'x_m'],
+  ['\\sum_{k=0}^{n-1} F_k F_{n-k-1}', '\\sum_{k=0}^{n-1} F_{n-k} F_k'],
+  ['\\sum_{i=1}^{n} a_i', '\\sum_{j=0}^{n} a_j'],
+  ['\\sum_{k=1}^{n} k^2', '\\frac{n(n+1)}{2}'],
+  ['\\sum_{k=1}^{n} (k + 1)', '\\frac{n(n+1)}{2}+1'],
+  ['\\sum_{k=1}^{10} k', '55.001'],
+  ['\\sum_{k=1}^{10} k', '56'],
+  ['\\prod_{k=1}^{5} k', '119'],
 ];
 
 describe('isEquivalent', () => {
@@ -134,6 +155,9 @@ describe('isEquivalent', () => {
       ['9^{9^{9^{9}}}', '9^{9^{9^{9}}}+1'],
       [Array.from({ length: 400 }, (_, i) => `x^{${i}}`).join('+'), '1'],
       ['{'.repeat(900) + '1' + '}'.repeat(900), '2'],
+      ['\\sum_{k=1}^{10^9} k', '500000000500000000'],
+      ['\\sum_{i=1}^{1000}\\sum_{j=1}^{1000} ij', '250500250000'],
+      ['\\sum_{i=1}^{n}\\sum_{j=1}^{n}\\sum_{k=1}^{n} ijk', '\\prod_{i=1}^{n}\\prod_{j=1}^{n} ij'],
     ];
     for (const [a, b] of cases) {
       const t0 = performance.now();
