@@ -26,14 +26,19 @@ export function figures(records: RunRecord[], sweep: SweepRow, curves?: TrainCur
   const ok = records.filter((r) => r.status === 'succeeded');
   if (!ok.length) return [];
   // colours from every arm of the sweep, as the report does: an arm keeps its colour when another fails
-  const opts = { prices: pricesOf(sweep), width: 480, height: 260, armColors: armColors(records), curves };
+  // 400 px plots leave a card (half of a 1360 px page) room for a 160 px legend (vega's label limit)
+  const opts = { prices: pricesOf(sweep), width: 400, height: 260, armColors: armColors(records), curves };
   const out: Figure[] = [];
   for (const name of PLOT_NAMES) {
     let p;
     try { p = plotSpec(ok, name, opts); } catch (e) { out.push({ name, title: name, notes: [`cannot draw: ${(e as Error).message}`], spec: {} }); continue; }
     const spec = structuredClone(p.spec) as unknown as Layer & Record<string, unknown>;
+    // An empty frame (no arm has the figure's metric yet) says so instead of drawing bare axes.
+    if (!hasValues(spec)) { out.push({ name, title: p.title, notes: [...p.notes, 'nothing to draw: no succeeded arm has this figure\'s data'], spec: {} }); continue; }
     addTooltips(spec);
     if (name === 'accuracy-vs-flops') addSeedPoints(spec, ok, opts);
+    // Side-by-side panels cannot take the container's width: their legend goes below them.
+    if (spec.hconcat) spec.config = { ...(spec.config as object), legend: { ...((spec.config as { legend?: object } | undefined)?.legend), orient: 'bottom' } };
     out.push({ name, title: p.title, notes: p.notes, spec });
   }
   return out;
@@ -48,6 +53,13 @@ const TIPS: Record<string, { title: string; type: string; format?: string }> = {
   share: { title: 'share', type: 'quantitative', format: '.1%' }, step: { title: 'step', type: 'quantitative' }, loss: { title: 'loss', type: 'quantitative', format: '.4f' },
   task: { title: 'task', type: 'nominal' },
 };
+
+/** True when some layer of the spec has at least one data row. */
+function hasValues(spec: Layer): boolean {
+  const rows = (spec.data as { values?: unknown[] } | undefined)?.values;
+  if (rows?.length) return true;
+  return [...(spec.layer ?? []), ...(spec.hconcat ?? [])].some((child) => hasValues(child));
+}
 
 /** Each layer's points get a tooltip listing the fields its data carries. */
 function addTooltips(spec: Layer, inherited: unknown = undefined): void {

@@ -35,6 +35,10 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     const db = new Database(c.db);
     const ins = db.prepare('insert into metrics (task_id, name, value, step) values (?, ?, ?, ?)');
     for (let s = 1; s <= 12; s++) ins.run('sfttrain0', 'train.loss', 3 * Math.exp(-s / 4) + 0.2, s * 10);
+    // Accuracy by difficulty on every evaluation (levels 1-3, in and out of distribution).
+    for (const [task, acc] of [['sfteval0', 0.5], ['sfteval1', 0.6], ['rleval0', 0.4], ['rleval1', 0.5]] as const) {
+      for (const d of [1, 2, 3]) for (const split of ['test_id', 'test_ood']) ins.run(task, `pass1.${split}.d${d}`, Math.max(0, acc - 0.1 * (d - 1) - (split === 'test_ood' ? 0.1 : 0)), 0);
+    }
     db.close();
     ({ url } = await startCoordinatorWithDashboard(c, TOKEN));
     c.startWorker('ui-w1', ['--slots', '2']);
@@ -108,6 +112,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     expect(await w.page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);   // same page, updated in place
     await w.page.locator('table.tasks tbody tr').first().waitFor();
     await shot(w.page, 'sweep-done');
+    // diag tasks report no accuracy: each figure says it has nothing to draw instead of bare axes.
+    await expectText(w.page.locator('#fig-accuracy-vs-flops'), 'nothing to draw');
+    expect(await w.page.locator('.fig svg').count()).toBe(0);
 
     // No polling: with nothing changing, an open page makes no API requests. The last progress
     // event may still schedule one task-list refetch (debounced 1.5 s), so first wait for the page
@@ -140,6 +147,12 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await expectCount(seeds, 4);     // 2 arms x 2 seeds
     await expectCount(w.page.locator('#fig-accuracy-vs-flops .arm_points_marks path'), 2);
     await expectCount(w.page.locator('.fig svg'), 5);
+    await expectCount(w.page.locator('#fig-accuracy-by-difficulty .mark-symbol path, #fig-accuracy-by-difficulty .mark-line path').first(), 1);
+    // Every figure fits its card: no legend runs past the card's right edge.
+    for (const fig of await w.page.locator('.fig').all()) {
+      const card = (await fig.boundingBox())!, svg = (await fig.locator('svg').first().boundingBox())!;
+      expect(svg.x + svg.width, `${await fig.getAttribute('id')} is wider than its card`).toBeLessThanOrEqual(card.x + card.width + 1);
+    }
     // the report's training-loss figure: the fixture's one TRAIN task with steps (sft seed 0)
     await expectCount(w.page.locator('#fig-training-loss .loss_lines_marks path'), 1);
     // Vega draws the tooltip on pointer moves over the mark: move onto the first seed's symbol.
