@@ -7,6 +7,7 @@ import { Heartbeat, TaskKind, WorkerState, type ControlReply, type ControlReques
 import type { DeliveredTask, Transport } from '../common/transport.js';
 import { detectGpus, detectHost } from './capabilities.js';
 import { BadTaskInputError, TaskCancelledError, type Runner, type TaskContext } from './runner.js';
+import { timed, timeMetric, withTaskTiming } from '../common/task-timing.js';
 
 export interface WorkerOptions {
   id?: string;
@@ -173,9 +174,10 @@ export class Worker {
       // reports at once, and the runner's own work stops when it next checks its signal.
       const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(new TaskCancelledError('aborted')), { once: true }));
       aborted.catch(() => {});
-      const out = await Promise.race([runner!.run(this.context(task, rec)), aborted]);
+      const { value: out, seconds } = await withTaskTiming(() => Promise.race([runner!.run(this.context(task, rec)), aborted]));
       result = this.result(task, attemptId, dt.delivery, startedMs);
       result.metrics = Object.entries(out.metrics).map(([name, value]) => ({ name, value, step: 0 }));
+      for (const [part, s] of seconds) result.metrics.push({ name: timeMetric(part), value: s, step: 0 });
       result.ledger = { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: (Date.now() - startedMs) / 1000, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0, ...out.ledger };
       result.outputs = out.outputs;
       result.details = out.details;
@@ -242,7 +244,7 @@ export class Worker {
     return {
       task, signal,
       threads: Math.max(1, Math.round(task.resources?.cpus || 1)),
-      artifacts: { get: (ref) => artifacts.get(ref), put: (role, bytes, mediaType) => artifacts.put(bytes, { role, mediaType }) },
+      artifacts: { get: (ref) => timed('input', () => artifacts.get(ref)), put: (role, bytes, mediaType) => timed('output', () => artifacts.put(bytes, { role, mediaType })) },
       progress: (fraction, message) => {
         const now = Date.now();
         if (now - lastProgress < 250 && fraction < 1) return;

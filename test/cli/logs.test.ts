@@ -68,7 +68,10 @@ describe('limolab logs', () => {
     expect(stepped(ok)).toEqual([{ name: 'loss', step: 10, value: 1 }, { name: 'loss', step: 20, value: 0.5 }, { name: 'loss', step: 30, value: 1 / 3 }]);
     expect(stepped(bad)).toEqual([]);
     // the final metrics (step 0) are there as before
-    expect(db.prepare('select name, value from metrics where task_id = ? and step = 0').all(ok)).toEqual([{ name: 'ok', value: 1 }]);
+    const final = db.prepare('select name, value from metrics where task_id = ? and step = 0 order by name').all(ok) as { name: string; value: number }[];
+    expect(final.filter((m) => !m.name.startsWith('time.'))).toEqual([{ name: 'ok', value: 1 }]);
+    // ...beside the worker's account of the task's own time: the runner process's start
+    expect(final.find((m) => m.name === 'time.process_start_s')?.value).toBeGreaterThan(0);
     db.close();
   });
 

@@ -23,8 +23,11 @@ function task(id: string, kind: string, phase: string, deps: string[], reusedFro
     createdMs: T0, startedMs: null, finishedMs: null, error: null, reusedFrom, arms: ['a|0'],
   };
 }
-const result = (id: string, phase: string, wallS: number): ResultRecord => ({
-  taskId: id, sweepId: 'S', attemptId: `${id}#1.1`, phase, outputs: [], metrics: [],
+// The worker's breakdown of a task's own time (common/task-timing.ts), in seconds.
+const parts = (p: Partial<Record<'input' | 'output' | 'graph_build' | 'process_start', number>>) =>
+  Object.entries(p).map(([k, value]) => ({ name: `time.${k}_s`, value, step: 0 }));
+const result = (id: string, phase: string, wallS: number, metrics: ResultRecord['metrics'] = []): ResultRecord => ({
+  taskId: id, sweepId: 'S', attemptId: `${id}#1.1`, phase, outputs: [], metrics,
   ledger: { flops: 1, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS, deviceKind: 'cpu', deviceS: wallS, params: 1, curatedExamples: 0 },
   reused: false, createdMs: T0,
 });
@@ -48,7 +51,9 @@ beforeAll(() => {
       attempt('tr', 2, 'w1', 16_000, 20_000, 'succeeded'),
       attempt('ev', 1, 'w2', 21_000, 22_000, 'succeeded'),
     ],
-    results: [result('pre', 'pretrain', 9), result('base', 'evaluation', 0.5), result('cur', 'curation', 1.5), result('tr', 'training', 3.5), result('ev', 'evaluation', 0.8)],
+    results: [result('pre', 'pretrain', 9, parts({ graph_build: 2, output: 0.5 })), result('base', 'evaluation', 0.5, parts({ input: 0.1, graph_build: 0.2 })),
+      result('cur', 'curation', 1.5), result('tr', 'training', 3.5, parts({ input: 0.25, output: 0.25, graph_build: 1 })),
+      result('ev', 'evaluation', 0.8, parts({ process_start: 0.3, input: 0.1 }))],
   });
   s.close();
 });
@@ -65,10 +70,14 @@ describe('limolab timing', () => {
     expect(t.utilisation).toBeCloseTo(20 / 44, 9);
     const ph = Object.fromEntries(t.phases.map((p) => [p.phase, p]));
     expect(t.phases.map((p) => p.phase)).toEqual(['pretrain', 'curation', 'training', 'evaluation']);
-    expect(ph.pretrain).toMatchObject({ tasks: 1, run_s: 10, in_task_s: 9, around_s: 1, wait_s: 1, wait_max_s: 1 });
-    expect(ph.curation).toMatchObject({ tasks: 1, run_s: 2, in_task_s: 1.5, wait_s: 1 });
+    expect(ph.pretrain).toMatchObject({ tasks: 1, run_s: 10, in_task_s: 9, io_s: 0.5, graph_s: 2, start_s: 0, compute_s: 6.5, around_s: 1, wait_s: 1, wait_max_s: 1 });
+    expect(ph.curation).toMatchObject({ tasks: 1, run_s: 2, in_task_s: 1.5, io_s: 0, graph_s: 0, compute_s: 1.5, wait_s: 1 });
     // The retried train: first start to last end (6 s), ready when curation ended (no wait).
-    expect(ph.training).toMatchObject({ tasks: 1, run_s: 6, in_task_s: 3.5, around_s: 2.5, wait_s: 0 });
+    expect(ph.training).toMatchObject({ tasks: 1, run_s: 6, in_task_s: 3.5, io_s: 0.5, graph_s: 1, compute_s: 2, around_s: 2.5, wait_s: 0 });
+    expect(ph.evaluation!.io_s).toBeCloseTo(0.2, 9);
+    expect(ph.evaluation!.graph_s).toBeCloseTo(0.2, 9);
+    expect(ph.evaluation!.start_s).toBeCloseTo(0.3, 9);
+    expect(ph.evaluation!.compute_s).toBeCloseTo(0.5 + 0.8 - 0.2 - 0.2 - 0.3, 9);
     expect(ph.evaluation!.tasks).toBe(2);
     expect(ph.evaluation!.run_s).toBeCloseTo(2, 9);
     expect(ph.evaluation!.wait_s).toBeCloseTo((0.5 + 1) / 2, 9);
@@ -85,6 +94,7 @@ describe('limolab timing', () => {
     expect(json.critical.tasks).toBe(4);
     const text = execFileSync('node', [BIN, 'timing', '--db', db, '--sweep', 'S'], { encoding: 'utf8' });
     expect(text).toContain('22.0 s wall, 2 worker(s) busy 20.0 s');
+    expect(text).toMatch(/pretrain\s+1\s+10\s+9\s+0\.5\s+2\s+0\s+6\.5\s+1\s/);   // tasks run in_task io graph start compute around
     expect(text).toMatch(/Critical path: 4 tasks, 19\.0 s running \+ 3\.0 s waiting in the queue \(100% of the wall time\)/);
     expect(text).toContain('pretrain 10.0 s (1 task), curation 2.0 s (1 task), training 6.0 s (1 task), evaluation 1.0 s (1 task)');
   });

@@ -36,10 +36,11 @@ beforeAll(async () => {
 });
 afterAll(async () => { await cluster?.stop(); });
 
+// The evaluations' results (time.* metrics are where the task's time went, not results).
 function evalMetrics(sweepId: string) {
   const d = new Database(cluster.db, { readonly: true });
   try {
-    return d.prepare(`select a.arm, m.name, m.value from arms a join metrics m on m.task_id = a.eval_task_id where a.sweep_id = ? order by a.arm, m.name`).all(sweepId) as { arm: string; name: string; value: number }[];
+    return d.prepare(`select a.arm, m.name, m.value from arms a join metrics m on m.task_id = a.eval_task_id where a.sweep_id = ? and m.name not like 'time.%' order by a.arm, m.name`).all(sweepId) as { arm: string; name: string; value: number }[];
   } finally { d.close(); }
 }
 
@@ -95,6 +96,21 @@ describe('LIMO vs RL study, end to end', () => {
         for (const p of t.points) expect(Number.isFinite(p.loss) && p.loss > 0).toBe(true);
         drawn += t.points.length;
       }
+    }
+    // Where each task's own time went (worker time.* metrics, read by `limolab timing`): every
+    // task that samples from a model built its graphs (a random curation opens no model, and an
+    // RL round that accepted nothing trains no step), every task that reads a checkpoint
+    // fetched it, and the parts stay within the task's wall time.
+    const timeOf = dm.prepare(`select t.kind, t.id,
+        (select value from metrics where task_id = t.id and name = 'time.graph_build_s') g,
+        (select value from metrics where task_id = t.id and name = 'time.input_s') i,
+        (select wall_s from ledger where task_id = t.id) w
+      from tasks t where t.sweep_id = ? and t.reused_from is null`).all(a.s.id) as { kind: string; id: string; g: number | null; i: number | null; w: number }[];
+    expect(timeOf.length).toBeGreaterThan(5);
+    for (const t of timeOf) {
+      if (['pretrain', 'probe', 'eval', 'rollout'].includes(t.kind)) expect(t.g ?? 0, `${t.id} (${t.kind}) graph build`).toBeGreaterThan(0);
+      if (['probe', 'eval', 'rollout', 'train'].includes(t.kind)) expect(t.i ?? 0, `${t.id} (${t.kind}) input fetch`).toBeGreaterThan(0);
+      expect((t.g ?? 0) + (t.i ?? 0), `${t.id}: parts within its wall time`).toBeLessThanOrEqual(t.w + 1e-3);
     }
     dm.close();
     expect(drawn).toBeGreaterThanOrEqual(2);   // the two SFT arms train at least one step each

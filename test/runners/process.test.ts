@@ -13,6 +13,7 @@ import {
 } from '../../worker/runners/process.js';
 import { lineJsonSchema, LINE_SCHEMAS } from '../../worker/runners/protocol.js';
 import { makeCtx, script } from './helpers.js';
+import { withTaskTiming } from '../../common/task-timing.js';
 
 const KINDS = [TaskKind.TASK_KIND_DIAG];
 
@@ -45,9 +46,14 @@ describe('ProcessRunner', () => {
     const { runner, rec } = await runScript(GOOD);
     const input = await rec.artifacts.put('prompts', new TextEncoder().encode('abc'));
     rec.ctx.task.inputs.push(input);
-    const out = await runner.run(rec.ctx);
+    const t0 = performance.now();
+    const { value: out, seconds } = await withTaskTiming(() => runner.run(rec.ctx));
+    const took = (performance.now() - t0) / 1000;
     expect(out.metrics).toEqual({ accuracy: 0.75 });
     expect(out.details).toEqual({ seen: 'hi' });
+    // Process start (spawn to the first protocol line) is part of the task's time, and only part.
+    expect(seconds.get('process_start')).toBeGreaterThan(0);
+    expect(seconds.get('process_start')).toBeLessThan(took);
     expect(out.ledger).toMatchObject({ flops: 2e9, tokensPrompt: 11, tokensGenerated: 22, tokensTrained: 3, deviceKind: 'cpu', deviceS: 1, params: 1000 });
     expect(out.outputs).toHaveLength(1);
     expect(out.outputs[0]!.role).toBe('rollouts');

@@ -7,6 +7,7 @@ import { GraphRunError } from './errors.js';
 import { buildDecodeGraph, buildForwardGraph, buildTrainGraph } from './model-graph.js';
 import type { FloatType } from './onnx-builder.js';
 import type { PackedBatch } from './batch.js';
+import { addTaskTime } from '../../common/task-timing.js';
 
 export type FloatArray = Float32Array | Float64Array;
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -35,6 +36,7 @@ export class ModelRunner {
   private session(kind: Kind): Promise<ort.InferenceSession> {
     let s = this.sessions.get(kind);
     if (!s) {
+      const t0 = performance.now(); // graph build: the ONNX bytes, then the session
       const bytes = kind === 'train' ? buildTrainGraph(this.config, this.dtype)
         : kind === 'forward' ? buildForwardGraph(this.config, this.dtype)
           : buildDecodeGraph(this.config, this.dtype, kind === 'step');
@@ -46,7 +48,10 @@ export class ModelRunner {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3, // warnings about our own graphs are noise to a worker's log
-      }).catch((err: unknown) => {
+      }).then((session) => {
+        addTaskTime('graph_build', performance.now() - t0);
+        return session;
+      }, (err: unknown) => {
         this.sessions.delete(kind);
         const hint = ep === 'cuda' ? ' (executionProvider "cuda" needs an onnxruntime-node build with CUDA and a GPU; use "cpu")' : '';
         throw new GraphRunError(`onnxruntime could not create the ${kind} session${hint}: ${(err as Error).message}`, { cause: err });
