@@ -1,8 +1,9 @@
 // Batched sampling with a KV cache: prompts are left-padded to a common length, prefilled in
-// one call, then extended one token per step (decode graph with past keys/values). Per-row
-// positions and the additive mask make each row compute exactly what it would alone.
+// one call, then extended one token per step (the step graph reads preallocated key/value
+// buffers in place and returns only the new token's). Per-row positions and the additive mask
+// make each row compute exactly what it would alone.
 // Returns generated tokens (EOS included when it stops a row) and their log-probabilities.
-import type { ModelConfig } from './config.js';
+import { type ModelConfig, headDim } from './config.js';
 import { InvalidInputError, SequenceTooLongError, throwIfAborted } from './errors.js';
 import { flopsForSequences } from './flops.js';
 import { Rng } from './rng.js';
@@ -76,10 +77,34 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
       for (let k = pads[b]!; k <= j; k++) mask[(b * Lp + j) * Lp + k] = 0;
     }
   });
-  let { logits, present } = await runner.decode(params, ids, B, Lp, pos, mask, null);
+  const pre = await runner.prefill(params, ids, B, Lp, pos, mask);
+  let logits = pre.logits;
   let S = Lp; // rows of logits per batch entry in the last call
+
+  // KV cache: one buffer pair per layer for the whole chunk, T slots (the prompt and every
+  // token fed back), keys transposed (B, H, hd, T) and values (B, H, T, hd). The step graph
+  // reads them in place; only the new token's key and value come back and are written here.
+  const H = c.num_attention_heads, hd = headDim(c), BH = B * H, L = c.num_hidden_layers;
+  const T = Lp + o.maxNewTokens - 1;
+  const keysT: FloatArray[] = [], values: FloatArray[] = [];
+  for (let l = 0; l < L; l++) {
+    const kT = alloc(BH * hd * T), v = alloc(BH * T * hd), pk = pre.keys[l]!, pv = pre.values[l]!;
+    for (let bh = 0; bh < BH; bh++) {
+      for (let t = 0; t < Lp; t++) {
+        const src = (bh * Lp + t) * hd;
+        for (let j = 0; j < hd; j++) kT[(bh * hd + j) * T + t] = pk[src + j]!;
+        v.set(pv.subarray(src, src + hd), (bh * T + t) * hd);
+      }
+    }
+    keysT.push(kT); values.push(v);
+  }
+  // (B, 1, 1, T): a row attends to its real prompt tokens and to every slot filled since.
+  const stepMask = alloc(B * T).fill(MASKED);
+  for (let b = 0; b < B; b++) stepMask.fill(0, b * T + pads[b]!, b * T + Lp);
+
   const done = new Array<boolean>(B).fill(false);
   const last = new BigInt64Array(B).fill(BigInt(tok.pad));
+  const stepPos = new Array<number>(B);
   for (let t = 0; t < o.maxNewTokens; t++) {
     throwIfAborted(o.signal, 'generate');
     for (let b = 0; b < B; b++) {
@@ -91,12 +116,19 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
       if (token === tok.eos && (o.stopAtEos ?? true)) done[b] = true;
     }
     if (done.every(Boolean) || t === o.maxNewTokens - 1) break;
-    // One step: the token just sampled, at position Lp + t - pads[b], attending to all real keys.
-    const P = Lp + t + 1;
-    const stepMask = alloc(B * P);
-    for (let b = 0; b < B; b++) for (let k = 0; k < pads[b]!; k++) stepMask[b * P + k] = MASKED;
-    const stepPos = pads.map((pd) => Lp + t - pd);
-    ({ logits, present } = await runner.decode(params, last, B, 1, stepPos, stepMask, present));
+    // One step: the token just sampled goes into slot Lp + t, at position Lp + t - pads[b].
+    const slot = Lp + t;
+    for (let b = 0; b < B; b++) stepPos[b] = slot - pads[b]!;
+    const out = await runner.step(params, last, stepPos, stepMask, T, keysT, values);
+    for (let l = 0; l < L; l++) {
+      const kT = keysT[l]!, v = values[l]!, nk = out.keys[l]!, nv = out.values[l]!;
+      for (let bh = 0; bh < BH; bh++) {
+        for (let j = 0; j < hd; j++) kT[(bh * hd + j) * T + slot] = nk[bh * hd + j]!;
+        v.set(nv.subarray(bh * hd, (bh + 1) * hd), (bh * T + slot) * hd);
+      }
+    }
+    for (let b = 0; b < B; b++) stepMask[b * T + slot] = 0;
+    logits = out.logits;
     S = 1;
   }
   return { tokens, logprobs };

@@ -1,8 +1,8 @@
 // The Llama-style forward pass as ONNX: RMSNorm, rotate-half RoPE (Hugging Face convention),
 // causal multi-head attention, SwiGLU MLP, no biases. One definition, three graphs: forward
 // (per-token NLL + logits), training (forward + the hand-derived backward in backward.ts,
-// gradients as outputs), and decode (KV cache in/out). Weights are graph inputs so the
-// optimizer can update them between runs; B and T are symbolic, so one session serves all
+// gradients as outputs), and decode (a prefill, then one step per token against KV cache
+// buffers). Weights are graph inputs so the optimizer can update them between runs; B and T are symbolic, so one session serves all
 // shapes. Activations are kept 2-D, (N, C) with N = B*T, except inside attention.
 import { type ModelConfig, headDim, paramSpecs } from './config.js';
 import { GraphBuilder, type FloatType } from './onnx-builder.js';
@@ -21,7 +21,7 @@ export interface ForwardResult {
   logits: string;                      // (N, V)
   hf: string; rmsF: RmsSaved;          // final norm output and its saved values
   layers: LayerSaved[];
-  presents: { k: string; v: string }[];// (B, H, P+S, hd) per layer, decode graphs only
+  presents: { k: string; v: string }[];// (B, H, 1, hd) per layer, the step graph only
   shapeBTHd: string; rotT: () => string;   // R^T for the backward, created on first use
 }
 export interface GraphIO { ids: string; cos: string; sin: string; mask: string; W: Record<string, string> }
@@ -51,7 +51,12 @@ export function rotateHalfMatrix(hd: number, transpose: boolean): number[] {
   return R;
 }
 
-export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, past?: { k: string; v: string }[]): ForwardResult {
+/**
+ * cache: one-token decode against preallocated buffers, keys transposed (B, H, hd, T) and
+ * values (B, H, T, hd), with io.mask (B, 1, 1, T) marking the slots in use; presents are then
+ * the new token's keys and values. Without it, causal attention over the T given tokens.
+ */
+export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?: { kT: string; v: string }[]): ForwardResult {
   const C = c.hidden_size, H = c.num_attention_heads, hd = headDim(c), W = io.W;
   const shapeBTHd = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([H, hd])], { axis: 0 });
   const shapeNC = g.ints([-1, C]);
@@ -69,16 +74,25 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, past?:
     const n1 = rmsNormForward(g, x, W[p + 'input_layernorm.weight']!, C, c.rms_norm_eps);
     const h1 = n1.y;                                                       // (N, C)
     const qr = rope(toHeads(g.gemm(h1, W[p + 'self_attn.q_proj.weight']!, 0, 1))); // (B, H, T, hd)
-    let kr = rope(toHeads(g.gemm(h1, W[p + 'self_attn.k_proj.weight']!, 0, 1)));
-    let vh = toHeads(g.gemm(h1, W[p + 'self_attn.v_proj.weight']!, 0, 1));
-    if (past) {
-      kr = g.op('Concat', [past[l]!.k, kr], { axis: 2 });                   // (B, H, P+S, hd)
-      vh = g.op('Concat', [past[l]!.v, vh], { axis: 2 });
+    const kr = rope(toHeads(g.gemm(h1, W[p + 'self_attn.k_proj.weight']!, 0, 1)));
+    const vh = toHeads(g.gemm(h1, W[p + 'self_attn.v_proj.weight']!, 0, 1));
+    let pr: string, yh: string;
+    if (cache) {
+      // One new token against the cache buffers (read in place, never copied): scores over
+      // the T cache slots (masked where empty or padding) and over the new key, one softmax.
       presents.push({ k: kr, v: vh });
+      const sc = g.add(g.mul(g.matmul(qr, cache[l]!.kT), scale), io.mask);            // (B, H, 1, T)
+      const sn = g.mul(g.reduceSum(g.mul(qr, kr), [-1], 1), scale);                    // (B, H, 1, 1)
+      pr = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: -1 })], { axis: -1 });    // (B, H, 1, T+1)
+      const pc = g.op('Slice', [pr, g.ints([0]), g.ints([-1]), g.ints([-1])]);
+      const pn = g.op('Slice', [pr, g.ints([-1]), g.ints([1 << 30]), g.ints([-1])]);
+      yh = g.add(g.matmul(pc, cache[l]!.v), g.mul(pn, vh));                            // (B, H, 1, hd)
+    } else {
+      const att = g.add(g.mul(g.matmul(qr, g.transpose(kr, [0, 1, 3, 2])), scale), io.mask); // (B, H, T, T)
+      pr = g.op('Softmax', [att], { axis: -1 });
+      yh = g.matmul(pr, vh);
     }
-    const att = g.add(g.mul(g.matmul(qr, g.transpose(kr, [0, 1, 3, 2])), scale), io.mask); // (B, H, T, T)
-    const pr = g.op('Softmax', [att], { axis: -1 });
-    const y = g.reshape(g.transpose(g.matmul(pr, vh), [0, 2, 1, 3]), shapeNC); // (N, C)
+    const y = g.reshape(g.transpose(yh, [0, 2, 1, 3]), shapeNC); // (N, C)
     const x1 = g.add(x, g.gemm(y, W[p + 'self_attn.o_proj.weight']!, 0, 1));
     const n2 = rmsNormForward(g, x1, W[p + 'post_attention_layernorm.weight']!, C, c.rms_norm_eps);
     const h2 = n2.y;
@@ -146,36 +160,60 @@ export function buildTrainGraph(c: ModelConfig, dtype: FloatType): Uint8Array {
 }
 
 /**
- * Decode graph with a KV cache. Without past: a prefill over the (left-padded) prompts.
- * With past: one or more new tokens appended to past_key/past_value. The caller supplies
- * per-row rotary tables (B, 1, S, hd) and the additive mask (B, 1, S, P+S), which is how
- * left padding and per-row positions are expressed. Outputs logits (B, S, V) and presents.
+ * Prefill graph: the (left-padded) prompts in one call. The caller supplies per-row rotary
+ * tables (B, 1, S, hd) and the additive mask (B, 1, S, S), which is how left padding and
+ * per-row positions are expressed. Outputs logits (B, S, V) and every layer's keys and
+ * values (B, H, S, hd), which the caller copies into its cache buffers once.
  */
-export function buildDecodeGraph(c: ModelConfig, dtype: FloatType, withPast: boolean): Uint8Array {
-  const g = new GraphBuilder(withPast ? 'llama_decode_step' : 'llama_prefill', dtype);
+export function buildPrefillGraph(c: ModelConfig, dtype: FloatType): Uint8Array {
+  const g = new GraphBuilder('llama_prefill', dtype);
   const H = c.num_attention_heads, hd = headDim(c);
   const io: GraphIO = {
     ids: g.input('input_ids', 'int64', ['B', 'S']),
-    mask: g.input('attn_mask', dtype, ['B', 1, 'S', 'PS']),
+    mask: g.input('attn_mask', dtype, ['B', 1, 'S', 'S']),
     cos: g.input('rope_cos', dtype, ['B', 1, 'S', hd]),
     sin: g.input('rope_sin', dtype, ['B', 1, 'S', hd]),
-    W: {},
+    W: declareParams(g, c),
   };
-  const past: { k: string; v: string }[] = [];
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    past.push(withPast
-      ? { k: g.input(`past_key.${l}`, dtype, ['B', H, 'P', hd]), v: g.input(`past_value.${l}`, dtype, ['B', H, 'P', hd]) }
-      : { k: '', v: '' });
-  }
-  io.W = declareParams(g, c);
-  // Prefill concatenates onto nothing: pass no past and take the keys as they are.
-  const f = forwardBody(g, c, io, withPast ? past : undefined);
+  const f = forwardBody(g, c, io);
   const shapeBSV = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([c.vocab_size])], { axis: 0 });
   g.output(g.reshape(f.logits, shapeBSV), 'logits', dtype, ['B', 'S', c.vocab_size]);
+  f.layers.forEach((L, l) => {
+    g.output(L.kr, `present_key.${l}`, dtype, ['B', H, 'S', hd]);
+    g.output(L.vh, `present_value.${l}`, dtype, ['B', H, 'S', hd]);
+  });
+  return g.toBytes();
+}
+
+/**
+ * Decode step graph: one new token per row against preallocated cache buffers, which the
+ * graph only reads (cache_key_t.<l> (B, H, hd, T) keys transposed, cache_value.<l> (B, H, T, hd)),
+ * so nothing proportional to the cache is copied per step. attn_mask (B, 1, 1, T) is 0 on the
+ * slots a row attends to and MASKED elsewhere (left padding, slots not yet filled); the new
+ * token always attends to itself. Outputs logits (B, 1, V) and the new token's key and value
+ * (B, H, 1, hd) per layer, which the caller writes into its buffers.
+ */
+export function buildStepGraph(c: ModelConfig, dtype: FloatType): Uint8Array {
+  const g = new GraphBuilder('llama_decode_step', dtype);
+  const H = c.num_attention_heads, hd = headDim(c);
+  const io: GraphIO = {
+    ids: g.input('input_ids', 'int64', ['B', 1]),
+    mask: g.input('attn_mask', dtype, ['B', 1, 1, 'T']),
+    cos: g.input('rope_cos', dtype, ['B', 1, 1, hd]),
+    sin: g.input('rope_sin', dtype, ['B', 1, 1, hd]),
+    W: {},
+  };
+  const cache: { kT: string; v: string }[] = [];
   for (let l = 0; l < c.num_hidden_layers; l++) {
-    const L = f.layers[l]!;
-    g.output(withPast ? f.presents[l]!.k : L.kr, `present_key.${l}`, dtype, ['B', H, 'PS', hd]);
-    g.output(withPast ? f.presents[l]!.v : L.vh, `present_value.${l}`, dtype, ['B', H, 'PS', hd]);
+    cache.push({ kT: g.input(`cache_key_t.${l}`, dtype, ['B', H, hd, 'T']), v: g.input(`cache_value.${l}`, dtype, ['B', H, 'T', hd]) });
   }
+  io.W = declareParams(g, c);
+  const f = forwardBody(g, c, io, cache);
+  const shapeBSV = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([c.vocab_size])], { axis: 0 });
+  g.output(g.reshape(f.logits, shapeBSV), 'logits', dtype, ['B', 1, c.vocab_size]);
+  f.presents.forEach((p, l) => {
+    g.output(p.k, `new_key.${l}`, dtype, ['B', H, 1, hd]);
+    g.output(p.v, `new_value.${l}`, dtype, ['B', H, 1, hd]);
+  });
   return g.toBytes();
 }

@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { type ModelConfig, headDim, paramSpecs } from './config.js';
 import { GraphRunError } from './errors.js';
-import { buildDecodeGraph, buildForwardGraph, buildTrainGraph } from './model-graph.js';
+import { buildForwardGraph, buildPrefillGraph, buildStepGraph, buildTrainGraph } from './model-graph.js';
 import type { FloatType } from './onnx-builder.js';
 import type { PackedBatch } from './batch.js';
 
@@ -37,7 +37,7 @@ export class ModelRunner {
     if (!s) {
       const bytes = kind === 'train' ? buildTrainGraph(this.config, this.dtype)
         : kind === 'forward' ? buildForwardGraph(this.config, this.dtype)
-          : buildDecodeGraph(this.config, this.dtype, kind === 'step');
+          : kind === 'prefill' ? buildPrefillGraph(this.config, this.dtype) : buildStepGraph(this.config, this.dtype);
       const ep = this.opts.executionProvider ?? 'cpu';
       s = ort.InferenceSession.create(bytes, {
         executionProviders: ep === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
@@ -118,24 +118,50 @@ export class ModelRunner {
     return { nll: out['nll']!.data as FloatArray, logits: out['logits']!.data as FloatArray };
   }
 
-  /** One decode call: prefill when past is null. Returns logits (B, S, V) and the new cache. */
-  async decode(params: FloatArray[], ids: BigInt64Array, B: number, S: number, positions: number[], mask: FloatArray,
-    past: ort.Tensor[] | null): Promise<{ logits: FloatArray; present: ort.Tensor[] }> {
+  /**
+   * Prefill over left-padded prompts (B, S): mask (B, 1, S, S), positions per token.
+   * Returns logits (B, S, V) and every layer's keys and values (B, H, S, hd).
+   */
+  async prefill(params: FloatArray[], ids: BigInt64Array, B: number, S: number, positions: ArrayLike<number>, mask: FloatArray):
+  Promise<{ logits: FloatArray; keys: FloatArray[]; values: FloatArray[] }> {
     const hd = headDim(this.config), L = this.config.num_hidden_layers;
     const { cos, sin } = this.rope(positions);
-    const PS = mask.length / (B * S);
-    const feeds: Record<string, ort.Tensor> = {
+    const out = await this.run('prefill', {
       ...this.paramFeeds(params),
       input_ids: new ort.Tensor('int64', ids, [B, S]),
-      attn_mask: new ort.Tensor(this.dtype, mask, [B, 1, S, PS]),
+      attn_mask: new ort.Tensor(this.dtype, mask, [B, 1, S, S]),
       rope_cos: new ort.Tensor(this.dtype, cos, [B, 1, S, hd]),
       rope_sin: new ort.Tensor(this.dtype, sin, [B, 1, S, hd]),
+    });
+    const keys: FloatArray[] = [], values: FloatArray[] = [];
+    for (let l = 0; l < L; l++) { keys.push(out[`present_key.${l}`]!.data as FloatArray); values.push(out[`present_value.${l}`]!.data as FloatArray); }
+    return { logits: out['logits']!.data as FloatArray, keys, values };
+  }
+
+  /**
+   * One decode step: token ids (B) at the given positions against the cache buffers
+   * keysT[l] (B, H, hd, T) and values[l] (B, H, T, hd), read in place; mask (B, 1, 1, T).
+   * Returns logits (B, V) and the new token's key and value (B, H, hd) per layer.
+   */
+  async step(params: FloatArray[], ids: BigInt64Array, positions: ArrayLike<number>, mask: FloatArray, T: number,
+    keysT: FloatArray[], values: FloatArray[]): Promise<{ logits: FloatArray; keys: FloatArray[]; values: FloatArray[] }> {
+    const H = this.config.num_attention_heads, hd = headDim(this.config), L = this.config.num_hidden_layers, B = ids.length;
+    const { cos, sin } = this.rope(positions);
+    const feeds: Record<string, ort.Tensor> = {
+      ...this.paramFeeds(params),
+      input_ids: new ort.Tensor('int64', ids, [B, 1]),
+      attn_mask: new ort.Tensor(this.dtype, mask, [B, 1, 1, T]),
+      rope_cos: new ort.Tensor(this.dtype, cos, [B, 1, 1, hd]),
+      rope_sin: new ort.Tensor(this.dtype, sin, [B, 1, 1, hd]),
     };
-    if (past) for (let l = 0; l < L; l++) { feeds[`past_key.${l}`] = past[2 * l]!; feeds[`past_value.${l}`] = past[2 * l + 1]!; }
-    const out = await this.run(past ? 'step' : 'prefill', feeds);
-    const present: ort.Tensor[] = [];
-    for (let l = 0; l < L; l++) present.push(out[`present_key.${l}`] as ort.Tensor, out[`present_value.${l}`] as ort.Tensor);
-    return { logits: out['logits']!.data as FloatArray, present };
+    for (let l = 0; l < L; l++) {
+      feeds[`cache_key_t.${l}`] = new ort.Tensor(this.dtype, keysT[l]!, [B, H, hd, T]);
+      feeds[`cache_value.${l}`] = new ort.Tensor(this.dtype, values[l]!, [B, H, T, hd]);
+    }
+    const out = await this.run('step', feeds);
+    const keys: FloatArray[] = [], vals: FloatArray[] = [];
+    for (let l = 0; l < L; l++) { keys.push(out[`new_key.${l}`]!.data as FloatArray); vals.push(out[`new_value.${l}`]!.data as FloatArray); }
+    return { logits: out['logits']!.data as FloatArray, keys, values: vals };
   }
 
   async dispose(): Promise<void> {
