@@ -82,21 +82,18 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
   let S = Lp; // rows of logits per batch entry in the last call
 
   // KV cache: one buffer pair per layer for the whole chunk, T slots (the prompt and every
-  // token fed back), keys transposed (B, H, hd, T) and values (B, H, T, hd). The step graph
-  // reads them in place; only the new token's key and value come back and are written here.
+  // token fed back), (B, H, T, hd). The step graph reads them in place; only the new token's
+  // key and value come back, and are written into their slot here.
   const H = c.num_attention_heads, hd = headDim(c), BH = B * H, L = c.num_hidden_layers;
   const T = Lp + o.maxNewTokens - 1;
-  const keysT: FloatArray[] = [], values: FloatArray[] = [];
+  const keys: FloatArray[] = [], values: FloatArray[] = [];
   for (let l = 0; l < L; l++) {
-    const kT = alloc(BH * hd * T), v = alloc(BH * T * hd), pk = pre.keys[l]!, pv = pre.values[l]!;
+    const k = alloc(BH * T * hd), v = alloc(BH * T * hd), pk = pre.keys[l]!, pv = pre.values[l]!;
     for (let bh = 0; bh < BH; bh++) {
-      for (let t = 0; t < Lp; t++) {
-        const src = (bh * Lp + t) * hd;
-        for (let j = 0; j < hd; j++) kT[(bh * hd + j) * T + t] = pk[src + j]!;
-        v.set(pv.subarray(src, src + hd), (bh * T + t) * hd);
-      }
+      k.set(pk.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * T * hd);
+      v.set(pv.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * T * hd);
     }
-    keysT.push(kT); values.push(v);
+    keys.push(k); values.push(v);
   }
   // (B, 1, 1, T): a row attends to its real prompt tokens and to every slot filled since.
   const stepMask = alloc(B * T).fill(MASKED);
@@ -119,11 +116,11 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
     // One step: the token just sampled goes into slot Lp + t, at position Lp + t - pads[b].
     const slot = Lp + t;
     for (let b = 0; b < B; b++) stepPos[b] = slot - pads[b]!;
-    const out = await runner.step(params, last, stepPos, stepMask, T, keysT, values);
+    const out = await runner.step(params, last, stepPos, stepMask, T, keys, values);
     for (let l = 0; l < L; l++) {
-      const kT = keysT[l]!, v = values[l]!, nk = out.keys[l]!, nv = out.values[l]!;
+      const k = keys[l]!, v = values[l]!, nk = out.keys[l]!, nv = out.values[l]!;
       for (let bh = 0; bh < BH; bh++) {
-        for (let j = 0; j < hd; j++) kT[(bh * hd + j) * T + slot] = nk[bh * hd + j]!;
+        k.set(nk.subarray(bh * hd, (bh + 1) * hd), (bh * T + slot) * hd);
         v.set(nv.subarray(bh * hd, (bh + 1) * hd), (bh * T + slot) * hd);
       }
     }

@@ -52,11 +52,10 @@ export function rotateHalfMatrix(hd: number, transpose: boolean): number[] {
 }
 
 /**
- * cache: one-token decode against preallocated buffers, keys transposed (B, H, hd, T) and
- * values (B, H, T, hd), with io.mask (B, 1, 1, T) marking the slots in use; presents are then
+ * cache: one-token decode against preallocated buffers, keys and values (B, H, T, hd), with io.mask (B, 1, 1, T) marking the slots in use; presents are then
  * the new token's keys and values. Without it, causal attention over the T given tokens.
  */
-export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?: { kT: string; v: string }[]): ForwardResult {
+export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?: { k: string; v: string }[]): ForwardResult {
   const C = c.hidden_size, H = c.num_attention_heads, hd = headDim(c), W = io.W;
   const shapeBTHd = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([H, hd])], { axis: 0 });
   const shapeNC = g.ints([-1, C]);
@@ -81,7 +80,10 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?
       // One new token against the cache buffers (read in place, never copied): scores over
       // the T cache slots (masked where empty or padding) and over the new key, one softmax.
       presents.push({ k: kr, v: vh });
-      const sc = g.add(g.mul(g.matmul(qr, cache[l]!.kT), scale), io.mask);            // (B, H, 1, T)
+      // K (B, H, T, hd) @ q as a column (B, H, hd, 1): the cache is the GEMM's unpacked left
+      // operand, the query the packed right one; reshaped back, the scores are (B, H, 1, T).
+      const qc = g.reshape(qr, g.ints([0, 0, -1, 1]));
+      const sc = g.add(g.mul(g.reshape(g.matmul(cache[l]!.k, qc), g.ints([0, 0, 1, -1])), scale), io.mask); // (B, H, 1, T)
       const sn = g.mul(g.reduceSum(g.mul(qr, kr), [-1], 1), scale);                    // (B, H, 1, 1)
       pr = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: -1 })], { axis: -1 });    // (B, H, 1, T+1)
       const pc = g.op('Slice', [pr, g.ints([0]), g.ints([-1]), g.ints([-1])]);
@@ -187,7 +189,7 @@ export function buildPrefillGraph(c: ModelConfig, dtype: FloatType): Uint8Array 
 
 /**
  * Decode step graph: one new token per row against preallocated cache buffers, which the
- * graph only reads (cache_key_t.<l> (B, H, hd, T) keys transposed, cache_value.<l> (B, H, T, hd)),
+ * graph only reads (cache_key.<l> and cache_value.<l>, (B, H, T, hd)),
  * so nothing proportional to the cache is copied per step. attn_mask (B, 1, 1, T) is 0 on the
  * slots a row attends to and MASKED elsewhere (left padding, slots not yet filled); the new
  * token always attends to itself. Outputs logits (B, 1, V) and the new token's key and value
@@ -203,9 +205,9 @@ export function buildStepGraph(c: ModelConfig, dtype: FloatType): Uint8Array {
     sin: g.input('rope_sin', dtype, ['B', 1, 1, hd]),
     W: {},
   };
-  const cache: { kT: string; v: string }[] = [];
+  const cache: { k: string; v: string }[] = [];
   for (let l = 0; l < c.num_hidden_layers; l++) {
-    cache.push({ kT: g.input(`cache_key_t.${l}`, dtype, ['B', H, hd, 'T']), v: g.input(`cache_value.${l}`, dtype, ['B', H, 'T', hd]) });
+    cache.push({ k: g.input(`cache_key.${l}`, dtype, ['B', H, 'T', hd]), v: g.input(`cache_value.${l}`, dtype, ['B', H, 'T', hd]) });
   }
   io.W = declareParams(g, c);
   const f = forwardBody(g, c, io, cache);

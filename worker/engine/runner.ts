@@ -72,16 +72,28 @@ export class ModelRunner {
     }
   }
 
+  private ropeTable: { cos: FloatArray; sin: FloatArray } | null = null;
+
   /** cos/sin for the given positions, HF convention: emb = cat(freqs, freqs). (len(pos), hd) each. */
   rope(positions: ArrayLike<number>): { cos: FloatArray; sin: FloatArray } {
-    const hd = headDim(this.config), half = hd / 2;
-    const cos = this.alloc(positions.length * hd), sin = this.alloc(positions.length * hd);
-    for (let i = 0; i < positions.length; i++) {
-      for (let j = 0; j < half; j++) {
-        const a = positions[i]! / Math.pow(this.config.rope_theta, (2 * j) / hd);
-        cos[i * hd + j] = cos[i * hd + j + half] = Math.cos(a);
-        sin[i * hd + j] = sin[i * hd + j + half] = Math.sin(a);
+    const hd = headDim(this.config), half = hd / 2, P = this.config.max_position_embeddings;
+    if (!this.ropeTable) { // every position the model allows, computed once
+      const cos = this.alloc(P * hd), sin = this.alloc(P * hd);
+      for (let i = 0; i < P; i++) {
+        for (let j = 0; j < half; j++) {
+          const a = i / Math.pow(this.config.rope_theta, (2 * j) / hd);
+          cos[i * hd + j] = cos[i * hd + j + half] = Math.cos(a);
+          sin[i * hd + j] = sin[i * hd + j + half] = Math.sin(a);
+        }
       }
+      this.ropeTable = { cos, sin };
+    }
+    const t = this.ropeTable, cos = this.alloc(positions.length * hd), sin = this.alloc(positions.length * hd);
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!;
+      if (!(Number.isInteger(p) && p >= 0 && p < P)) throw new RangeError(`rope: position ${p} is outside 0..${P - 1}`);
+      cos.set(t.cos.subarray(p * hd, (p + 1) * hd), i * hd);
+      sin.set(t.sin.subarray(p * hd, (p + 1) * hd), i * hd);
     }
     return { cos, sin };
   }
@@ -140,11 +152,11 @@ export class ModelRunner {
 
   /**
    * One decode step: token ids (B) at the given positions against the cache buffers
-   * keysT[l] (B, H, hd, T) and values[l] (B, H, T, hd), read in place; mask (B, 1, 1, T).
+   * keys[l] and values[l] (B, H, T, hd), read in place; mask (B, 1, 1, T).
    * Returns logits (B, V) and the new token's key and value (B, H, hd) per layer.
    */
   async step(params: FloatArray[], ids: BigInt64Array, positions: ArrayLike<number>, mask: FloatArray, T: number,
-    keysT: FloatArray[], values: FloatArray[]): Promise<{ logits: FloatArray; keys: FloatArray[]; values: FloatArray[] }> {
+    keys: FloatArray[], values: FloatArray[]): Promise<{ logits: FloatArray; keys: FloatArray[]; values: FloatArray[] }> {
     const H = this.config.num_attention_heads, hd = headDim(this.config), L = this.config.num_hidden_layers, B = ids.length;
     const { cos, sin } = this.rope(positions);
     const feeds: Record<string, ort.Tensor> = {
@@ -155,13 +167,13 @@ export class ModelRunner {
       rope_sin: new ort.Tensor(this.dtype, sin, [B, 1, 1, hd]),
     };
     for (let l = 0; l < L; l++) {
-      feeds[`cache_key_t.${l}`] = new ort.Tensor(this.dtype, keysT[l]!, [B, H, hd, T]);
+      feeds[`cache_key.${l}`] = new ort.Tensor(this.dtype, keys[l]!, [B, H, T, hd]);
       feeds[`cache_value.${l}`] = new ort.Tensor(this.dtype, values[l]!, [B, H, T, hd]);
     }
     const out = await this.run('step', feeds);
-    const keys: FloatArray[] = [], vals: FloatArray[] = [];
-    for (let l = 0; l < L; l++) { keys.push(out[`new_key.${l}`]!.data as FloatArray); vals.push(out[`new_value.${l}`]!.data as FloatArray); }
-    return { logits: out['logits']!.data as FloatArray, keys, values: vals };
+    const nk: FloatArray[] = [], nv: FloatArray[] = [];
+    for (let l = 0; l < L; l++) { nk.push(out[`new_key.${l}`]!.data as FloatArray); nv.push(out[`new_value.${l}`]!.data as FloatArray); }
+    return { logits: out['logits']!.data as FloatArray, keys: nk, values: nv };
   }
 
   async dispose(): Promise<void> {
