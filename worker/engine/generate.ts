@@ -119,9 +119,8 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
     const out = await runner.step(params, last, stepPos, stepMask, T, keys, values);
     for (let l = 0; l < L; l++) {
       const k = keys[l]!, v = values[l]!, nk = out.keys[l]!, nv = out.values[l]!;
-      for (let bh = 0; bh < BH; bh++) {
-        k.set(nk.subarray(bh * hd, (bh + 1) * hd), (bh * T + slot) * hd);
-        v.set(nv.subarray(bh * hd, (bh + 1) * hd), (bh * T + slot) * hd);
+      for (let bh = 0, src = 0; bh < BH; bh++) {
+        for (let j = 0, dst = (bh * T + slot) * hd; j < hd; j++, src++, dst++) { k[dst] = nk[src]!; v[dst] = nv[src]!; }
       }
     }
     for (let b = 0; b < B; b++) stepMask[b * T + slot] = 0;

@@ -56,10 +56,16 @@ export class ModelRunner {
     return s;
   }
 
+  private lastParamFeeds: { params: FloatArray[]; arrays: FloatArray[]; feeds: Record<string, ort.Tensor> } | null = null;
+
+  /** Tensors over the caller's weight arrays (no copy; reused while the same arrays are passed). */
   private paramFeeds(params: FloatArray[]): Record<string, ort.Tensor> {
+    const last = this.lastParamFeeds;
+    if (last && last.params === params && last.arrays.every((a, i) => a === params[i])) return last.feeds;
     const feeds: Record<string, ort.Tensor> = {};
     const specs = paramSpecs(this.config);
     specs.forEach((p, i) => { feeds[p.name] = new ort.Tensor(this.dtype, params[i]!, p.shape); });
+    this.lastParamFeeds = { params, arrays: params.slice(), feeds };
     return feeds;
   }
 
