@@ -21,7 +21,6 @@ export interface ForwardResult {
   logits: string;                      // (N, V)
   hf: string; rmsF: RmsSaved;          // final norm output and its saved values
   layers: LayerSaved[];
-  presents: { k: string; v: string }[];// (B, H, 1, hd) per layer, the step graph only
   shapeBTHd: string; rotT: () => string;   // R^T for the backward, created on first use
 }
 export interface GraphIO { ids: string; cos: string; sin: string; mask: string; W: Record<string, string> }
@@ -67,7 +66,6 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?
 
   let x = g.op('Gather', [W['model.embed_tokens.weight']!, g.reshape(io.ids, g.ints([-1]))], { axis: 0 }); // (N, C)
   const layers: LayerSaved[] = [];
-  const presents: { k: string; v: string }[] = [];
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `model.layers.${l}.`;
     const n1 = rmsNormForward(g, x, W[p + 'input_layernorm.weight']!, C, c.rms_norm_eps);
@@ -75,25 +73,9 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?
     const qr = rope(toHeads(g.gemm(h1, W[p + 'self_attn.q_proj.weight']!, 0, 1))); // (B, H, T, hd)
     const kr = rope(toHeads(g.gemm(h1, W[p + 'self_attn.k_proj.weight']!, 0, 1)));
     const vh = toHeads(g.gemm(h1, W[p + 'self_attn.v_proj.weight']!, 0, 1));
-    let pr: string, yh: string;
-    if (cache) {
-      // One new token against the cache buffers (read in place, never copied): scores over
-      // the T cache slots (masked where empty or padding) and over the new key, one softmax.
-      presents.push({ k: kr, v: vh });
-      // K (B, H, T, hd) @ q as a column (B, H, hd, 1): the cache is the GEMM's unpacked left
-      // operand, the query the packed right one; reshaped back, the scores are (B, H, 1, T).
-      const qc = g.reshape(qr, g.ints([0, 0, -1, 1]));
-      const sc = g.add(g.mul(g.reshape(g.matmul(cache[l]!.k, qc), g.ints([0, 0, 1, -1])), scale), io.mask); // (B, H, 1, T)
-      const sn = g.mul(g.reduceSum(g.mul(qr, kr), [-1], 1), scale);                    // (B, H, 1, 1)
-      pr = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: -1 })], { axis: -1 });    // (B, H, 1, T+1)
-      const pc = g.op('Slice', [pr, g.ints([0]), g.ints([-1]), g.ints([-1])]);
-      const pn = g.op('Slice', [pr, g.ints([-1]), g.ints([1 << 30]), g.ints([-1])]);
-      yh = g.add(g.matmul(pc, cache[l]!.v), g.mul(pn, vh));                            // (B, H, 1, hd)
-    } else {
-      const att = g.add(g.mul(g.matmul(qr, g.transpose(kr, [0, 1, 3, 2])), scale), io.mask); // (B, H, T, T)
-      pr = g.op('Softmax', [att], { axis: -1 });
-      yh = g.matmul(pr, vh);
-    }
+    const att = g.add(g.mul(g.matmul(qr, g.transpose(kr, [0, 1, 3, 2])), scale), io.mask); // (B, H, T, T)
+    const pr = g.op('Softmax', [att], { axis: -1 });
+    const yh = g.matmul(pr, vh);
     const y = g.reshape(g.transpose(yh, [0, 2, 1, 3]), shapeNC); // (N, C)
     const x1 = g.add(x, g.gemm(y, W[p + 'self_attn.o_proj.weight']!, 0, 1));
     const n2 = rmsNormForward(g, x1, W[p + 'post_attention_layernorm.weight']!, C, c.rms_norm_eps);
@@ -108,7 +90,7 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?
   }
   const nf = rmsNormForward(g, x, W['model.norm.weight']!, C, c.rms_norm_eps);
   const logits = g.gemm(nf.y, W['lm_head.weight']!, 0, 1);                 // (N, V)
-  return { logits, hf: nf.y, rmsF: nf.saved, layers, presents, shapeBTHd, rotT };
+  return { logits, hf: nf.y, rmsF: nf.saved, layers, shapeBTHd, rotT };
 }
 
 /** Inputs shared by the forward and training graphs. */
@@ -162,6 +144,62 @@ export function buildTrainGraph(c: ModelConfig, dtype: FloatType): Uint8Array {
 }
 
 /**
+ * The forward pass for sampling, where nothing is saved for a backward and every operator
+ * launch counts (a decode step is ~30 small ops per layer): RMSNorm as onnxruntime's fused
+ * SimplifiedLayerNormalization, residual adds folded into the projections' Gemm, and for one
+ * token per row (cache given) heads by reshape alone. With cache, attention runs over the
+ * cache buffers, keys and values (B, H, T, hd) masked by io.mask (B, 1, 1, T), plus the new
+ * token itself; without, causal attention over the S given tokens.
+ */
+function decodeBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?: { k: string; v: string }[]): { logits: string; keys: string[]; values: string[] } {
+  const C = c.hidden_size, H = c.num_attention_heads, hd = headDim(c), W = io.W;
+  const norm = (x: string, gain: string) => g.op('SimplifiedLayerNormalization', [x, gain], { axis: -1, epsilon: { f: c.rms_norm_eps } });
+  const proj = (x: string, w: string, residual?: string) => g.op('Gemm', residual ? [x, w, residual] : [x, w], { transB: 1 });
+  const rot = g.constant(rotateHalfMatrix(hd, false), [hd, hd]);
+  const rope = (t: string) => g.add(g.mul(t, io.cos), g.mul(g.matmul(t, rot), io.sin));
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  const shapeBTHd = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([H, hd])], { axis: 0 });
+  const toHeads = cache
+    ? (t: string) => g.reshape(t, g.ints([-1, H, 1, hd]))                              // (B, C) -> (B, H, 1, hd)
+    : (t: string) => g.transpose(g.reshape(t, shapeBTHd), [0, 2, 1, 3]);               // (N, C) -> (B, H, S, hd)
+  const fromHeads = cache
+    ? (t: string) => g.reshape(t, g.ints([-1, C]))
+    : (t: string) => g.reshape(g.transpose(t, [0, 2, 1, 3]), g.ints([-1, C]));
+
+  let x = g.op('Gather', [W['model.embed_tokens.weight']!, g.reshape(io.ids, g.ints([-1]))], { axis: 0 }); // (N, C)
+  const keys: string[] = [], values: string[] = [];
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`;
+    const h1 = norm(x, W[p + 'input_layernorm.weight']!);
+    const q = g.mul(rope(toHeads(proj(h1, W[p + 'self_attn.q_proj.weight']!))), scale); // (B, H, S, hd), pre-scaled
+    const k = rope(toHeads(proj(h1, W[p + 'self_attn.k_proj.weight']!)));
+    const v = toHeads(proj(h1, W[p + 'self_attn.v_proj.weight']!));
+    keys.push(k); values.push(v);
+    let yh: string;
+    if (cache) {
+      // K (B, H, T, hd) @ q as a column (B, H, hd, 1): the cache is the GEMM's unpacked left
+      // operand, read in place; reshaped back, the scores are (B, H, 1, T). The new token's
+      // own score joins them for one softmax, and its value is weighed in separately.
+      const sc = g.add(g.reshape(g.matmul(cache[l]!.k, g.reshape(q, g.ints([0, 0, -1, 1]))), g.ints([0, 0, 1, -1])), io.mask);
+      const sn = g.reduceSum(g.mul(q, k), [-1], 1);                                   // (B, H, 1, 1)
+      const pr = g.op('Softmax', [g.op('Concat', [sc, sn], { axis: -1 })], { axis: -1 }); // (B, H, 1, T+1)
+      const pc = g.op('Slice', [pr, g.ints([0]), g.ints([-1]), g.ints([-1])]);
+      const pn = g.op('Slice', [pr, g.ints([-1]), g.ints([1 << 30]), g.ints([-1])]);
+      yh = g.add(g.matmul(pc, cache[l]!.v), g.mul(pn, v));                             // (B, H, 1, hd)
+    } else {
+      const pr = g.op('Softmax', [g.add(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), io.mask)], { axis: -1 });
+      yh = g.matmul(pr, v);                                                             // (B, H, S, hd)
+    }
+    const x1 = proj(fromHeads(yh), W[p + 'self_attn.o_proj.weight']!, x);
+    const h2 = norm(x1, W[p + 'post_attention_layernorm.weight']!);
+    const a = proj(h2, W[p + 'mlp.gate_proj.weight']!);
+    const m = g.mul(g.mul(a, g.op('Sigmoid', [a])), proj(h2, W[p + 'mlp.up_proj.weight']!));
+    x = proj(m, W[p + 'mlp.down_proj.weight']!, x1);
+  }
+  return { logits: proj(norm(x, W['model.norm.weight']!), W['lm_head.weight']!), keys, values };
+}
+
+/**
  * Prefill graph: the (left-padded) prompts in one call. The caller supplies per-row rotary
  * tables (B, 1, S, hd) and the additive mask (B, 1, S, S), which is how left padding and
  * per-row positions are expressed. Outputs logits (B, S, V) and every layer's keys and
@@ -177,13 +215,13 @@ export function buildPrefillGraph(c: ModelConfig, dtype: FloatType): Uint8Array 
     sin: g.input('rope_sin', dtype, ['B', 1, 'S', hd]),
     W: declareParams(g, c),
   };
-  const f = forwardBody(g, c, io);
+  const f = decodeBody(g, c, io);
   const shapeBSV = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([c.vocab_size])], { axis: 0 });
   g.output(g.reshape(f.logits, shapeBSV), 'logits', dtype, ['B', 'S', c.vocab_size]);
-  f.layers.forEach((L, l) => {
-    g.output(L.kr, `present_key.${l}`, dtype, ['B', H, 'S', hd]);
-    g.output(L.vh, `present_value.${l}`, dtype, ['B', H, 'S', hd]);
-  });
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    g.output(f.keys[l]!, `present_key.${l}`, dtype, ['B', H, 'S', hd]);
+    g.output(f.values[l]!, `present_value.${l}`, dtype, ['B', H, 'S', hd]);
+  }
   return g.toBytes();
 }
 
@@ -210,12 +248,11 @@ export function buildStepGraph(c: ModelConfig, dtype: FloatType): Uint8Array {
     cache.push({ k: g.input(`cache_key.${l}`, dtype, ['B', H, 'T', hd]), v: g.input(`cache_value.${l}`, dtype, ['B', H, 'T', hd]) });
   }
   io.W = declareParams(g, c);
-  const f = forwardBody(g, c, io, cache);
-  const shapeBSV = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([c.vocab_size])], { axis: 0 });
-  g.output(g.reshape(f.logits, shapeBSV), 'logits', dtype, ['B', 1, c.vocab_size]);
-  f.presents.forEach((p, l) => {
-    g.output(p.k, `new_key.${l}`, dtype, ['B', H, 1, hd]);
-    g.output(p.v, `new_value.${l}`, dtype, ['B', H, 1, hd]);
-  });
+  const f = decodeBody(g, c, io, cache);
+  g.output(g.reshape(f.logits, g.ints([-1, 1, c.vocab_size])), 'logits', dtype, ['B', 1, c.vocab_size]);
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    g.output(f.keys[l]!, `new_key.${l}`, dtype, ['B', H, 1, hd]);
+    g.output(f.values[l]!, `new_value.${l}`, dtype, ['B', H, 1, hd]);
+  }
   return g.toBytes();
 }
