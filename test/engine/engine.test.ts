@@ -12,10 +12,11 @@ import { paramSpecs } from '../../worker/engine/config.js';
 import { ModelRunner } from '../../worker/engine/runner.js';
 
 const tokenizer = new CharTokenizer('abcdefghijklmnopqrstuvwxyz :=0123456789');
-const config: ModelConfig = {
+const baseConfig: ModelConfig = {
   vocab_size: tokenizer.vocabSize, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
   max_position_embeddings: 32, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true,
 };
+const config = baseConfig;
 
 /** SFT example: prompt tokens weigh 0, completion tokens (and EOS) weigh 1. */
 function sft(prompt: string, completion: string): Example {
@@ -62,13 +63,16 @@ describe('Engine', () => {
   });
 
   it('greedy decoding with the KV cache picks the argmax of a from-scratch forward pass at every step, batched or alone', async () => {
+    // 70 new tokens: the cache buffers grow past their first blocks of slots mid-generation.
+    const config = { ...baseConfig, max_position_embeddings: 96 }, maxNewTokens = 70;
     const engine = await Engine.create({ config, tokenizer, seed: 5, threads: 1 });
     const p = engine.getParameters();
     let s = 7;
     for (const v of Object.values(p)) for (let i = 0; i < v.length; i++) { s = (s * 16807) % 2147483647; v[i] = v[i]! * 10 + (s / 2147483647 - 0.5) * 0.5; }
     engine.setParameters(p);
     const prompts = [[1, 5, 6, 7, 8, 9, 10, 11, 12], [1, 30], [1, 20, 21, 22, 23]];
-    const gen = await engine.generate(prompts, { maxNewTokens: 14, temperature: 0, seed: 0, stopAtEos: false });
+    const gen = await engine.generate(prompts, { maxNewTokens, temperature: 0, seed: 0, stopAtEos: false });
+    expect(gen.tokens.map((t) => t.length)).toEqual([maxNewTokens, maxNewTokens, maxNewTokens]);
     const V = config.vocab_size;
     // The runner's plain forward graph (no cache, no padding), one sequence at a time.
     const runner = new ModelRunner(config, 'float32', { threads: 1 });
@@ -86,7 +90,7 @@ describe('Engine', () => {
       }
       distinct += new Set(gen.tokens[b]).size;
       // The same prompt alone (no left padding) decodes to the same tokens.
-      const alone = await engine.generate([prompts[b]!], { maxNewTokens: 14, temperature: 0, seed: 0, stopAtEos: false });
+      const alone = await engine.generate([prompts[b]!], { maxNewTokens, temperature: 0, seed: 0, stopAtEos: false });
       expect(alone.tokens[0]).toEqual(gen.tokens[b]);
     }
     expect(distinct).toBeGreaterThan(6); // not a constant output, so the comparison means something

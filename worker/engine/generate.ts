@@ -11,6 +11,9 @@ import { MASKED, type FloatArray, type ModelRunner } from './runner.js';
 import { sampleToken } from './sampler.js';
 import type { Tokenizer } from './tokenizer.js';
 
+/** KV cache capacity grows in blocks of this many slots. */
+const CACHE_BLOCK = 32;
+
 export interface GenerateOptions {
   maxNewTokens: number;
   temperature: number;     // 0 = greedy
@@ -81,23 +84,38 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
   let logits = pre.logits;
   let S = Lp; // rows of logits per batch entry in the last call
 
-  // KV cache: one buffer pair per layer for the whole chunk, T slots (the prompt and every
-  // token fed back), (B, H, T, hd). The step graph reads them in place; only the new token's
-  // key and value come back, and are written into their slot here.
+  // KV cache: one buffer pair per layer, (B, H, cap, hd), holding the prompt and every token
+  // fed back. The step graph reads them in place, all cap slots, masked beyond the filled
+  // ones; only the new token's key and value come back, written into their slot here. cap
+  // grows in blocks of CACHE_BLOCK slots (a copy per block), so a step reads about as many
+  // slots as are filled rather than the chunk's maximum.
   const H = c.num_attention_heads, hd = headDim(c), BH = B * H, L = c.num_hidden_layers;
-  const T = Lp + o.maxNewTokens - 1;
-  const keys: FloatArray[] = [], values: FloatArray[] = [];
+  const maxSlots = Lp + o.maxNewTokens - 1;
+  let cap = 0;
+  let keys: FloatArray[] = [], values: FloatArray[] = [];
+  let stepMask = alloc(0); // (B, 1, 1, cap): 0 on a row's real prompt tokens and every slot filled since
+  const grow = (slots: number) => {
+    const n = Math.min(maxSlots, Math.ceil(slots / CACHE_BLOCK) * CACHE_BLOCK);
+    const relayout = (a: FloatArray, row: number, nrow: number, rows: number, fill: number) => {
+      const out = alloc(rows * nrow);
+      if (fill !== 0) out.fill(fill);
+      for (let r = 0; r < rows; r++) out.set(a.subarray(r * row, r * row + Math.min(row, nrow)), r * nrow);
+      return out;
+    };
+    keys = keys.length ? keys.map((k) => relayout(k, cap * hd, n * hd, BH, 0)) : Array.from({ length: L }, () => alloc(BH * n * hd));
+    values = values.length ? values.map((v) => relayout(v, cap * hd, n * hd, BH, 0)) : Array.from({ length: L }, () => alloc(BH * n * hd));
+    stepMask = relayout(stepMask, cap, n, B, MASKED);
+    cap = n;
+  };
+  grow(Lp + 1);
   for (let l = 0; l < L; l++) {
-    const k = alloc(BH * T * hd), v = alloc(BH * T * hd), pk = pre.keys[l]!, pv = pre.values[l]!;
+    const pk = pre.keys[l]!, pv = pre.values[l]!;
     for (let bh = 0; bh < BH; bh++) {
-      k.set(pk.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * T * hd);
-      v.set(pv.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * T * hd);
+      keys[l]!.set(pk.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * cap * hd);
+      values[l]!.set(pv.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * cap * hd);
     }
-    keys.push(k); values.push(v);
   }
-  // (B, 1, 1, T): a row attends to its real prompt tokens and to every slot filled since.
-  const stepMask = alloc(B * T).fill(MASKED);
-  for (let b = 0; b < B; b++) stepMask.fill(0, b * T + pads[b]!, b * T + Lp);
+  for (let b = 0; b < B; b++) stepMask.fill(0, b * cap + pads[b]!, b * cap + Lp);
 
   const done = new Array<boolean>(B).fill(false);
   const last = new BigInt64Array(B).fill(BigInt(tok.pad));
@@ -116,14 +134,15 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
     // One step: the token just sampled goes into slot Lp + t, at position Lp + t - pads[b].
     const slot = Lp + t;
     for (let b = 0; b < B; b++) stepPos[b] = slot - pads[b]!;
-    const out = await runner.step(params, last, stepPos, stepMask, T, keys, values);
+    if (slot >= cap) grow(slot + 1);
+    const out = await runner.step(params, last, stepPos, stepMask, cap, keys, values);
     for (let l = 0; l < L; l++) {
       const k = keys[l]!, v = values[l]!, nk = out.keys[l]!, nv = out.values[l]!;
       for (let bh = 0, src = 0; bh < BH; bh++) {
-        for (let j = 0, dst = (bh * T + slot) * hd; j < hd; j++, src++, dst++) { k[dst] = nk[src]!; v[dst] = nv[src]!; }
+        for (let j = 0, dst = (bh * cap + slot) * hd; j < hd; j++, src++, dst++) { k[dst] = nk[src]!; v[dst] = nv[src]!; }
       }
     }
-    for (let b = 0; b < B; b++) stepMask[b * T + slot] = 0;
+    for (let b = 0; b < B; b++) stepMask[b * cap + slot] = 0;
     logits = out.logits;
     S = 1;
   }
