@@ -87,35 +87,39 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
   // KV cache: one buffer pair per layer, (B, H, cap, hd), holding the prompt and every token
   // fed back. The step graph reads them in place, all cap slots, masked beyond the filled
   // ones; only the new token's key and value come back, written into their slot here. cap
-  // grows in blocks of CACHE_BLOCK slots (a copy per block), so a step reads about as many
-  // slots as are filled rather than the chunk's maximum.
+  // grows in blocks of CACHE_BLOCK slots, re-laid out in place, so a step reads about as many
+  // slots as are filled rather than the chunk's maximum. The buffers are the runner's, reused
+  // across calls (allocating and faulting in tens of MB per chunk cost more than the copies).
   const H = c.num_attention_heads, hd = headDim(c), BH = B * H, L = c.num_hidden_layers;
   const maxSlots = Lp + o.maxNewTokens - 1;
-  let cap = 0;
-  let keys: FloatArray[] = [], values: FloatArray[] = [];
-  let stepMask = alloc(0); // (B, 1, 1, cap): 0 on a row's real prompt tokens and every slot filled since
-  const grow = (slots: number) => {
-    const n = Math.min(maxSlots, Math.ceil(slots / CACHE_BLOCK) * CACHE_BLOCK);
-    const relayout = (a: FloatArray, row: number, nrow: number, rows: number, fill: number) => {
-      const out = alloc(rows * nrow);
-      if (fill !== 0) out.fill(fill);
-      for (let r = 0; r < rows; r++) out.set(a.subarray(r * row, r * row + Math.min(row, nrow)), r * nrow);
-      return out;
-    };
-    keys = keys.length ? keys.map((k) => relayout(k, cap * hd, n * hd, BH, 0)) : Array.from({ length: L }, () => alloc(BH * n * hd));
-    values = values.length ? values.map((v) => relayout(v, cap * hd, n * hd, BH, 0)) : Array.from({ length: L }, () => alloc(BH * n * hd));
-    stepMask = relayout(stepMask, cap, n, B, MASKED);
-    cap = n;
-  };
-  grow(Lp + 1);
+  const bufK = Array.from({ length: L }, (_, l) => runner.scratch(`key.${l}`, BH * maxSlots * hd));
+  const bufV = Array.from({ length: L }, (_, l) => runner.scratch(`value.${l}`, BH * maxSlots * hd));
+  let cap = Math.min(maxSlots, Math.ceil((Lp + 1) / CACHE_BLOCK) * CACHE_BLOCK);
   for (let l = 0; l < L; l++) {
-    const pk = pre.keys[l]!, pv = pre.values[l]!;
+    const pk = pre.keys[l]!, pv = pre.values[l]!, k = bufK[l]!, v = bufV[l]!;
     for (let bh = 0; bh < BH; bh++) {
-      keys[l]!.set(pk.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * cap * hd);
-      values[l]!.set(pv.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * cap * hd);
+      k.set(pk.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * cap * hd);
+      v.set(pv.subarray(bh * Lp * hd, (bh + 1) * Lp * hd), bh * cap * hd);
+      k.fill(0, (bh * cap + Lp) * hd, (bh + 1) * cap * hd); // stale values from an earlier call stay out of 0 * x
+      v.fill(0, (bh * cap + Lp) * hd, (bh + 1) * cap * hd);
     }
   }
+  // (B, 1, 1, cap): 0 on a row's real prompt tokens and on every slot filled since.
+  let stepMask = alloc(B * cap).fill(MASKED);
   for (let b = 0; b < B; b++) stepMask.fill(0, b * cap + pads[b]!, b * cap + Lp);
+  const grow = () => {
+    const n = Math.min(maxSlots, cap + CACHE_BLOCK);
+    for (const a of [...bufK, ...bufV]) {
+      for (let r = BH - 1; r >= 0; r--) { // last row first: destinations never overrun unread rows
+        a.copyWithin(r * n * hd, r * cap * hd, (r + 1) * cap * hd);
+        a.fill(0, (r * n + cap) * hd, (r + 1) * n * hd);
+      }
+    }
+    const m = alloc(B * n).fill(MASKED);
+    for (let b = 0; b < B; b++) m.set(stepMask.subarray(b * cap, (b + 1) * cap), b * n);
+    stepMask = m;
+    cap = n;
+  };
 
   const done = new Array<boolean>(B).fill(false);
   const last = new BigInt64Array(B).fill(BigInt(tok.pad));
@@ -134,10 +138,10 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
     // One step: the token just sampled goes into slot Lp + t, at position Lp + t - pads[b].
     const slot = Lp + t;
     for (let b = 0; b < B; b++) stepPos[b] = slot - pads[b]!;
-    if (slot >= cap) grow(slot + 1);
-    const out = await runner.step(params, last, stepPos, stepMask, cap, keys, values);
+    if (slot >= cap) grow();
+    const out = await runner.step(params, last, stepPos, stepMask, cap, bufK, bufV);
     for (let l = 0; l < L; l++) {
-      const k = keys[l]!, v = values[l]!, nk = out.keys[l]!, nv = out.values[l]!;
+      const k = bufK[l]!, v = bufV[l]!, nk = out.keys[l]!, nv = out.values[l]!;
       for (let bh = 0, src = 0; bh < BH; bh++) {
         for (let j = 0, dst = (bh * cap + slot) * hd; j < hd; j++, src++, dst++) { k[dst] = nk[src]!; v[dst] = nv[src]!; }
       }

@@ -23,6 +23,15 @@ export class ModelRunner {
     this.names = paramSpecs(config).map((p) => p.name);
   }
 
+  private scratchBuffers = new Map<string, FloatArray>();
+
+  /** A buffer of at least n elements kept for reuse under `key` while the runner lives; contents unspecified. */
+  scratch(key: string, n: number): FloatArray {
+    let b = this.scratchBuffers.get(key);
+    if (!b || b.length < n) { b = this.alloc(n); this.scratchBuffers.set(key, b); }
+    return b;
+  }
+
   private alloc(n: number): FloatArray {
     return this.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   }
@@ -158,7 +167,8 @@ export class ModelRunner {
 
   /**
    * One decode step: token ids (B) at the given positions against the cache buffers
-   * keys[l] and values[l] (B, H, T, hd), read in place; mask (B, 1, 1, T).
+   * keys[l] and values[l] (B, H, T, hd; their first B*H*T*hd elements), read in place;
+   * mask (B, 1, 1, T).
    * Returns logits (B, V) and the new token's key and value (B, H, hd) per layer.
    */
   async step(params: FloatArray[], ids: BigInt64Array, positions: ArrayLike<number>, mask: FloatArray, T: number,
@@ -173,8 +183,8 @@ export class ModelRunner {
       rope_sin: new ort.Tensor(this.dtype, sin, [B, 1, 1, hd]),
     };
     for (let l = 0; l < L; l++) {
-      feeds[`cache_key.${l}`] = new ort.Tensor(this.dtype, keys[l]!, [B, H, T, hd]);
-      feeds[`cache_value.${l}`] = new ort.Tensor(this.dtype, values[l]!, [B, H, T, hd]);
+      feeds[`cache_key.${l}`] = new ort.Tensor(this.dtype, keys[l]!.subarray(0, B * H * T * hd), [B, H, T, hd]);
+      feeds[`cache_value.${l}`] = new ort.Tensor(this.dtype, values[l]!.subarray(0, B * H * T * hd), [B, H, T, hd]);
     }
     const out = await this.run('step', feeds);
     const nk: FloatArray[] = [], nv: FloatArray[] = [];
@@ -185,6 +195,7 @@ export class ModelRunner {
   async dispose(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    this.scratchBuffers.clear();
     for (const s of all) await (await s.catch(() => null))?.release();
   }
 }
