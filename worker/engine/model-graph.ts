@@ -2,8 +2,9 @@
 // causal multi-head attention, SwiGLU MLP, no biases. One definition, three graphs: forward
 // (per-token NLL + logits), training (forward + the hand-derived backward in backward.ts,
 // gradients as outputs), and decode (a prefill, then one step per token against KV cache
-// buffers). Weights are graph inputs so the optimizer can update them between runs; B and T are symbolic, so one session serves all
-// shapes. Activations are kept 2-D, (N, C) with N = B*T, except inside attention.
+// buffers, on a leaner inference-only body). Weights are graph inputs so the optimizer can
+// update them between runs; B and T are symbolic, so one session serves all shapes.
+// Activations are kept 2-D, (N, C) with N = B*T, except inside attention.
 import { type ModelConfig, headDim, paramSpecs } from './config.js';
 import { GraphBuilder, type FloatType } from './onnx-builder.js';
 import { buildBackward } from './backward.js';
@@ -50,11 +51,7 @@ export function rotateHalfMatrix(hd: number, transpose: boolean): number[] {
   return R;
 }
 
-/**
- * cache: one-token decode against preallocated buffers, keys and values (B, H, T, hd), with io.mask (B, 1, 1, T) marking the slots in use; presents are then
- * the new token's keys and values. Without it, causal attention over the T given tokens.
- */
-export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?: { k: string; v: string }[]): ForwardResult {
+export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO): ForwardResult {
   const C = c.hidden_size, H = c.num_attention_heads, hd = headDim(c), W = io.W;
   const shapeBTHd = g.op('Concat', [g.op('Shape', [io.ids]), g.ints([H, hd])], { axis: 0 });
   const shapeNC = g.ints([-1, C]);
@@ -75,8 +72,7 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO, cache?
     const vh = toHeads(g.gemm(h1, W[p + 'self_attn.v_proj.weight']!, 0, 1));
     const att = g.add(g.mul(g.matmul(qr, g.transpose(kr, [0, 1, 3, 2])), scale), io.mask); // (B, H, T, T)
     const pr = g.op('Softmax', [att], { axis: -1 });
-    const yh = g.matmul(pr, vh);
-    const y = g.reshape(g.transpose(yh, [0, 2, 1, 3]), shapeNC); // (N, C)
+    const y = g.reshape(g.transpose(g.matmul(pr, vh), [0, 2, 1, 3]), shapeNC); // (N, C)
     const x1 = g.add(x, g.gemm(y, W[p + 'self_attn.o_proj.weight']!, 0, 1));
     const n2 = rmsNormForward(g, x1, W[p + 'post_attention_layernorm.weight']!, C, c.rms_norm_eps);
     const h2 = n2.y;
@@ -227,8 +223,8 @@ export function buildPrefillGraph(c: ModelConfig, dtype: FloatType): Uint8Array 
 
 /**
  * Decode step graph: one new token per row against preallocated cache buffers, which the
- * graph only reads (cache_key.<l> and cache_value.<l>, (B, H, T, hd)),
- * so nothing proportional to the cache is copied per step. attn_mask (B, 1, 1, T) is 0 on the
+ * graph only reads (cache_key.<l> and cache_value.<l>, (B, H, T, hd)), so nothing
+ * proportional to the cache is copied per step. attn_mask (B, 1, 1, T) is 0 on the
  * slots a row attends to and MASKED elsewhere (left padding, slots not yet filled); the new
  * token always attends to itself. Outputs logits (B, 1, V) and the new token's key and value
  * (B, H, 1, hd) per layer, which the caller writes into its buffers.
