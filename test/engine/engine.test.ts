@@ -62,6 +62,32 @@ describe('Engine', () => {
     await engine.dispose();
   });
 
+  it('rows that stop at EOS leave the batch and the others decode on as they would alone', async () => {
+    const engine = await Engine.create({ config, tokenizer, seed: 3, threads: 1 });
+    const p = engine.getParameters();
+    let s = 1;
+    for (const v of Object.values(p)) for (let i = 0; i < v.length; i++) { s = (s * 16807) % 2147483647; v[i] = v[i]! * 10 + (s / 2147483647 - 0.5) * 0.5; }
+    // EOS's (tied) embedding along the others' mean makes it likely enough that rows stop at different steps.
+    const E = p['model.embed_tokens.weight']!, C = config.hidden_size;
+    for (let j = 0; j < C; j++) { let m = 0; for (let r = 0; r < config.vocab_size; r++) m += E[r * C + j]!; E[tokenizer.eos * C + j] = (m / config.vocab_size) * 11; }
+    engine.setParameters(p);
+    const prompts = Array.from({ length: 10 }, (_, i) => [1, ...Array.from({ length: 1 + (i % 5) }, (_, k) => 5 + ((i * 7 + k * 3) % 30))]);
+    const gen = await engine.generate(prompts, { maxNewTokens: 20, temperature: 1, seed: 9 });
+    const lengths = gen.tokens.map((t) => t.length);
+    expect(new Set(lengths).size).toBeGreaterThan(4);        // rows stop at many different steps
+    expect(lengths.filter((n) => n < 20).length).toBeGreaterThan(5);
+    for (let b = 0; b < prompts.length; b++) {
+      if (lengths[b]! < 20) expect(gen.tokens[b]!.at(-1)).toBe(tokenizer.eos);
+      expect(gen.tokens[b]!.slice(0, -1)).not.toContain(tokenizer.eos);
+      // Every token's log-probability is the one its own sequence gives it from scratch.
+      const tokens = [...prompts[b]!, ...gen.tokens[b]!];
+      const ex = gen.tokens[b]!.map((_, k) => ({ tokens, weights: tokens.map((_, i) => (i === prompts[b]!.length + k ? 1 : 0)) }));
+      const { nll } = await engine.score(ex);
+      nll.forEach((n, k) => expect(Math.abs(n + gen.logprobs[b]![k]!), `row ${b} token ${k}`).toBeLessThan(2e-4));
+    }
+    await engine.dispose();
+  });
+
   it('greedy decoding with the KV cache picks the argmax of a from-scratch forward pass at every step, batched or alone', async () => {
     // 70 new tokens: the cache buffers grow past their first blocks of slots mid-generation.
     const config = { ...baseConfig, max_position_embeddings: 96 }, maxNewTokens = 70;

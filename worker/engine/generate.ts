@@ -107,46 +107,64 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
   // (B, 1, 1, cap): 0 on a row's real prompt tokens and on every slot filled since.
   let stepMask = alloc(B * cap).fill(MASKED);
   for (let b = 0; b < B; b++) stepMask.fill(0, b * cap + pads[b]!, b * cap + Lp);
+  // The batch shrinks as rows finish (EOS): `rows` maps batch index -> prompt index, and the
+  // finished rows' cache, mask and positions are squeezed out once enough of them pile up.
+  let rows = prompts.map((_, b) => b), nb = B;
   const grow = () => {
     const n = Math.min(maxSlots, cap + CACHE_BLOCK);
     for (const a of [...bufK, ...bufV]) {
-      for (let r = BH - 1; r >= 0; r--) { // last row first: destinations never overrun unread rows
+      for (let r = nb * H - 1; r >= 0; r--) { // last row first: destinations never overrun unread rows
         a.copyWithin(r * n * hd, r * cap * hd, (r + 1) * cap * hd);
         a.fill(0, (r * n + cap) * hd, (r + 1) * n * hd);
       }
     }
-    const m = alloc(B * n).fill(MASKED);
-    for (let b = 0; b < B; b++) m.set(stepMask.subarray(b * cap, (b + 1) * cap), b * n);
+    const m = alloc(nb * n).fill(MASKED);
+    for (let i = 0; i < nb; i++) m.set(stepMask.subarray(i * cap, (i + 1) * cap), i * n);
     stepMask = m;
     cap = n;
   };
+  const compact = (keep: number[]) => { // batch indices to keep, ascending
+    const blk = H * cap * hd;
+    for (const a of [...bufK, ...bufV]) keep.forEach((i, j) => { if (i !== j) a.copyWithin(j * blk, i * blk, (i + 1) * blk); });
+    keep.forEach((i, j) => { if (i !== j) stepMask.copyWithin(j * cap, i * cap, (i + 1) * cap); });
+    stepMask = stepMask.subarray(0, keep.length * cap);
+    rows = keep.map((i) => rows[i]!);
+    nb = keep.length;
+  };
 
   const done = new Array<boolean>(B).fill(false);
-  const last = new BigInt64Array(B).fill(BigInt(tok.pad));
-  const stepPos = new Array<number>(B);
+  let last = new BigInt64Array(B);
+  let finished = 0; // rows of the current batch done since the last compaction
   for (let t = 0; t < o.maxNewTokens; t++) {
     throwIfAborted(o.signal, 'generate');
-    for (let b = 0; b < B; b++) {
+    for (let i = 0; i < nb; i++) {
+      const b = rows[i]!;
       if (done[b]) continue;
-      const row = logits.subarray(((b + 1) * S - 1) * V, (b + 1) * S * V);
+      const row = logits.subarray(((i + 1) * S - 1) * V, (i + 1) * S * V);
       const { token, logprob } = sampleToken(row, o, rng);
       tokens[b]!.push(token); logprobs[b]!.push(logprob);
-      last[b] = BigInt(token);
-      if (token === tok.eos && (o.stopAtEos ?? true)) done[b] = true;
+      last[i] = BigInt(token);
+      if (token === tok.eos && (o.stopAtEos ?? true)) { done[b] = true; finished++; }
     }
-    if (done.every(Boolean) || t === o.maxNewTokens - 1) break;
+    if (finished === nb || t === o.maxNewTokens - 1) break;
+    if (finished * 8 >= nb) { // an eighth of the batch is idle: drop those rows
+      const keep: number[] = [];
+      for (let i = 0; i < nb; i++) if (!done[rows[i]!]) keep.push(i);
+      last = BigInt64Array.from(keep, (i) => last[i]!);
+      compact(keep);
+      finished = 0;
+    }
     // One step: the token just sampled goes into slot Lp + t, at position Lp + t - pads[b].
     const slot = Lp + t;
-    for (let b = 0; b < B; b++) stepPos[b] = slot - pads[b]!;
     if (slot >= cap) grow();
-    const out = await runner.step(params, last, stepPos, stepMask, cap, bufK, bufV);
+    const out = await runner.step(params, last, rows.map((b) => slot - pads[b]!), stepMask, cap, bufK, bufV);
     for (let l = 0; l < L; l++) {
       const k = bufK[l]!, v = bufV[l]!, nk = out.keys[l]!, nv = out.values[l]!;
-      for (let bh = 0, src = 0; bh < BH; bh++) {
+      for (let bh = 0, src = 0; bh < nb * H; bh++) {
         for (let j = 0, dst = (bh * cap + slot) * hd; j < hd; j++, src++, dst++) { k[dst] = nk[src]!; v[dst] = nv[src]!; }
       }
     }
-    for (let b = 0; b < B; b++) stepMask[b * cap + slot] = 0;
+    for (let i = 0; i < nb; i++) stepMask[i * cap + slot] = 0;
     logits = out.logits;
     S = 1;
   }
