@@ -120,6 +120,11 @@ describe('Engine', () => {
       expect(alone.tokens[0]).toEqual(gen.tokens[b]);
     }
     expect(distinct).toBeGreaterThan(6); // not a constant output, so the comparison means something
+    // Two calls in flight on one engine do not share cache buffers.
+    const greedy = { maxNewTokens, temperature: 0, seed: 0, stopAtEos: false };
+    const [both, one] = await Promise.all([engine.generate(prompts, greedy), engine.generate([prompts[1]!], greedy)]);
+    expect(both.tokens).toEqual(gen.tokens);
+    expect(one.tokens[0]).toEqual(gen.tokens[1]);
     await runner.dispose();
     await engine.dispose();
   });

@@ -7,7 +7,7 @@ import { type ModelConfig, headDim } from './config.js';
 import { InvalidInputError, SequenceTooLongError, throwIfAborted } from './errors.js';
 import { flopsForSequences } from './flops.js';
 import { Rng } from './rng.js';
-import { MASKED, type FloatArray, type ModelRunner } from './runner.js';
+import { MASKED, type FloatArray, type ModelRunner, type Scratch } from './runner.js';
 import { sampleToken } from './sampler.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -49,7 +49,8 @@ export async function generateBatch(runner: ModelRunner, params: () => FloatArra
   const bs = o.batchSize ?? 64;
   for (let i = 0; i < prompts.length; i += bs) {
     const chunk = prompts.slice(i, i + bs);
-    const out = await generateChunk(runner, params(), c, tok, chunk, o, rng);
+    const scratch = runner.lendScratch();
+    const out = await generateChunk(runner, params(), c, tok, chunk, o, rng, scratch).finally(() => runner.returnScratch(scratch));
     res.tokens.push(...out.tokens);
     res.logprobs.push(...out.logprobs);
   }
@@ -61,7 +62,7 @@ export async function generateBatch(runner: ModelRunner, params: () => FloatArra
 }
 
 async function generateChunk(runner: ModelRunner, params: FloatArray[], c: ModelConfig, tok: Tokenizer,
-  prompts: number[][], o: GenerateOptions, rng: Rng): Promise<{ tokens: number[][]; logprobs: number[][] }> {
+  prompts: number[][], o: GenerateOptions, rng: Rng, scratch: Scratch): Promise<{ tokens: number[][]; logprobs: number[][] }> {
   const B = prompts.length, V = c.vocab_size;
   const Lp = Math.max(...prompts.map((p) => p.length));
   const pads = prompts.map((p) => Lp - p.length);
@@ -88,12 +89,12 @@ async function generateChunk(runner: ModelRunner, params: FloatArray[], c: Model
   // fed back. The step graph reads them in place, all cap slots, masked beyond the filled
   // ones; only the new token's key and value come back, written into their slot here. cap
   // grows in blocks of CACHE_BLOCK slots, re-laid out in place, so a step reads about as many
-  // slots as are filled rather than the chunk's maximum. The buffers are the runner's, reused
-  // across calls (allocating and faulting in tens of MB per chunk cost more than the copies).
+  // slots as are filled rather than the chunk's maximum. The buffers are lent by the runner and
+  // reused across calls (allocating and faulting in tens of MB per chunk cost more than this).
   const H = c.num_attention_heads, hd = headDim(c), BH = B * H, L = c.num_hidden_layers;
   const maxSlots = Lp + o.maxNewTokens - 1;
-  const bufK = Array.from({ length: L }, (_, l) => runner.scratch(`key.${l}`, BH * maxSlots * hd));
-  const bufV = Array.from({ length: L }, (_, l) => runner.scratch(`value.${l}`, BH * maxSlots * hd));
+  const bufK = Array.from({ length: L }, (_, l) => scratch.get(`key.${l}`, BH * maxSlots * hd));
+  const bufV = Array.from({ length: L }, (_, l) => scratch.get(`value.${l}`, BH * maxSlots * hd));
   let cap = Math.min(maxSlots, Math.ceil((Lp + 1) / CACHE_BLOCK) * CACHE_BLOCK);
   for (let l = 0; l < L; l++) {
     const pk = pre.keys[l]!, pv = pre.values[l]!, k = bufK[l]!, v = bufV[l]!;

@@ -15,6 +15,17 @@ type Kind = 'train' | 'forward' | 'prefill' | 'step';
 
 export const MASKED = -1e9; // finite, so a fully masked (padding) row stays NaN-free
 
+/** Named float buffers that grow on demand; contents are whatever the last user left. */
+export class Scratch {
+  private bufs = new Map<string, FloatArray>();
+  constructor(private readonly alloc: (n: number) => FloatArray) {}
+  get(key: string, n: number): FloatArray {
+    let b = this.bufs.get(key);
+    if (!b || b.length < n) { b = this.alloc(n); this.bufs.set(key, b); }
+    return b;
+  }
+}
+
 export class ModelRunner {
   private sessions = new Map<Kind, Promise<ort.InferenceSession>>();
   private readonly names: string[];
@@ -23,13 +34,20 @@ export class ModelRunner {
     this.names = paramSpecs(config).map((p) => p.name);
   }
 
-  private scratchBuffers = new Map<string, FloatArray>();
+  private scratchPool: Scratch | null = null;
 
-  /** A buffer of at least n elements kept for reuse under `key` while the runner lives; contents unspecified. */
-  scratch(key: string, n: number): FloatArray {
-    let b = this.scratchBuffers.get(key);
-    if (!b || b.length < n) { b = this.alloc(n); this.scratchBuffers.set(key, b); }
-    return b;
+  /**
+   * Buffers kept for reuse from one decode call to the next (the KV cache). Lent to one caller
+   * at a time: a concurrent caller gets a fresh set. Hand it back with returnScratch.
+   */
+  lendScratch(): Scratch {
+    const s = this.scratchPool ?? new Scratch((n) => this.alloc(n));
+    this.scratchPool = null;
+    return s;
+  }
+
+  returnScratch(s: Scratch): void {
+    this.scratchPool = s;
   }
 
   private alloc(n: number): FloatArray {
@@ -195,7 +213,7 @@ export class ModelRunner {
   async dispose(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    this.scratchBuffers.clear();
+    this.scratchPool = null;
     for (const s of all) await (await s.catch(() => null))?.release();
   }
 }
