@@ -3,7 +3,7 @@
 // float64 (the finite-difference gradient check). Also builds the rotary tables and masks.
 import * as ort from 'onnxruntime-node';
 import { type ModelConfig, headDim, paramSpecs } from './config.js';
-import { GraphRunError } from './errors.js';
+import { GraphRunError, SequenceTooLongError } from './errors.js';
 import { buildForwardGraph, buildPrefillGraph, buildStepGraph, buildTrainGraph } from './model-graph.js';
 import type { FloatType } from './onnx-builder.js';
 import type { PackedBatch } from './batch.js';
@@ -124,7 +124,7 @@ export class ModelRunner {
     const t = this.ropeTable, cos = this.alloc(positions.length * hd), sin = this.alloc(positions.length * hd);
     for (let i = 0; i < positions.length; i++) {
       const p = positions[i]!;
-      if (!(Number.isInteger(p) && p >= 0 && p < P)) throw new RangeError(`rope: position ${p} is outside 0..${P - 1}`);
+      if (!(Number.isInteger(p) && p >= 0 && p < P)) throw new SequenceTooLongError(`rope: position ${p} is outside 0..${P - 1} (max_position_embeddings=${P})`);
       cos.set(t.cos.subarray(p * hd, (p + 1) * hd), i * hd);
       sin.set(t.sin.subarray(p * hd, (p + 1) * hd), i * hd);
     }
@@ -186,8 +186,8 @@ export class ModelRunner {
   /**
    * One decode step: token ids (B) at the given positions against the cache buffers
    * keys[l] and values[l] (B, H, T, hd; their first B*H*T*hd elements), read in place;
-   * mask (B, 1, 1, T).
-   * Returns logits (B, V) and the new token's key and value (B, H, hd) per layer.
+   * mask (B, 1, 1, T). Returns logits (B, V) and the new token's key and value (B, H, hd)
+   * per layer.
    */
   async step(params: FloatArray[], ids: BigInt64Array, positions: ArrayLike<number>, mask: FloatArray, T: number,
     keys: FloatArray[], values: FloatArray[]): Promise<{ logits: FloatArray; keys: FloatArray[]; values: FloatArray[] }> {
