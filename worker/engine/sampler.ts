@@ -6,21 +6,21 @@ import type { Rng } from './rng.js';
 
 export interface SamplingOptions { temperature: number; topK?: number; topP?: number }
 
-let order = new Int32Array(0), probs = new Float64Array(0);
+let order = new Int32Array(0), keys = new Float64Array(0), probs = new Float64Array(0);
 
 /** order[0..V) = token ids by logit, descending; ties by id, ascending (a stable sort). */
 function sortDescending(logits: ArrayLike<number>, V: number): void {
-  if (order.length < V) { order = new Int32Array(V); probs = new Float64Array(V); }
+  if (order.length < V) { order = new Int32Array(V); keys = new Float64Array(V); probs = new Float64Array(V); }
   if (V > 512) {
     for (let i = 0; i < V; i++) order[i] = i;
     order.subarray(0, V).sort((a, b) => logits[b]! - logits[a]! || a - b);
     return;
   }
-  for (let i = 0; i < V; i++) { // insertion sort: a few hundred compares for a small vocabulary
+  for (let i = 0; i < V; i++) { // insertion sort on (logit, id) pairs: a few hundred moves for a small vocabulary
     const l = logits[i]!;
     let j = i;
-    while (j > 0 && logits[order[j - 1]!]! < l) { order[j] = order[j - 1]!; j--; }
-    order[j] = i;
+    while (j > 0 && keys[j - 1]! < l) { keys[j] = keys[j - 1]!; order[j] = order[j - 1]!; j--; }
+    keys[j] = l; order[j] = i;
   }
 }
 
