@@ -24,7 +24,15 @@ export class Scratch {
     if (!b || b.length < n) { b = this.alloc(n); this.bufs.set(key, b); }
     return b;
   }
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.bufs.values()) n += b.byteLength;
+    return n;
+  }
 }
+
+/** A runner keeps its decode buffers between calls up to this size; bigger sets are dropped. */
+const KEEP_SCRATCH_BYTES = 128 * 2 ** 20;
 
 export class ModelRunner {
   private sessions = new Map<Kind, Promise<ort.InferenceSession>>();
@@ -38,7 +46,9 @@ export class ModelRunner {
 
   /**
    * Buffers kept for reuse from one decode call to the next (the KV cache). Lent to one caller
-   * at a time: a concurrent caller gets a fresh set. Hand it back with returnScratch.
+   * at a time: a concurrent caller gets a fresh set. Hand it back with returnScratch, which
+   * keeps it unless it is over KEEP_SCRATCH_BYTES (a worker should not hold hundreds of MB
+   * between tasks).
    */
   lendScratch(): Scratch {
     const s = this.scratchPool ?? new Scratch((n) => this.alloc(n));
@@ -47,7 +57,7 @@ export class ModelRunner {
   }
 
   returnScratch(s: Scratch): void {
-    this.scratchPool = s;
+    if (s.bytes <= KEEP_SCRATCH_BYTES) this.scratchPool = s;
   }
 
   private alloc(n: number): FloatArray {
