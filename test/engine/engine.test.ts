@@ -1,4 +1,5 @@
-// Engine behaviour through real onnxruntime: KV-cache decoding equals the full forward,
+// Engine behaviour through real onnxruntime: KV-cache decoding equals the full forward (log-
+// probabilities, and greedy tokens against a from-scratch argmax, batched and alone),
 // training memorizes a tiny corpus and greedy sampling reproduces it, save/load/continue is
 // identical to not stopping, and one thread with one seed is deterministic.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -6,12 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CharTokenizer, Engine, EngineAbortedError, type Example, type ModelConfig } from '../../worker/engine/index.js';
+import { packBatch } from '../../worker/engine/batch.js';
+import { paramSpecs } from '../../worker/engine/config.js';
+import { ModelRunner } from '../../worker/engine/runner.js';
 
 const tokenizer = new CharTokenizer('abcdefghijklmnopqrstuvwxyz :=0123456789');
-const config: ModelConfig = {
+const baseConfig: ModelConfig = {
   vocab_size: tokenizer.vocabSize, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
   max_position_embeddings: 32, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true,
 };
+const config = baseConfig;
 
 /** SFT example: prompt tokens weigh 0, completion tokens (and EOS) weigh 1. */
 function sft(prompt: string, completion: string): Example {
@@ -54,6 +59,73 @@ describe('Engine', () => {
     expect(gen.generatedTokens).toBe(36);
     expect(gen.promptTokens).toBe(13);
     expect(gen.flops).toBeGreaterThan(0);
+    await engine.dispose();
+  });
+
+  it('rows that stop at EOS leave the batch and the others decode on as they would alone', async () => {
+    const engine = await Engine.create({ config, tokenizer, seed: 3, threads: 1 });
+    const p = engine.getParameters();
+    let s = 1;
+    for (const v of Object.values(p)) for (let i = 0; i < v.length; i++) { s = (s * 16807) % 2147483647; v[i] = v[i]! * 10 + (s / 2147483647 - 0.5) * 0.5; }
+    // EOS's (tied) embedding along the others' mean makes it likely enough that rows stop at different steps.
+    const E = p['model.embed_tokens.weight']!, C = config.hidden_size;
+    for (let j = 0; j < C; j++) { let m = 0; for (let r = 0; r < config.vocab_size; r++) m += E[r * C + j]!; E[tokenizer.eos * C + j] = (m / config.vocab_size) * 11; }
+    engine.setParameters(p);
+    const prompts = Array.from({ length: 10 }, (_, i) => [1, ...Array.from({ length: 1 + (i % 5) }, (_, k) => 5 + ((i * 7 + k * 3) % 30))]);
+    const gen = await engine.generate(prompts, { maxNewTokens: 20, temperature: 1, seed: 9 });
+    const lengths = gen.tokens.map((t) => t.length);
+    expect(new Set(lengths).size).toBeGreaterThan(4);        // rows stop at many different steps
+    expect(lengths.filter((n) => n < 20).length).toBeGreaterThan(5);
+    for (let b = 0; b < prompts.length; b++) {
+      if (lengths[b]! < 20) expect(gen.tokens[b]!.at(-1)).toBe(tokenizer.eos);
+      expect(gen.tokens[b]!.slice(0, -1)).not.toContain(tokenizer.eos);
+      // Every token's log-probability is the one its own sequence gives it from scratch.
+      const tokens = [...prompts[b]!, ...gen.tokens[b]!];
+      const ex = gen.tokens[b]!.map((_, k) => ({ tokens, weights: tokens.map((_, i) => (i === prompts[b]!.length + k ? 1 : 0)) }));
+      const { nll } = await engine.score(ex);
+      nll.forEach((n, k) => expect(Math.abs(n + gen.logprobs[b]![k]!), `row ${b} token ${k}`).toBeLessThan(2e-4));
+    }
+    await engine.dispose();
+  });
+
+  it('greedy decoding with the KV cache picks the argmax of a from-scratch forward pass at every step, batched or alone', async () => {
+    // 70 new tokens: the cache buffers grow past their first blocks of slots mid-generation.
+    const config = { ...baseConfig, max_position_embeddings: 96 }, maxNewTokens = 70;
+    const engine = await Engine.create({ config, tokenizer, seed: 5, threads: 1 });
+    const p = engine.getParameters();
+    let s = 7;
+    for (const v of Object.values(p)) for (let i = 0; i < v.length; i++) { s = (s * 16807) % 2147483647; v[i] = v[i]! * 10 + (s / 2147483647 - 0.5) * 0.5; }
+    engine.setParameters(p);
+    const prompts = [[1, 5, 6, 7, 8, 9, 10, 11, 12], [1, 30], [1, 20, 21, 22, 23]];
+    const gen = await engine.generate(prompts, { maxNewTokens, temperature: 0, seed: 0, stopAtEos: false });
+    expect(gen.tokens.map((t) => t.length)).toEqual([maxNewTokens, maxNewTokens, maxNewTokens]);
+    const V = config.vocab_size;
+    // The runner's plain forward graph (no cache, no padding), one sequence at a time.
+    const runner = new ModelRunner(config, 'float32', { threads: 1 });
+    const params = paramSpecs(config).map((sp) => p[sp.name]!);
+    let distinct = 0;
+    for (let b = 0; b < prompts.length; b++) {
+      const seq = [...prompts[b]!, ...gen.tokens[b]!];
+      const { logits } = await runner.forward(params, packBatch([{ tokens: seq, weights: seq.map(() => 1) }], config, tokenizer.pad));
+      const T = logits.length / V;
+      for (let k = 0; k < gen.tokens[b]!.length; k++) {
+        const row = logits.subarray((prompts[b]!.length - 1 + k) * V, (prompts[b]!.length + k) * V);
+        let arg = 0;
+        for (let i = 1; i < V; i++) if (row[i]! > row[arg]!) arg = i;
+        expect(gen.tokens[b]![k], `row ${b} step ${k} (T=${T})`).toBe(arg);
+      }
+      distinct += new Set(gen.tokens[b]).size;
+      // The same prompt alone (no left padding) decodes to the same tokens.
+      const alone = await engine.generate([prompts[b]!], { maxNewTokens, temperature: 0, seed: 0, stopAtEos: false });
+      expect(alone.tokens[0]).toEqual(gen.tokens[b]);
+    }
+    expect(distinct).toBeGreaterThan(6); // not a constant output, so the comparison means something
+    // Two calls in flight on one engine do not share cache buffers.
+    const greedy = { maxNewTokens, temperature: 0, seed: 0, stopAtEos: false };
+    const [both, one] = await Promise.all([engine.generate(prompts, greedy), engine.generate([prompts[1]!], greedy)]);
+    expect(both.tokens).toEqual(gen.tokens);
+    expect(one.tokens[0]).toEqual(gen.tokens[1]);
+    await runner.dispose();
     await engine.dispose();
   });
 
