@@ -47,7 +47,7 @@ export function buildBackward(
     const dm = g.matmul(dx, W[p + 'mlp.down_proj.weight']!);                  // (N, I)
     const db = g.mul(dm, L.s);
     const ds = g.mul(dm, L.b);
-    const dsilu = g.mul(L.sg, g.add(g.sub(L.a, L.s), g.scalar(1)));          // silu'(a) = sg * (1 + a - a*sg)
+    const dsilu = g.mul(L.sg, g.add(g.scalar(1), g.mul(L.a, g.sub(g.scalar(1), L.sg)))); // silu'(a)
     const da = g.mul(ds, dsilu);
     grads[p + 'mlp.gate_proj.weight'] = g.gemm(da, L.h2, 1, 0);              // (I, C)
     grads[p + 'mlp.up_proj.weight'] = g.gemm(db, L.h2, 1, 0);
@@ -61,13 +61,9 @@ export function buildBackward(
     const dyh = toHeads(g.matmul(dx1, W[p + 'self_attn.o_proj.weight']!));   // (B, H, T, hd)
     const dp = g.matmul(dyh, T4(L.vh));                                       // (B, H, T, T)
     const dvh = g.matmul(T4(L.p), dyh);                                       // (B, H, T, hd)
-    // Softmax backward, p * (dp - rowsum(dp * p)), with the row sums taken as rowsum(dyh * yh)
-    // (the same number: sum_j p_ij dyh_i.v_j = dyh_i.y_i) over (T, hd) instead of (T, T), and
-    // the score scale applied to the (T, hd) products (onnxruntime folds it into the MatMul):
-    // two passes over the (B, H, T, T) tensors instead of five.
-    const datt = g.mul(L.p, g.sub(dp, g.reduceSum(g.mul(dyh, L.yh), [-1], 1))); // (B, H, T, T), unscaled
-    const dqr = g.mul(g.matmul(datt, L.kr), scale);
-    const dkr = g.mul(g.matmul(T4(datt), L.qr), scale);
+    const datt = g.mul(g.mul(L.p, g.sub(dp, g.reduceSum(g.mul(dp, L.p), [-1], 1))), scale);
+    const dqr = g.matmul(datt, L.kr);
+    const dkr = g.matmul(T4(datt), L.qr);
     const unrope = (d: string) => g.add(g.mul(d, io.cos), g.matmul(g.mul(d, io.sin), rotT));
     const dq = fromHeads(unrope(dqr)), dk = fromHeads(unrope(dkr)), dv = fromHeads(dvh); // (N, C)
     grads[p + 'self_attn.q_proj.weight'] = g.gemm(dq, L.h1, 1, 0);

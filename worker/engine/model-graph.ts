@@ -14,8 +14,7 @@ export interface LayerSaved {
   rms1: RmsSaved; h1: string;          // (N, C) normed input to attention
   qr: string; kr: string; vh: string;  // (B, H, T, hd) rotated queries/keys, values
   p: string;                           // (B, H, T, T) attention probabilities
-  yh: string;                          // (B, H, T, hd) attention output per head
-  y: string;                           // (N, C) the same before o_proj
+  y: string;                           // (N, C) attention output before o_proj
   rms2: RmsSaved; h2: string;          // (N, C) normed input to the MLP
   a: string; b: string; sg: string; s: string; m: string; // (N, I) gate, up, sigmoid(gate), silu(gate), silu*up
 }
@@ -73,8 +72,7 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO): Forwa
     const vh = toHeads(g.gemm(h1, W[p + 'self_attn.v_proj.weight']!, 0, 1));
     const att = g.add(g.mul(g.matmul(qr, g.transpose(kr, [0, 1, 3, 2])), scale), io.mask); // (B, H, T, T)
     const pr = g.op('Softmax', [att], { axis: -1 });
-    const yh = g.matmul(pr, vh);                                           // (B, H, T, hd)
-    const y = g.reshape(g.transpose(yh, [0, 2, 1, 3]), shapeNC);           // (N, C)
+    const y = g.reshape(g.transpose(g.matmul(pr, vh), [0, 2, 1, 3]), shapeNC); // (N, C)
     const x1 = g.add(x, g.gemm(y, W[p + 'self_attn.o_proj.weight']!, 0, 1));
     const n2 = rmsNormForward(g, x1, W[p + 'post_attention_layernorm.weight']!, C, c.rms_norm_eps);
     const h2 = n2.y;
@@ -84,7 +82,7 @@ export function forwardBody(g: GraphBuilder, c: ModelConfig, io: GraphIO): Forwa
     const s = g.mul(a, sg);
     const m = g.mul(s, b);
     x = g.add(x1, g.gemm(m, W[p + 'mlp.down_proj.weight']!, 0, 1));        // (N, C)
-    layers.push({ rms1: n1.saved, h1, qr, kr, vh, p: pr, yh, y, rms2: n2.saved, h2, a, b, sg, s, m });
+    layers.push({ rms1: n1.saved, h1, qr, kr, vh, p: pr, y, rms2: n2.saved, h2, a, b, sg, s, m });
   }
   const nf = rmsNormForward(g, x, W['model.norm.weight']!, C, c.rms_norm_eps);
   const logits = g.gemm(nf.y, W['lm_head.weight']!, 0, 1);                 // (N, V)
