@@ -7,11 +7,13 @@
 // and RAY_SEQ sequential round trips; skipped with one line where the venv has no Ray (RAY=0 skips it).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 to change sizes)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get as httpGet, type ClientRequest } from 'node:http';
 import { loadavg } from 'node:os';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
@@ -25,10 +27,21 @@ const LAT_TASKS = Number(process.env.LAT_TASKS ?? 3_000);
 const WORKERS = (process.env.WORKERS ?? '1,4').split(',').map(Number);
 const SSE_CLIENTS = Number(process.env.SSE_CLIENTS ?? 50);
 const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ?? TASKS), RAY_SEQ = Number(process.env.RAY_SEQ ?? 1000);
+/** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
+const PROF = process.env.BENCH_PROF;
 let bestE2e = 0;
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 where there is none). */
+function cpuSecs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;   // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return 0; }
+}
+const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
 function pct(xs: number[], p: number) { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; }
 
@@ -80,18 +93,27 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {}, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
-    procs.push(spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
+    procs.push(spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
   }
   while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
   const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
+  const prof = PROF ? new Session() : null;
+  if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
+  const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
   const t0 = performance.now();
   const { sweep } = c.coord.submit(`name: bench\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
   await new Promise<void>((resolve) => {
     c.coord.scheduler.on('closed', (row: { id: string }) => { if (row.id === sweep!.id) resolve(); });
   });
   const secs = (performance.now() - t0) / 1000;
+  if (prof) {
+    const { profile } = await prof.post('Profiler.stop');
+    writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}.cpuprofile`), JSON.stringify(profile));
+    prof.disconnect();
+  }
+  const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
   if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
   const d = new Database(db, { readonly: true });
   const rows = d.prepare('select a.task_id id, a.started_ms s, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweep!.id) as { id: string; s: number; r: number }[];
@@ -102,7 +124,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
   await c.stop();
-  return { sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99) };
+  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99) };
 }
 
 /** Ray 2.x on the same cores: no persistence, no SQLite row; null (after one printed line) where absent or failing. */
@@ -121,11 +143,11 @@ try {
   const raw = await rawJetStream(TASKS);
   console.log(`raw JetStream publish+fetch+ack: ${raw.toFixed(0)} msg/s (${TASKS} msgs)`);
   console.log('\nthroughput: all tasks submitted at once (max in flight 20000)');
-  console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows');
+  console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows  cpu s: coordinator  workers  nats-server');
   for (const w of WORKERS) {
     const r = await endToEnd(w, TASKS, 20_000);
     bestE2e = Math.max(bestE2e, r.rate);
-    console.log(`${String(w).padStart(7)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / raw).toFixed(3).padStart(12)}  ${r.resultRows}`);
+    console.log(`${String(w).padStart(7)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / raw).toFixed(3).padStart(12)}  ${String(r.resultRows).padStart(11)}  ${r.cpu.coord.toFixed(2).padStart(18)}  ${r.cpu.workers.toFixed(2).padStart(7)}  ${r.cpu.nats.toFixed(2).padStart(11)}`);
   }
   if (SSE_CLIENTS > 0) {
     const w = Math.max(...WORKERS);
