@@ -19,7 +19,7 @@ export class BulkPublisher {
   private next = 0;
   private waiting = new Map<number, Batch>();
 
-  constructor(private nc: NatsConnection, private timeoutMs = 10_000) {}
+  constructor(private nc: NatsConnection, private timeoutMs = 5000) {}
 
   private ensureSub(): void {
     if (this.sub && !this.sub.isClosed()) return;
