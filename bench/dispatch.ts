@@ -5,13 +5,18 @@
 // the submit), beside none, back to back (SSE_CLIENTS=0 skips it).
 // Ray baseline (bench/ray_baseline.py on the project venv, num_cpus=2): RAY_TASKS no-op tasks at once
 // and RAY_SEQ sequential round trips; skipped with one line where the venv has no Ray (RAY=0 skips it).
+// Each throughput row gives the CPU seconds the coordinator (this process), the workers and
+// nats-server spent on it; the last table puts the issue-15 targets beside this run's figures.
+// BENCH_PROF=<dir> writes CPU profiles of the coordinator (each end-to-end run) and of the workers.
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 to change sizes)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get as httpGet, type ClientRequest } from 'node:http';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
@@ -25,10 +30,21 @@ const LAT_TASKS = Number(process.env.LAT_TASKS ?? 3_000);
 const WORKERS = (process.env.WORKERS ?? '1,4').split(',').map(Number);
 const SSE_CLIENTS = Number(process.env.SSE_CLIENTS ?? 50);
 const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ?? TASKS), RAY_SEQ = Number(process.env.RAY_SEQ ?? 1000);
+/** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
+const PROF = process.env.BENCH_PROF;
 let bestE2e = 0;
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 where there is none). */
+function cpuSecs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;   // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return 0; }
+}
+const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
 function pct(xs: number[], p: number) { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; }
 
@@ -80,29 +96,39 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {}, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
-    procs.push(spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
+    procs.push(spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
   }
   while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
   const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
+  const prof = PROF ? new Session() : null;
+  if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
+  const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
   const t0 = performance.now();
   const { sweep } = c.coord.submit(`name: bench\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
   await new Promise<void>((resolve) => {
     c.coord.scheduler.on('closed', (row: { id: string }) => { if (row.id === sweep!.id) resolve(); });
   });
   const secs = (performance.now() - t0) / 1000;
+  if (prof) {
+    const { profile } = await prof.post('Profiler.stop');
+    writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}.cpuprofile`), JSON.stringify(profile));
+    prof.disconnect();
+  }
+  const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
   if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
   const d = new Database(db, { readonly: true });
-  const rows = d.prepare('select a.task_id id, a.started_ms s, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweep!.id) as { id: string; s: number; r: number }[];
+  const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweep!.id) as { id: string; s: number; f: number; r: number }[];
   const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweep!.id) as { n: number }).n;
   d.close();
   const pickup = rows.map((x) => x.s - dispatched.get(x.id)!).filter(Number.isFinite);
   const total = rows.map((x) => x.r - dispatched.get(x.id)!).filter(Number.isFinite);
+  const back = rows.map((x) => x.r - x.f).filter(Number.isFinite);
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
   await c.stop();
-  return { sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99) };
+  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), backP50: pct(back, 50), backP99: pct(back, 99) };
 }
 
 /** Ray 2.x on the same cores: no persistence, no SQLite row; null (after one printed line) where absent or failing. */
@@ -117,15 +143,17 @@ function rayBaseline(tasks: number, seq: number): { tasks_per_s: number; seq_p50
   return JSON.parse(last);
 }
 
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
+  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raw = await rawJetStream(TASKS);
   console.log(`raw JetStream publish+fetch+ack: ${raw.toFixed(0)} msg/s (${TASKS} msgs)`);
-  console.log('\nthroughput: all tasks submitted at once (max in flight 20000)');
-  console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows');
+  console.log(`\nthroughput: all tasks submitted at once (max in flight 20000; loadavg ${load()})`);
+  console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows  cpu s: coordinator  workers  nats-server');
   for (const w of WORKERS) {
     const r = await endToEnd(w, TASKS, 20_000);
     bestE2e = Math.max(bestE2e, r.rate);
-    console.log(`${String(w).padStart(7)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / raw).toFixed(3).padStart(12)}  ${r.resultRows}`);
+    console.log(`${String(w).padStart(7)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / raw).toFixed(3).padStart(12)}  ${String(r.resultRows).padStart(11)}  ${r.cpu.coord.toFixed(2).padStart(18)}  ${r.cpu.workers.toFixed(2).padStart(7)}  ${r.cpu.nats.toFixed(2).padStart(11)}`);
   }
   if (SSE_CLIENTS > 0) {
     const w = Math.max(...WORKERS);
@@ -137,20 +165,34 @@ try {
       console.log(`${String(k).padStart(11)}  ${TASKS}  ${r.secs.toFixed(2).padStart(7)}  ${r.rate.toFixed(0).padStart(7)}  ${(r.rate / none.rate).toFixed(3).padStart(13)}  ${r.sseEvents.toFixed(1).padStart(17)}`);
     }
   }
-  console.log('\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row)');
-  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99');
+  console.log(`\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row / from the worker's finish to the row; loadavg ${load()})`);
+  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  finish-to-row p50  p99');
+  let worstP99 = 0;
   for (const w of WORKERS) {
     const r = await endToEnd(w, LAT_TASKS, 64);
-    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}`);
+    worstP99 = Math.max(worstP99, r.totalP99);
+    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}`);
   }
+  let rayRate = NaN;
   if (RAY) {
     const ray = rayBaseline(RAY_TASKS, RAY_SEQ);
     if (ray) {
+      rayRate = ray.tasks_per_s;
       console.log(`\nray ${ray.ray} baseline, num_cpus=2, no persistence (loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
       console.log(`  ray.get([noop.remote() x ${RAY_TASKS}]): ${ray.tasks_per_s.toFixed(0)} tasks/s  (limolab best end to end ${bestE2e.toFixed(0)} tasks/s = ${(bestE2e / ray.tasks_per_s).toFixed(2)}x Ray)`);
       console.log(`  sequential ray.get(noop.remote()) x ${RAY_SEQ}: p50 ${ray.seq_p50_ms.toFixed(2)} ms  p99 ${ray.seq_p99_ms.toFixed(2)} ms  (${(1000 / ray.seq_p50_ms).toFixed(0)}/s)`);
     }
   }
+  // The issue's targets beside what this run measured (issue 15).
+  const rows: [string, string, string, boolean | null][] = [
+    ['end to end, best row (tasks/s)', bestE2e.toFixed(0), '>= 8000', bestE2e >= 8000],
+    ['end to end / raw JetStream', (bestE2e / raw).toFixed(2), '>= 0.5', bestE2e / raw >= 0.5],
+    ['end to end / Ray', Number.isFinite(rayRate) ? (bestE2e / rayRate).toFixed(2) : '-', '>= 3', Number.isFinite(rayRate) ? bestE2e / rayRate >= 3 : null],
+    ['result p99 at 64 in flight, worst row (ms)', worstP99.toFixed(1), '< 20', worstP99 < 20],
+  ];
+  console.log(`\ntargets (loadavg ${load()})`);
+  console.log(`${'figure'.padEnd(44)}  ${'measured'.padStart(8)}  ${'target'.padEnd(8)}  met`);
+  for (const [k, v, t, met] of rows) console.log(`${k.padEnd(44)}  ${v.padStart(8)}  ${t.padEnd(8)}  ${met === null ? '- (no Ray)' : met ? 'yes' : 'no'}`);
 } finally {
   await nats.stop();
   rmSync(dir, { recursive: true, force: true });

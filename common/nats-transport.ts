@@ -14,6 +14,7 @@ import { decodeTask, decodeResultBatch, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
+import { BulkPublisher } from './js-publish.js';
 import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
 
 export interface NatsTransportOptions {
@@ -36,6 +37,7 @@ export class NatsTransport implements Transport {
   private js: JetStreamClient;
   private consumers = new Map<string, Promise<Consumer>>();
   private subs: Subscription[] = [];
+  private publisher: BulkPublisher;
   artifacts!: ObjectStoreArtifacts;
 
   private constructor(readonly nc: NatsConnection, private jsm: JetStreamManager, private opts: NatsTransportOptions) {
@@ -43,6 +45,7 @@ export class NatsTransport implements Transport {
     if (!NS_RE.test(this.ns)) throw new Error(`namespace ${JSON.stringify(this.ns)} must match ${NS_RE}`);
     this.ackWaitMs = opts.ackWaitMs ?? 30_000;
     this.js = jetstream(nc);
+    this.publisher = new BulkPublisher(nc);
   }
 
   static async open(nc: NatsConnection, opts: NatsTransportOptions = {}): Promise<NatsTransport> {
@@ -101,16 +104,23 @@ export class NatsTransport implements Transport {
 
   async prepareConsumer(pool: string) { await withJetStream(`consumer pool_${pool}`, () => this.consumerFor(pool), { log: this.opts.log }); }
 
-  async publishTasks(tasks: Task[]): Promise<string[]> {
+  async publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<string[]> {
     const dups: { id: string; seq: number }[] = [];
-    // In windows of 500 acks: tens of thousands of requests in flight at once cost more
-    // (timers, reply mux) than they gain, and workers can start on the first window.
-    for (let i = 0; i < tasks.length; i += 500) {
-      await Promise.all(tasks.slice(i, i + 500).map(async (t) => {
-        const ack = await this.js.publish(`${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, Task.encode(t).finish(), { msgID: `${t.id}#${t.attempt}` });
-        if (ack.duplicate) dups.push({ id: t.id, seq: ack.seq });
-      }));
+    // In windows of 500, at most four of them awaiting their acks: tens of thousands of
+    // messages in flight at once cost more than they gain, and workers can start on the
+    // first window while the next ones go out.
+    const inFlight: Promise<void>[] = [];
+    let failed: unknown = null;
+    for (let i = 0; i < tasks.length && !failed; i += 500) {
+      const window = tasks.slice(i, i + 500);
+      const msgs = window.map((t, j) => ({ subject: `${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, data: encoded?.[i + j] ?? Task.encode(t).finish(), msgId: `${t.id}#${t.attempt}` }));
+      inFlight.push(this.publisher.publishAll(msgs).then((acks) => {
+        for (let j = 0; j < acks.length; j++) if (acks[j]!.duplicate) dups.push({ id: window[j]!.id, seq: acks[j]!.seq });
+      }, (err) => { failed ??= err; }));
+      if (inFlight.length >= 4) await inFlight.shift();
     }
+    await Promise.all(inFlight);
+    if (failed) throw failed;
     // A duplicate (a publish again after a restart, or after a lost ack) names the first
     // message's sequence. Still in the work queue: it is queued or held by a worker. Gone: a
     // worker acked it, and the dedup window kept this publish from putting it back.
@@ -312,6 +322,7 @@ export class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.publisher.close();
     for (const s of this.subs) s.unsubscribe();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }

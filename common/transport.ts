@@ -47,9 +47,10 @@ export interface Transport {
   /**
    * Publishes tasks, de-duplicated by task id and attempt. Resolves with the ids of tasks
    * that were published before and whose message has since left the queue (a worker acked
-   * it): the duplicate was dropped and nothing of theirs is queued any more.
+   * it): the duplicate was dropped and nothing of theirs is queued any more. `encoded`, where
+   * given, holds each task's protobuf bytes already made (the transport may send those).
    */
-  publishTasks(tasks: Task[]): Promise<string[]>;
+  publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<string[]>;
   /** Removes queued (not yet delivered) tasks of a sweep; returns how many. */
   purgeSweepTasks(sweepId: string, pools: string[]): Promise<number>;
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void): Closer;

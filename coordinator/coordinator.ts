@@ -1,5 +1,6 @@
 // The coordinator: the scheduler, the store and the transport put together, plus the
 // read side (sweep views, workers, results) that the gRPC service and the CLI share.
+import { provenance } from './provenance.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TaskKind, type ArtifactRef, type WorkerInfo } from '../gen/limolab/v1/task.js';
@@ -36,7 +37,10 @@ export class Coordinator {
     this.scheduler.on('closed', (row: SweepRow) => this.admin.closed(row.id));
   }
 
-  start() { return this.scheduler.start(); }
+  start() {
+    provenance(); // read once per process (two git child processes): at start, not inside the first submit
+    return this.scheduler.start();
+  }
   async stop() { await this.scheduler.stop(); }
 
   /**

@@ -72,7 +72,7 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
     }
     const dbLock: DbLock | undefined = cfg.dbLocked || cfg.db === ':memory:' ? undefined : lockFile(cfg.db, 'a coordinator');
     if (dbLock) undo.push(() => dbLock.release());
-    const store = new SqliteStore(cfg.db);
+    const store = new SqliteStore(cfg.db, { backgroundCheckpoints: true });
     undo.push(() => store.close());
     const coordTransport = transport;
     const limits: Partial<PlanLimits> = { ...cfg.limits };

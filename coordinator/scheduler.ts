@@ -263,7 +263,9 @@ export class Scheduler extends EventEmitter {
     const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set() };
     this.sweeps.set(row.id, sw);
     for (const r of rows) {
-      const t: LiveTask = { ...r, dependents: [], rank: 1, waiting: 0, progress: 0, backoffMs: backoff };
+      // The rows are this call's own (just planned, or just read): taken over rather than copied.
+      const t = r as LiveTask;
+      t.dependents = []; t.rank = 1; t.waiting = 0; t.progress = 0; t.backoffMs = backoff;
       // A task recorded running when this coordinator started: its lease clock starts now.
       if (t.status === 'running') t.leaseStartMs = Date.now();
       this.tasks.set(t.id, t);
@@ -328,7 +330,9 @@ export class Scheduler extends EventEmitter {
             this.setStatus(t, 'queued');
           }
           this.inFlight += batch.length;
-          await this.publishQueued(batch);
+          // Not awaited: the next batch (results that came in meanwhile) goes out without
+          // waiting for this one's acks; the rows already say queued either way.
+          void this.publishQueued(batch);
         } while (!this.storage && (this.pumpAgain || (this.ready.size > 0 && this.inFlight < this.maxInFlight)));
       } finally {
         this.pumping = false;
@@ -341,7 +345,9 @@ export class Scheduler extends EventEmitter {
   private async publishQueued(batch: LiveTask[]): Promise<void> {
     try {
       const ts = Date.now();
-      this.taken(await this.transport.publishTasks(batch.map((t) => this.buildTask(t))));
+      const encoded: (Uint8Array | undefined)[] = [];
+      const tasks = batch.map((t) => this.buildTask(t, encoded));
+      this.taken(await this.transport.publishTasks(tasks, encoded));
       if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
     } catch (err) {
       this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
@@ -353,9 +359,14 @@ export class Scheduler extends EventEmitter {
     }
   }
 
-  private buildTask(t: LiveTask): Task {
+  /** The task as it goes out (this dispatch's attempt number, its inputs). With `encoded`, a
+   * task without inputs also gets its bytes there: the planned message as stored, with the
+   * attempt appended (a later value of a protobuf field replaces an earlier one), instead of
+   * encoding the whole message again. */
+  private buildTask(t: LiveTask, encoded?: (Uint8Array | undefined)[]): Task {
     const task: Task = t.task ? { ...t.task } : Task.decode(Buffer.from(t.taskProto, 'base64'));
     task.attempt = t.dispatches;
+    if (encoded) encoded.push(t.deps.length ? undefined : withAttempt(t.taskProto, t.dispatches));
     if (t.deps.length) {
       const outs = this.store.outputsOf(t.deps.map((d) => d.task));
       const inputs: ArtifactRef[] = [];
@@ -584,6 +595,8 @@ export class Scheduler extends EventEmitter {
     const live = this.registry.list().map(([, w]) => w);
     if (!live.length) return [];
     const flagged: LiveTask[] = [];
+    // Answers by pool and need: a sweep's thousands of queued tasks ask a handful of questions.
+    const fitsBy = new Map<string, boolean>();
     for (const sw of this.sweeps.values()) {
       if (!sw.counts.queued) continue;
       for (const id of sw.taskIds) {
@@ -591,9 +604,14 @@ export class Scheduler extends EventEmitter {
         if (t.status !== 'queued' || t.error?.startsWith('waiting:')) continue;
         const task = (t.task ??= Task.decode(Buffer.from(t.taskProto, 'base64')));
         const need = task.resources;
-        const pool = live.filter((w) => w.info.pool === t.pool);
-        const fits = pool.some((w) => w.info.kinds.includes(task.kind) && (need?.gpus ?? 0) <= w.info.gpus.length && (need?.cpus ?? 0) <= w.info.cpus);
+        const key = `${t.pool}\u0000${task.kind}\u0000${need?.gpus ?? 0}\u0000${need?.cpus ?? 0}`;
+        let fits = fitsBy.get(key);
+        if (fits === undefined) {
+          fits = live.some((w) => w.info.pool === t.pool && w.info.kinds.includes(task.kind) && (need?.gpus ?? 0) <= w.info.gpus.length && (need?.cpus ?? 0) <= w.info.cpus);
+          fitsBy.set(key, fits);
+        }
         if (fits) continue;
+        const pool = live.filter((w) => w.info.pool === t.pool);
         t.error = `waiting: no live worker in pool "${t.pool}" can run it (kind ${t.kind}, ${need?.gpus ?? 0} GPU(s), ${need?.cpus ?? 0} CPU(s)); `
           + (pool.length ? `pool workers: ${pool.map((w) => `${w.info.id} (${w.info.gpus.length} GPU(s), ${w.info.cpus} CPUs)`).join(', ')}` : 'start one with `limolab worker --pool ' + t.pool + '`');
         flagged.push(t);
@@ -823,6 +841,19 @@ export function superseded(r: TaskResult, t: { dispatches: number; leaseAttempt?
   const leased = t.leaseAttempt ? Number(t.leaseAttempt.split('.').pop()) : 0;
   if (t.leaseAttempt?.startsWith(`${r.taskId}#${dispatch}.`) && (r.delivery || 1) < leased) return `delivery ${r.delivery || 1} was superseded by ${t.leaseAttempt} (its lease ran out)`;
   return null;
+}
+
+/** Base64 Task bytes with field 9 (attempt, a varint) appended. */
+export function withAttempt(taskProto: string, attempt: number): Uint8Array {
+  const raw = Buffer.from(taskProto, 'base64');
+  const tail: number[] = [(9 << 3) | 0];
+  let v = attempt >>> 0;
+  while (v > 0x7f) { tail.push((v & 0x7f) | 0x80); v >>>= 7; }
+  tail.push(v);
+  const out = Buffer.allocUnsafe(raw.length + tail.length);
+  raw.copy(out, 0);
+  for (let i = 0; i < tail.length; i++) out[raw.length + i] = tail[i]!;
+  return out;
 }
 
 function toResultRecord(r: TaskResult, phase: string): ResultRecord {

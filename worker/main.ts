@@ -8,6 +8,7 @@ import { diagRunner } from './diag.js';
 import type { Runner } from './runner.js';
 import { Worker } from './worker.js';
 import { accessFromEnv, type WorkerAccess } from './runners/access.js';
+import { writeSync } from 'node:fs';
 
 export interface WorkerConfig {
   nats?: NatsSettings;
@@ -42,9 +43,21 @@ export async function builtinRunners(access: WorkerAccess = accessFromEnv()): Pr
   return runners;
 }
 
+/** A logger to stderr that writes the lines of one turn of the event loop together: a worker
+ * finishing thousands of tiny tasks a second logs a line for each, and a write per line cost
+ * it more than running them. Whatever is left is written when the process exits. */
+export function stderrLines(): (line: string) => void {
+  let buf: string[] = [];
+  const take = () => { const s = buf.join('\n') + '\n'; buf = []; return s; };
+  const flush = () => { if (buf.length) process.stderr.write(take()); };
+  process.once('exit', () => { if (buf.length) try { writeSync(2, take()); } catch { /* stderr is gone */ } });
+  return (line) => { if (buf.push(line) === 1) setImmediate(flush); };
+}
+
 export async function startWorker(cfg: WorkerConfig) {
   // Settled before connecting: a bad --data-root is an error, not a worker that refuses everything.
   const access = cfg.access ?? accessFromEnv();
+  cfg = { ...cfg, log: cfg.log ?? stderrLines() };
   let transport = cfg.transport;
   if (!transport) {
     // Its own reply-inbox prefix, so NATS permissions can deny workers the coordinator's _INBOX.>.

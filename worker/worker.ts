@@ -20,7 +20,25 @@ export interface WorkerOptions {
   gpus?: ReturnType<typeof detectGpus>;
 }
 
-interface Running { dt: DeliveredTask; ac: AbortController; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown'; tail: LogLine[]; tailBytes: number }
+interface Running {
+  dt: DeliveredTask; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown'; tail: LogLine[]; tailBytes: number;
+  /** Made when the runner first asks for its signal (an AbortController costs more than a no-op task). */
+  ac?: AbortController;
+  aborted: boolean;
+  onAbort?: () => void;
+}
+
+function abortRun(r: Running): void {
+  if (r.aborted) return;
+  r.aborted = true;
+  r.ac?.abort();
+  r.onAbort?.();
+}
+
+function signalOf(r: Running): AbortSignal {
+  if (!r.ac) { r.ac = new AbortController(); if (r.aborted) r.ac.abort(); }
+  return r.ac.signal;
+}
 
 /** The log tail a result carries: the last lines of the attempt, bounded so that a batch of
  * results stays far below NATS's 1 MiB message limit. */
@@ -93,7 +111,7 @@ export class Worker {
 
   /** Stop now: running tasks are aborted and given back for another worker. */
   abort(): void {
-    for (const r of this.running.values()) { r.reason = 'shutdown'; r.ac.abort(); }
+    for (const r of this.running.values()) { r.reason = 'shutdown'; abortRun(r); }
     this.drain();
   }
 
@@ -159,20 +177,19 @@ export class Worker {
       return this.freed();
     }
     const attemptId = `${task.id}#${task.attempt || 1}.${dt.delivery}`;
-    const ac = new AbortController();
-    const rec: Running = { dt, ac, attemptId, tail: [], tailBytes: 0 };
+    const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false };
     this.running.set(task.id, rec);
     const startedMs = Date.now();
     // A task that finishes within 20 ms reports its start with its result instead: one
     // message and two SQLite writes fewer per task on the dispatch path.
     const announce = setTimeout(() => this.event(task, attemptId, { $case: 'started', value: { delivery: dt.delivery } }), dt.delivery > 1 ? 0 : 20);
     const lease = setInterval(() => dt.working(), Math.max(500, Math.floor(this.transport.ackWaitMs / 3)));
-    const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; ac.abort(); }, task.timeoutS * 1000) : undefined;
+    const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; abortRun(rec); }, task.timeoutS * 1000) : undefined;
     let result: TaskResult;
     try {
       // A runner that is slow to notice the abort must not hold up the cancel: the race
       // reports at once, and the runner's own work stops when it next checks its signal.
-      const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(new TaskCancelledError('aborted')), { once: true }));
+      const aborted = new Promise<never>((_, reject) => { rec.onAbort = () => reject(new TaskCancelledError('aborted')); if (rec.aborted) rec.onAbort(); });
       aborted.catch(() => {});
       const { value: out, seconds } = await withTaskTiming(() => Promise.race([runner!.run(this.context(task, rec)), aborted]));
       result = this.result(task, attemptId, dt.delivery, startedMs);
@@ -238,11 +255,12 @@ export class Worker {
   }
 
   private context(task: Task, rec: Running): TaskContext {
-    const { attemptId, ac: { signal } } = rec;
+    const { attemptId } = rec;
     const artifacts = this.transport.artifacts;
     let lastProgress = 0;
     return {
-      task, signal,
+      task,
+      get signal() { return signalOf(rec); },
       threads: Math.max(1, Math.round(task.resources?.cpus || 1)),
       artifacts: { get: (ref) => timed('input', () => artifacts.get(ref)), put: (role, bytes, mediaType) => timed('output', () => artifacts.put(bytes, { role, mediaType })) },
       progress: (fraction, message) => {
@@ -288,7 +306,7 @@ export class Worker {
       setTimeout(() => this.cancelledSweeps.delete(op.value), 10 * 60_000).unref();
     }
     let n = 0;
-    for (const r of this.running.values()) if (match(r)) { r.reason = 'cancelled'; r.ac.abort(); n++; }
+    for (const r of this.running.values()) if (match(r)) { r.reason = 'cancelled'; abortRun(r); n++; }
     return { ok: true, message: `cancelled ${n} running task(s)` };
   }
 

@@ -12,6 +12,7 @@ import * as s from './schema.js';
 import type { ArtifactRef, LedgerEntry, Metric } from '../../gen/limolab/v1/task.js';
 import type { ArmRow, AttemptRow, CachedTask, ResultRecord, Store, SweepRow, TaskRow, WorkerRow, WriteBatch } from './store.js';
 import { LimolabError } from '../../common/errors.js';
+import { Checkpointer } from './checkpointer.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -38,7 +39,9 @@ export class SqliteStore implements Store {
 
   /** readOnly: open an existing file without creating, migrating or writing anything (the
    *  read commands); a file without limolab's tables is refused rather than extended. */
-  constructor(readonly path: string, opts: { readOnly?: boolean } = {}) {
+  private checkpointer: Checkpointer | null = null;
+
+  constructor(readonly path: string, opts: { readOnly?: boolean; backgroundCheckpoints?: boolean } = {}) {
     if (opts.readOnly) {
       this.sqlite = openReadOnly(path);
       this.db = drizzle(this.sqlite, { schema: s });
@@ -51,6 +54,11 @@ export class SqliteStore implements Store {
         this.sqlite.pragma('busy_timeout = 5000');
         this.db = drizzle(this.sqlite, { schema: s });
         migrate(this.db, { migrationsFolder: MIGRATIONS });
+        if (opts.backgroundCheckpoints && path !== ':memory:') {
+          // Checkpoints happen on a thread of their own; SQLite's own (in the commit) only past ~16 MB of WAL.
+          this.sqlite.pragma('wal_autocheckpoint = 4000');
+          this.checkpointer = new Checkpointer(path);
+        }
       } catch (err) {
         throw new LimolabError(`cannot open the results database ${path}: ${(err as Error).message}; check the path is writable and not another program's file (pass --db to choose another)`, { cause: err });
       }
@@ -60,11 +68,12 @@ export class SqliteStore implements Store {
     // schema and migrations stay drizzle's, and the column names are checked by the tests.
     const q = (sql: string) => this.sqlite.prepare(sql);
     this.stmts = {
-      updateTask: q(`update tasks set status = @status, dispatches = @dispatches, next_dispatch_ms = @nextDispatchMs, worker_id = @workerId,
-        started_ms = @startedMs, finished_ms = @finishedMs, error = @error, reused_from = @reusedFrom where id = @id`),
+      // Positional parameters on the per-task statements: binding by name costs a lookup per value.
+      updateTask: q(`update tasks set status = ?, dispatches = ?, next_dispatch_ms = ?, worker_id = ?,
+        started_ms = ?, finished_ms = ?, error = ?, reused_from = ? where id = ?`),
       // A late "started" event never reopens an attempt that already ended.
       upsertAttempt: q(`insert into attempts (id, task_id, sweep_id, dispatch, delivery, worker_id, status, started_ms, finished_ms, error, error_code)
-        values (@id, @taskId, @sweepId, @dispatch, @delivery, @workerId, @status, @startedMs, @finishedMs, @error, @errorCode)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         on conflict (id) do update set worker_id = coalesce(excluded.worker_id, attempts.worker_id),
           status = case when attempts.status in ('succeeded','failed','cancelled') and excluded.status = 'running' then attempts.status else excluded.status end,
           started_ms = coalesce(attempts.started_ms, excluded.started_ms), finished_ms = coalesce(excluded.finished_ms, attempts.finished_ms),
@@ -72,10 +81,10 @@ export class SqliteStore implements Store {
       loseAttempts: q(`update attempts set status = 'lost', error = @error, finished_ms = @now
         where task_id = @taskId and dispatch = @dispatch and delivery < @before and status = 'running'`),
       insertResult: q(`insert into results (task_id, sweep_id, attempt_id, outputs_json, details_json, created_ms)
-        values (@taskId, @sweepId, @attemptId, @outputsJson, @detailsJson, @createdMs) on conflict do nothing`),
+        values (?, ?, ?, ?, ?, ?) on conflict do nothing`),
       insertLedger: q(`insert into ledger (task_id, sweep_id, phase, flops, tokens_prompt, tokens_generated, tokens_trained, wall_s, device_kind, device_s, params, curated_examples, reused)
-        values (@taskId, @sweepId, @phase, @flops, @tokensPrompt, @tokensGenerated, @tokensTrained, @wallS, @deviceKind, @deviceS, @params, @curatedExamples, @reused) on conflict do nothing`),
-      insertMetric: q('insert into metrics (task_id, name, value, step) values (@taskId, @name, @value, @step) on conflict do nothing'),
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing`),
+      insertMetric: q('insert into metrics (task_id, name, value, step) values (?, ?, ?, ?) on conflict do nothing'),
       insertArtifact: q(`insert into artifacts (digest, size, uri, media_type, role, task_id, created_ms)
         values (@digest, @size, @uri, @mediaType, @role, @taskId, @createdMs) on conflict do nothing`),
       updateSweep: q('update sweeps set status = @status, finished_ms = @finishedMs, error = @error where id = @id'),
@@ -135,20 +144,17 @@ export class SqliteStore implements Store {
     const st = this.stmts;
     const now = Date.now();
     this.sqlite.transaction(() => {
-      for (const a of b.attempts ?? []) st.upsertAttempt.run(a);
+      for (const a of b.attempts ?? []) st.upsertAttempt.run(a.id, a.taskId, a.sweepId, a.dispatch, a.delivery, a.workerId, a.status, a.startedMs, a.finishedMs, a.error, a.errorCode);
       for (const l of b.lostAttempts ?? []) st.loseAttempts.run({ taskId: l.taskId, dispatch: l.dispatch, before: l.beforeDelivery, error: l.error, now });
       for (const r of b.results ?? []) {
-        const ins = st.insertResult.run({ taskId: r.taskId, sweepId: r.sweepId, attemptId: r.attemptId, outputsJson: JSON.stringify(r.outputs), detailsJson: r.details ? JSON.stringify(r.details) : null, createdMs: r.createdMs });
+        const ins = st.insertResult.run(r.taskId, r.sweepId, r.attemptId, r.outputs.length ? JSON.stringify(r.outputs) : '[]', r.details ? JSON.stringify(r.details) : null, r.createdMs);
         if (ins.changes === 0) continue; // a redelivered task's second result: the first one stands
         const L = r.ledger;
-        st.insertLedger.run({
-          taskId: r.taskId, sweepId: r.sweepId, phase: r.phase, flops: L.flops, tokensPrompt: L.tokensPrompt, tokensGenerated: L.tokensGenerated,
-          tokensTrained: L.tokensTrained, wallS: L.wallS, deviceKind: L.deviceKind || 'cpu', deviceS: L.deviceS, params: L.params, curatedExamples: L.curatedExamples, reused: r.reused ? 1 : 0,
-        });
-        for (const m of r.metrics) st.insertMetric.run({ taskId: r.taskId, name: m.name, value: m.value, step: m.step });
+        st.insertLedger.run(r.taskId, r.sweepId, r.phase, L.flops, L.tokensPrompt, L.tokensGenerated, L.tokensTrained, L.wallS, L.deviceKind || 'cpu', L.deviceS, L.params, L.curatedExamples, r.reused ? 1 : 0);
+        for (const m of r.metrics) st.insertMetric.run(r.taskId, m.name, m.value, m.step);
         for (const o of r.outputs) st.insertArtifact.run({ digest: o.digest, size: o.size, uri: o.uri, mediaType: o.mediaType, role: o.role, taskId: r.taskId, createdMs: r.createdMs });
       }
-      for (const t of b.tasks ?? []) st.updateTask.run({ id: t.id, status: t.status, dispatches: t.dispatches, nextDispatchMs: t.nextDispatchMs, workerId: t.workerId, startedMs: t.startedMs, finishedMs: t.finishedMs, error: t.error, reusedFrom: t.reusedFrom });
+      for (const t of b.tasks ?? []) st.updateTask.run(t.status, t.dispatches, t.nextDispatchMs, t.workerId, t.startedMs, t.finishedMs, t.error, t.reusedFrom, t.id);
       for (const sw of b.sweeps ?? []) st.updateSweep.run({ id: sw.id, status: sw.status, finishedMs: sw.finishedMs, error: sw.error ?? null });
     })();
   }
@@ -215,7 +221,7 @@ export class SqliteStore implements Store {
     return this.db.select().from(s.workers).all().map(({ infoJson, runningJson, ...w }) => ({ ...w, info: JSON.parse(infoJson), running: JSON.parse(runningJson) as string[] }));
   }
 
-  close(): void { this.sqlite.close(); }
+  close(): void { this.checkpointer?.stop(); this.sqlite.close(); }
 }
 
 /**

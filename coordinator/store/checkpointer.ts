@@ -1,0 +1,32 @@
+// WAL checkpoints on a thread of their own. SQLite's automatic checkpoint runs inside the
+// commit that crosses the threshold, on the coordinator's event loop: with thousands of
+// results a second that is a pause every few hundred milliseconds, and the same hot pages
+// (indexes, the tasks table) copied back again and again. Here a second connection on a
+// worker thread runs a PASSIVE checkpoint (it never waits for, nor blocks, the writer)
+// every few milliseconds; the writer's own automatic checkpoint stays on, at a higher
+// threshold, as a backstop in case this thread falls behind.
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+
+const CODE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('busy_timeout = 0');
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy or closing: the next round tries again */ }
+}, workerData.everyMs);
+parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); try { db.close(); } catch {} parentPort.close(); } });
+`;
+
+export class Checkpointer {
+  private worker: Worker;
+  constructor(path: string, everyMs = 100) {
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(CODE, { eval: true, workerData: { module, path, everyMs } });
+    this.worker.on('error', () => { /* checkpoints fall back to SQLite's automatic ones */ });
+    this.worker.unref();
+  }
+
+  stop(): void { this.worker.postMessage('stop'); }
+}

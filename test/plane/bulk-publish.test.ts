@@ -1,0 +1,54 @@
+// BulkPublisher: JetStream publishes through one reply-inbox subscription (what the
+// coordinator sends tasks with). Acks come back in order with their sequences, a message
+// seen before within the stream's de-duplication window is flagged, a subject no stream
+// takes fails with an error that says so, and the transport's task encoding with the
+// attempt appended decodes as the task. Real nats-server.
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BulkPublisher } from '../../common/js-publish.js';
+import { startNatsServer } from '../../common/nats-server.js';
+import { withAttempt } from '../../coordinator/scheduler.js';
+import { Task, TaskKind } from '../../gen/limolab/v1/task.js';
+import { requireNats } from '../helpers/cluster.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f(); });
+
+describe('bulk publish', () => {
+  it('returns every ack in order, flags duplicates by message id, and refuses a subject no stream takes', async () => {
+    requireNats();
+    const nats = await startNatsServer();
+    cleanups.push(() => nats.stop());
+    const nc = await connect({ servers: nats.url });
+    cleanups.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'BP', subjects: ['bp.>'], retention: RetentionPolicy.Workqueue });
+    const p = new BulkPublisher(nc, 5000);
+    cleanups.push(async () => p.close());
+
+    const msgs = Array.from({ length: 1200 }, (_, i) => ({ subject: `bp.${i % 3}`, data: new TextEncoder().encode(`m${i}`), msgId: `id-${i}` }));
+    const acks = await p.publishAll(msgs);
+    expect(acks).toHaveLength(1200);
+    expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+    expect(acks.every((a) => a.stream === 'BP' && !a.duplicate)).toBe(true);
+    expect((await jsm.streams.info('BP')).state.messages).toBe(1200);
+
+    // Ids 5 and 7 again (stored once), one new id.
+    const again = await p.publishAll([msgs[5]!, { ...msgs[7]!, data: new TextEncoder().encode('other') }, { subject: 'bp.x', data: new Uint8Array(1), msgId: 'new' }]);
+    expect(again.map((a) => [a.seq, a.duplicate])).toEqual([[6, true], [8, true], [1201, false]]);
+    expect((await jsm.streams.info('BP')).state.messages).toBe(1201);
+
+    await expect(p.publishAll([{ subject: 'nostream.x', data: new Uint8Array(1), msgId: 'n1' }])).rejects.toThrow(/no JetStream stream takes subject/);
+    // Still usable after a refusal.
+    expect((await p.publishAll([{ subject: 'bp.y', data: new Uint8Array(1), msgId: 'after' }]))[0]!.seq).toBe(1202);
+  });
+
+  it('sends a stored task with this dispatch\'s attempt appended, decoding to the same task', () => {
+    const t = Task.fromPartial({ id: 'sw.t1', sweepId: 'sw', kind: TaskKind.TASK_KIND_DIAG, timeoutS: 30, attempt: 0, spec: { $case: 'diag', value: { sleepMs: 5 } } as Task['spec'] });
+    const stored = Buffer.from(Task.encode(t).finish()).toString('base64');
+    for (const attempt of [1, 2, 127, 128, 300, 1_000_000]) {
+      expect(Task.decode(withAttempt(stored, attempt))).toEqual({ ...t, attempt });
+    }
+  });
+});
