@@ -59,24 +59,10 @@ class Reader {
       this.i++;
       return c;
     }
-    let depth = 0;
-    const start = this.i;
-    for (; this.i < this.s.length; this.i++) {
-      const ch = this.s[this.i];
-      if (ch === '\\') {
-        this.i++;
-        continue;
-      }
-      if (ch === '{') depth++;
-      else if (ch === '}' && --depth === 0) {
-        this.i++;
-        return this.s.slice(start + 1, this.i - 1);
-      }
-    }
-    throw new NotAnExpressionError('unbalanced braces');
+    return this.groupText();
   }
-  group(): string {
-    // at '{'
+  /** At '{': the group's inner text, unconverted; the reader moves past its '}'. */
+  groupText(): string {
     let depth = 0;
     const start = this.i;
     for (; this.i < this.s.length; this.i++) {
@@ -87,12 +73,15 @@ class Reader {
       }
       if (c === '{') depth++;
       else if (c === '}' && --depth === 0) {
-        const inner = this.s.slice(start + 1, this.i);
         this.i++;
-        return `(${latexToExpr(inner)})`;
+        return this.s.slice(start + 1, this.i - 1);
       }
     }
     throw new NotAnExpressionError('unbalanced braces');
+  }
+  group(): string {
+    // at '{'
+    return `(${latexToExpr(this.groupText())})`;
   }
 }
 
