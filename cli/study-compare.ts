@@ -3,15 +3,14 @@
 // intervals, and each method's gain over its base against the base's latent ability.
 // --json prints studyAnalysis's object: {controls, exchange, latent, ...}.
 // (Not `limolab sweep compare A B`, which sets two sweeps' tables side by side: cli/compare.ts.)
-import { NotFoundError, SpecError } from '../common/errors.js';
+import { NotFoundError } from '../common/errors.js';
 import { loadRunRecords } from '../coordinator/results.js';
 import type { SweepRow } from '../coordinator/store/store.js';
 import {
   formatTable, studyAnalysis, studyCostTable, studyExchangeTable, studyIsoTable, studyLatentTable, studyRolloutTable,
   type StudyResult, type Table,
 } from '../coordinator/analysis/index.js';
-import { parse } from './args.js';
-import { openStore, resolveSweep } from './results-db.js';
+import { readSweepCommand } from './results-db.js';
 
 const USAGE = `Usage: limolab compare [options]
 
@@ -34,26 +33,15 @@ printed and the output says so.
   --json           {"controls":[...],"exchange":[...],"latent":[...],...} on stdout
   -h, --help       this text`;
 
-const OPTIONS = { db: { type: 'string' }, sweep: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
-
-export async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals: p } = parse(argv, OPTIONS, USAGE);
-  if (v.help) { console.log(USAGE); return 0; }
-  if (p.length) throw new SpecError(`limolab compare takes no positional arguments (got ${p.join(' ')}); pass the sweep with --sweep ID\n\n${USAGE}`);
-  const dbPath = v.db ?? 'limolab.db';
-  const store = openStore(dbPath);
-  try {
-    const sweep = resolveSweep(store, dbPath, v.sweep);
+export function main(argv: string[]): Promise<number> {
+  return readSweepCommand(argv, 'compare', USAGE, (store, sweep, json) => {
     const records = loadRunRecords(store, sweep.id);
     if (!records.some((r) => r.status === 'succeeded')) {
       throw new NotFoundError(`sweep ${sweep.id} (${sweep.name}) has no succeeded arm yet; wait for it with \`limolab sweep watch ${sweep.id}\``);
     }
     const result = studyAnalysis(records);
-    process.stdout.write(v.json ? JSON.stringify({ sweep: sweep.id, ...result }, null, 2) + '\n' : renderText(sweep, result));
-    return 0;
-  } finally {
-    store.close();
-  }
+    return json ? JSON.stringify({ sweep: sweep.id, ...result }, null, 2) + '\n' : renderText(sweep, result);
+  });
 }
 
 const block = (title: string, t: Table, empty: string) => `${title}\n${t.rows.length ? formatTable(t, 'text') : `  ${empty}\n`}`;

@@ -6,11 +6,10 @@
 // dependency done, to the first attempt's start). Then the critical path: the chain of tasks,
 // each the latest-finishing dependency of the next, that ends with the sweep's last task;
 // its phases say what bounds the wall time, and how much of it was waiting.
-import { NotFoundError, SpecError } from '../common/errors.js';
+import { NotFoundError } from '../common/errors.js';
 import { formatTable, type Table } from '../coordinator/analysis/index.js';
-import { parse } from './args.js';
 import { timeMetric } from '../common/task-timing.js';
-import { openStore, resolveSweep } from './results-db.js';
+import { readSweepCommand } from './results-db.js';
 
 const USAGE = `Usage: limolab timing [options]
 
@@ -30,8 +29,6 @@ Tasks reused from an earlier sweep take no time and are left out.
   --sweep ID       the sweep, or "latest" (default)
   --json           the figures as JSON on stdout
   -h, --help       this text`;
-
-const OPTIONS = { db: { type: 'string' }, sweep: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
 interface TaskTime {
   id: string; name: string; phase: string; deps: string[];
@@ -123,20 +120,11 @@ export function sweepTiming(db: import('better-sqlite3').Database, sweepId: stri
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals: p } = parse(argv, OPTIONS, USAGE);
-  if (v.help) { console.log(USAGE); return 0; }
-  if (p.length) throw new SpecError(`limolab timing takes no positional arguments (got ${p.join(' ')}); pass the sweep with --sweep ID\n\n${USAGE}`);
-  const dbPath = v.db ?? 'limolab.db';
-  const store = openStore(dbPath);
-  try {
-    const sweep = resolveSweep(store, dbPath, v.sweep);
+export function main(argv: string[]): Promise<number> {
+  return readSweepCommand(argv, 'timing', USAGE, (store, sweep, json) => {
     const t = sweepTiming(store.sqlite, sweep.id, sweep.createdMs);
-    process.stdout.write(v.json ? JSON.stringify(t, null, 2) + '\n' : render(sweep.name, t));
-    return 0;
-  } finally {
-    store.close();
-  }
+    return json ? JSON.stringify(t, null, 2) + '\n' : render(sweep.name, t);
+  });
 }
 
 const s1 = (x: number) => x.toFixed(1);
