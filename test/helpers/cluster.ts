@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, findNatsServer, NATS_INSTALL_HINT, type NatsServerHandle } from '../../common/nats-server.js';
 import { startCoordinator } from '../../coordinator/main.js';
 import { Client } from '../../cli/client.js';
@@ -15,6 +16,17 @@ export const BIN = join(ROOT, 'bin', 'limolab.js');
 
 export function requireNats() {
   if (!findNatsServer()) throw new Error(NATS_INSTALL_HINT);
+}
+
+/** A fresh nats-server on loopback and one connection to it; both are closed by the cleanups
+ *  the caller runs after the test (last in, first out). */
+export async function natsWithConnection(cleanups: (() => Promise<unknown> | unknown)[]): Promise<{ nats: NatsServerHandle; nc: NatsConnection }> {
+  requireNats();
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.stop());
+  const nc = await connect({ servers: nats.url });
+  cleanups.push(() => nc.close());
+  return { nats, nc };
 }
 
 export class Cluster {

@@ -3,25 +3,19 @@
 // seen before within the stream's de-duplication window is flagged, a subject no stream
 // takes fails with an error that says so, and the transport's task encoding with the
 // attempt appended decodes as the task. Real nats-server.
-import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BulkPublisher } from '../../common/js-publish.js';
-import { startNatsServer } from '../../common/nats-server.js';
 import { withAttempt } from '../../coordinator/scheduler.js';
 import { Task, TaskKind } from '../../gen/limolab/v1/task.js';
-import { requireNats } from '../helpers/cluster.js';
+import { natsWithConnection } from '../helpers/cluster.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f(); });
 
 describe('bulk publish', () => {
   it('returns every ack in order, flags duplicates by message id, and refuses a subject no stream takes', async () => {
-    requireNats();
-    const nats = await startNatsServer();
-    cleanups.push(() => nats.stop());
-    const nc = await connect({ servers: nats.url });
-    cleanups.push(() => nc.close());
+    const { nc } = await natsWithConnection(cleanups);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'BP', subjects: ['bp.>'], retention: RetentionPolicy.Workqueue });
     const p = new BulkPublisher(nc, 5000);

@@ -2,12 +2,10 @@
 // is de-duplicated by task id and attempt; when the first message has already left the work
 // queue (a worker acked it), publishTasks says so, since nothing of that task is queued any
 // more. Real nats-server.
-import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NatsTransport } from '../../common/nats-transport.js';
-import { startNatsServer } from '../../common/nats-server.js';
 import { Task, TaskKind } from '../../gen/limolab/v1/task.js';
-import { requireNats } from '../helpers/cluster.js';
+import { natsWithConnection } from '../helpers/cluster.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f(); });
@@ -16,11 +14,7 @@ const task = (id: string) => Task.fromPartial({ id, sweepId: 's1', kind: TaskKin
 
 describe('task republish', () => {
   it('reports tasks whose earlier message a worker already took and acked, and only those', async () => {
-    requireNats();
-    const nats = await startNatsServer();
-    cleanups.push(() => nats.stop());
-    const nc = await connect({ servers: nats.url });
-    cleanups.push(() => nc.close());
+    const { nc } = await natsWithConnection(cleanups);
     const t = await NatsTransport.open(nc, { ackWaitMs: 5000 });
     expect(await t.publishTasks([task('a'), task('b'), task('c')])).toEqual([]);
     // A worker takes 'a' and acks it, takes 'b' and holds it; 'c' stays queued.
