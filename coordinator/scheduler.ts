@@ -843,17 +843,10 @@ export function superseded(r: TaskResult, t: { dispatches: number; leaseAttempt?
   return null;
 }
 
-/** Base64 Task bytes with field 9 (attempt, a varint) appended. */
+/** Base64 Task bytes with this dispatch's attempt appended: a later value of a protobuf field
+ *  replaces an earlier one, so the generated encoder's bytes of { attempt } alone set it. */
 export function withAttempt(taskProto: string, attempt: number): Uint8Array {
-  const raw = Buffer.from(taskProto, 'base64');
-  const tail: number[] = [(9 << 3) | 0];
-  let v = attempt >>> 0;
-  while (v > 0x7f) { tail.push((v & 0x7f) | 0x80); v >>>= 7; }
-  tail.push(v);
-  const out = Buffer.allocUnsafe(raw.length + tail.length);
-  raw.copy(out, 0);
-  for (let i = 0; i < tail.length; i++) out[raw.length + i] = tail[i]!;
-  return out;
+  return Buffer.concat([Buffer.from(taskProto, 'base64'), Task.encode(Task.fromPartial({ attempt })).finish()]);
 }
 
 function toResultRecord(r: TaskResult, phase: string): ResultRecord {
