@@ -57,13 +57,13 @@ export function stderrLines(): (line: string) => void {
 export async function startWorker(cfg: WorkerConfig) {
   // Settled before connecting: a bad --data-root is an error, not a worker that refuses everything.
   const access = cfg.access ?? accessFromEnv();
-  cfg = { ...cfg, log: cfg.log ?? stderrLines() };
+  const log = cfg.log ?? stderrLines();
   let transport = cfg.transport;
   if (!transport) {
     // Its own reply-inbox prefix, so NATS permissions can deny workers the coordinator's _INBOX.>.
     const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` },
-      cfg.log ?? ((l) => console.error(l)));
-    transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir, log: cfg.log ?? ((l) => console.error(l)) });
+      log);
+    transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir, log });
   }
   const runners = await builtinRunners(access);
   if (cfg.processRunner) {
@@ -82,7 +82,7 @@ export async function startWorker(cfg: WorkerConfig) {
       runners.splice(at, 0, new HfRunner({ command: cfg.processRunner.command, kinds: hfKinds, timeoutMs: cfg.processRunner.timeoutMs, access }));
     }
   }
-  const worker = new Worker(transport, { id: cfg.id, pool: cfg.pool, slots: cfg.slots, runners, heartbeatMs: cfg.heartbeatMs, log: cfg.log });
+  const worker = new Worker(transport, { id: cfg.id, pool: cfg.pool, slots: cfg.slots, runners, heartbeatMs: cfg.heartbeatMs, log });
   const done = worker.run().finally(() => (cfg.transport ? undefined : transport!.close()));
   return { worker, done };
 }
