@@ -3,8 +3,8 @@
 // results a second that is a pause every few hundred milliseconds, and the same hot pages
 // (indexes, the tasks table) copied back again and again. Here a second connection on a
 // worker thread runs a PASSIVE checkpoint (it never waits for, nor blocks, the writer)
-// every few milliseconds; the writer's own automatic checkpoint stays on, at a higher
-// threshold, as a backstop in case this thread falls behind.
+// every `everyMs` (100 ms by default); the writer's own automatic checkpoint stays on, at
+// a higher threshold, as a backstop in case this thread falls behind.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 
