@@ -24,6 +24,9 @@ export interface PlannedTask {
   evaluates?: boolean;
   /** false for tasks that must run every time (diagnostics). */
   cacheable?: boolean;
+  /** Estimated work (the ML planners: seconds on one CPU), for the ready queue's order only:
+   *  the chain with the most estimated work left goes first. Absent: 1 unit. */
+  cost?: number;
 }
 
 export interface PlanArgs { params: Record<string, string | number | boolean>; base: Record<string, unknown>; seed: number; arm: string }
@@ -200,6 +203,7 @@ function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, arm
     id, sweepId, arm: inst, kind: p.kind, phase: p.phase, seed,
     resources: { cpus: resources.cpus, gpus: resources.gpus, memoryMb: resources.memory_mb, pool: resources.pool },
     timeoutS: arm.timeout_s ?? spec.defaults.timeout_s, cacheKey, modelRef: p.modelRef,
+    costEstimate: p.cost !== undefined && Number.isFinite(p.cost) && p.cost > 0 ? p.cost : 0,
   });
   task.spec = p.spec;
   return {

@@ -32,9 +32,10 @@ export interface SchedulerOptions {
 
 interface LiveTask extends TaskRow {
   dependents: string[];
-  /** Tasks on the longest chain of dependents that starts here (itself included): among ready
-   *  tasks of equal priority the longest chain goes first, so a sweep's critical path (e.g. an
-   *  RL arm's rounds) does not queue behind work that can run at any time. */
+  /** Estimated work on the longest chain of dependents that starts here (itself included; see
+   *  chainRanks): among ready tasks of equal priority the most work left goes first, so a
+   *  sweep's critical path (e.g. an RL arm's rounds, or a long tuning) does not queue behind
+   *  work that can run at any time. */
   rank: number;
   waiting: number;           // dependencies not yet succeeded
   progress: number;
@@ -55,10 +56,15 @@ export interface SweepChange { sweepId: string; task?: LiveTask; message?: strin
 /** A write the store could not make for a reason outside the data (disk full): since when, and why. */
 export interface StorageProblem { why: string; sinceMs: number; detail: string }
 
-/** Per task: 1 + the largest rank among the tasks that depend on it (the length, in tasks, of
- *  the longest chain of dependents that starts there). Iterative: chains can be long. */
-export function chainRanks(tasks: readonly { id: string; deps: readonly { task: string }[] }[]): Map<string, number> {
+/** Per task: its own estimated work plus the largest rank among the tasks that depend on it,
+ *  i.e. the estimated work on the longest chain of dependents that starts there (itself
+ *  included). A task's work is its planner's cost estimate (Task.cost_estimate); a task
+ *  without one counts as 1, so a sweep without estimates (diag) ranks by chain length in
+ *  tasks. Iterative: chains can be long. */
+export function chainRanks(tasks: readonly { id: string; deps: readonly { task: string }[]; cost?: number }[]): Map<string, number> {
   const dependents = new Map<string, string[]>(tasks.map((t) => [t.id, []]));
+  const cost = new Map<string, number>();
+  for (const t of tasks) if (t.cost !== undefined && Number.isFinite(t.cost) && t.cost > 0) cost.set(t.id, t.cost);
   for (const t of tasks) for (const d of t.deps) dependents.get(d.task)?.push(t.id);
   const rank = new Map<string, number>();
   for (const root of tasks) {
@@ -72,11 +78,19 @@ export function chainRanks(tasks: readonly { id: string; deps: readonly { task: 
         if (!rank.has(d)) stack.push({ id: d, next: 0 });
         continue;
       }
-      rank.set(top.id, 1 + ds.reduce((m, d) => Math.max(m, rank.get(d) ?? 0), 0));
+      rank.set(top.id, (cost.get(top.id) ?? 1) + ds.reduce((m, d) => Math.max(m, rank.get(d) ?? 0), 0));
       stack.pop();
     }
   }
   return rank;
+}
+
+/** The planner's cost estimate of a stored task (read from its planned Task message when the
+ *  row was loaded from the store, e.g. after a restart); undefined when it has none. */
+function plannedCost(t: TaskRow): number | undefined {
+  if (t.task) return t.task.costEstimate || undefined;
+  if (t.status !== 'pending' && t.status !== 'queued' && t.status !== 'running') return undefined;
+  try { return Task.decode(Buffer.from(t.taskProto, 'base64')).costEstimate || undefined; } catch { return undefined; }
 }
 
 const emptyCounts = (): Counts => ({ total: 0, pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, cached: 0 });
@@ -230,7 +244,7 @@ export class Scheduler extends EventEmitter {
     // Tasks that can go out at once are written already queued: one write per task instead
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
-    const ranks = chainRanks(plan.tasks);
+    const ranks = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: t.task?.costEstimate })));
     if (this.ready.size === 0) {
       let room = this.maxInFlight - this.inFlight;
       // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
@@ -284,7 +298,7 @@ export class Scheduler extends EventEmitter {
         if (dep.status !== 'succeeded' && dep.status !== 'cached') t.waiting++;
       }
     }
-    const ranks = planRanks ?? chainRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
+    const ranks = planRanks ?? chainRanks(sw.taskIds.map((id) => { const t = this.tasks.get(id)!; return { id, deps: t.deps, cost: plannedCost(t) }; }));
     for (const id of sw.taskIds) this.tasks.get(id)!.rank = ranks.get(id) ?? 1;
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;

@@ -13,6 +13,7 @@ import { TaskKind } from '../gen/limolab/v1/task.js';
 import { formatZodIssues } from '../coordinator/spec.js';
 import { CHAIN_STYLES, DomainConfigSchema } from './domain/config.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
+import { domainSizes, pretrainSequences, taskSeconds } from './cost-estimate.js';
 
 const Json = z.record(z.string(), z.unknown());
 
@@ -122,43 +123,58 @@ class Dag {
     this.tasks.push({ ...t, resources: { cpus } });
     return t.key;
   }
+  /** Estimated seconds for a task that trains on or samples `sequences` sequences. */
+  private cost(sequences: number): number { return taskSeconds(this.b.model, sequences); }
+  private get sizes() { return domainSizes(this.b.domain); }
   pretrain(): string {
     const seed = this.b.pretrain_seed === undefined ? {} : { seed: this.b.pretrain_seed };
     const key = this.add({ key: 'pretrain', name: 'pretrain', kind: TaskKind.TASK_KIND_PRETRAIN, phase: PHASE.pretrain, ...seed,
-      spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } } }, this.b.pretrain_threads ?? this.b.threads);
+      spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } }, cost: this.cost(pretrainSequences(this.b.pretrain)) },
+      this.b.pretrain_threads ?? this.b.threads);
     this.add({ key: 'probe', name: 'probe latent ability', kind: TaskKind.TASK_KIND_PROBE, phase: PHASE.pretrain, ...seed, deps: [{ key, role: 'checkpoint' }],
-      spec: { $case: 'eval', value: { splits: this.b.probe.splits, nSamples: 0, k: [], temperature: 0, keepOutputs: 0, mode: 'probe', shots: 0, domain: this.b.domain, options: this.b.probe.options } } });
+      spec: { $case: 'eval', value: { splits: this.b.probe.splits, nSamples: 0, k: [], temperature: 0, keepOutputs: 0, mode: 'probe', shots: 0, domain: this.b.domain, options: this.b.probe.options } },
+      cost: this.cost(2 * this.b.probe.splits.length * this.sizes.test) });
     return key;
   }
   curate(key: string, base: string, strategy: string, n: number, k?: number, candidates?: number, solutionStyle?: string): string {
     const options = solutionStyle === undefined ? this.b.curate.options : { ...this.b.curate.options, solutionStyle };
+    const [kk, cand] = [k ?? this.b.curate.k, candidates ?? this.b.curate.candidates];
+    // random draws from the pool without sampling; hard and limo sample k per candidate (0 candidates: the whole pool).
+    const sampled = strategy === 'random' ? 0 : kk * (cand || this.sizes.pool);
     return this.add({ key, name: `curate ${strategy} n=${n}${solutionStyle ? ` ${solutionStyle}` : ''}`, kind: TaskKind.TASK_KIND_CURATE, phase: PHASE.curate, deps: [{ key: base, role: 'checkpoint' }],
-      spec: { $case: 'curate', value: { strategy, n, k: k ?? this.b.curate.k, candidates: candidates ?? this.b.curate.candidates, domain: this.b.domain, options } } });
+      spec: { $case: 'curate', value: { strategy, n, k: kk, candidates: cand, domain: this.b.domain, options } }, cost: this.cost(sampled) });
   }
   /** A TRAIN task; with `search`, the recipe search for a TRAIN with the same inputs (the tuning phase). */
-  train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' | 'recipe' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt = 0,
-    search?: { lr: number[]; epochs: number[]; domain: Record<string, unknown>; validation: number }): string {
+  /** `examples`: how many examples the data holds (an estimate for rollouts), for the cost estimate only. */
+  train(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' | 'recipe' }[], method: 'sft' | 'rft', epochs: number, lr: number, maxPerPrompt: number,
+    examples: number, search?: { lr: number[]; epochs: number[]; domain: Record<string, unknown>; validation: number }): string {
     const options = search ? { ...this.b.train.options, search } : this.b.train.options;
+    // A search trains every recipe and scores each on the validation split.
+    const sequences = search
+      ? search.lr.length * search.epochs.reduce((a, e) => a + e * examples + search.validation, 0)
+      : epochs * examples;
     return this.add({ key, name: search ? `tune ${method} (${search.lr.length * search.epochs.length} recipes)` : key.replace(/\./g, ' '), kind: TaskKind.TASK_KIND_TRAIN,
       phase: search ? PHASE.tune : PHASE.train, deps: [{ key: from, role: 'checkpoint' }, ...data],
-      spec: { $case: 'train', value: { method, epochs, lr, batchSize: this.b.train.batch_size, maxPerPrompt, options } } });
+      spec: { $case: 'train', value: { method, epochs, lr, batchSize: this.b.train.batch_size, maxPerPrompt, options } }, cost: this.cost(sequences) });
   }
   /** The recipe search over base.tune's grid (epochs as multiples of the arm's). */
-  tune(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' }[], method: 'sft' | 'rft', epochs: number, maxPerPrompt = 0): string {
+  tune(key: string, from: string, data: { key: string; role: 'dataset' | 'rollouts' }[], method: 'sft' | 'rft', epochs: number, maxPerPrompt: number, examples: number): string {
     const t = this.b.tune;
     const search = { lr: t.lr, epochs: [...new Set(t.epochs_factor.map((f) => Math.max(1, Math.round(f * epochs))))], domain: this.b.domain, validation: t.validation };
-    return this.train(key, from, data, method, epochs, t.lr[0]!, maxPerPrompt, search);
+    return this.train(key, from, data, method, epochs, t.lr[0]!, maxPerPrompt, examples, search);
   }
   rollout(key: string, policy: string, round: number, shard: number, p: z.output<typeof RlParams>): string {
     const options = p.reward === 'answer' ? this.b.rollout.options : { ...this.b.rollout.options, reward: p.reward };
     return this.add({ key, name: `rollout r${round} s${shard + 1}/${p.shards}`, kind: TaskKind.TASK_KIND_ROLLOUT, phase: PHASE.rollout, deps: [{ key: policy, role: 'checkpoint' }],
-      spec: { $case: 'rollout', value: { shard, numShards: p.shards, prompts: p.prompts, k: p.k, temperature: p.temperature, maxTokens: this.b.rollout.max_tokens, round, domain: this.b.domain, options } } });
+      spec: { $case: 'rollout', value: { shard, numShards: p.shards, prompts: p.prompts, k: p.k, temperature: p.temperature, maxTokens: this.b.rollout.max_tokens, round, domain: this.b.domain, options } },
+      cost: this.cost(Math.ceil(p.prompts / p.shards) * p.k) });
   }
   evaluate(model: string, mode: 'model' | 'icl' = 'model', shots = 0, dataset?: string): string {
     const e = this.b.eval;
     return this.add({ key: 'eval', name: mode === 'icl' ? `eval icl ${shots}-shot` : 'eval', kind: TaskKind.TASK_KIND_EVAL, phase: PHASE.eval, evaluates: true,
       deps: [{ key: model, role: 'checkpoint' }, ...(dataset ? [{ key: dataset, role: 'dataset' }] : [])],
-      spec: { $case: 'eval', value: { splits: ['test_id', 'test_ood'], nSamples: e.n_samples, k: e.k, temperature: e.temperature, keepOutputs: e.keep_outputs, mode, shots, domain: this.b.domain, options: e.options } } });
+      spec: { $case: 'eval', value: { splits: ['test_id', 'test_ood'], nSamples: e.n_samples, k: e.k, temperature: e.temperature, keepOutputs: e.keep_outputs, mode, shots, domain: this.b.domain, options: e.options } },
+      cost: this.cost(2 * this.sizes.test * e.n_samples) });
   }
 }
 
@@ -185,8 +201,8 @@ export const mlPlanners: MethodPlanner[] = [
     const base = d.pretrain();
     const data = d.curate('curate', base, p.curation, p.n, p.k, p.candidates, p.style);
     const inputs = [{ key: data, role: 'dataset' as const }];
-    const recipe = p.tune ? [{ key: d.tune('tune.sft', base, inputs, 'sft', p.epochs), role: 'recipe' as const }] : [];
-    d.evaluate(d.train('train.sft', base, [...inputs, ...recipe], 'sft', p.epochs, p.lr));
+    const recipe = p.tune ? [{ key: d.tune('tune.sft', base, inputs, 'sft', p.epochs, 0, p.n), role: 'recipe' as const }] : [];
+    d.evaluate(d.train('train.sft', base, [...inputs, ...recipe], 'sft', p.epochs, p.lr, 0, p.n));
   }),
   planner('icl', IclParams, (d, p: z.output<typeof IclParams>) => {
     const base = d.pretrain();
@@ -198,18 +214,20 @@ export const mlPlanners: MethodPlanner[] = [
     let start = base;
     if (p.init === 'sft') {
       const data = d.curate('curate', base, p.sft_curation, p.sft_n, undefined, undefined, p.sft_style);
-      start = d.train('train.sft', base, [{ key: data, role: 'dataset' }], 'sft', p.sft_epochs, p.sft_lr);
+      start = d.train('train.sft', base, [{ key: data, role: 'dataset' }], 'sft', p.sft_epochs, p.sft_lr, 0, p.sft_n);
     }
     let policy = start;
     const all: { key: string; role: 'rollouts' }[] = [];
     let recipe: { key: string; role: 'recipe' }[] = [];
+    // Accepted samples per round, for the cost estimate: half of at most max_per_prompt per prompt.
+    const perRound = p.prompts * Math.min(p.k, p.max_per_prompt) * 0.5;
     for (let r = 1; r <= p.rounds; r++) {
       const shards = Array.from({ length: p.shards }, (_, s) => ({ key: d.rollout(`rollout.r${r}.s${s}`, policy, r, s, p), role: 'rollouts' as const }));
       all.push(...shards);
-      if (r === 1 && p.tune) recipe = [{ key: d.tune('tune.rft', start, shards, 'rft', p.epochs, p.max_per_prompt), role: 'recipe' }];
+      if (r === 1 && p.tune) recipe = [{ key: d.tune('tune.rft', start, shards, 'rft', p.epochs, p.max_per_prompt, perRound), role: 'recipe' }];
       policy = p.continue === 'last'
-        ? d.train(`train.rft.r${r}`, policy, [...shards, ...recipe], 'rft', p.epochs, p.lr, p.max_per_prompt)
-        : d.train(`train.rft.r${r}`, start, [...all, ...recipe], 'rft', p.epochs, p.lr, p.max_per_prompt);
+        ? d.train(`train.rft.r${r}`, policy, [...shards, ...recipe], 'rft', p.epochs, p.lr, p.max_per_prompt, perRound)
+        : d.train(`train.rft.r${r}`, start, [...all, ...recipe], 'rft', p.epochs, p.lr, p.max_per_prompt, perRound * r);
     }
     d.evaluate(policy);
   }),

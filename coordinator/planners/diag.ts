@@ -44,6 +44,8 @@ export const diagPlanner: MethodPlanner = {
           deps: s > 1 ? [{ key: `t${i}.s${s - 1}`, role: 'data' }] : [],
           cacheable: false,
           evaluates: s === p.stages && i === p.tasks - 1,
+          // Seconds: what a sleep asks for, plus a millisecond for the rest.
+          cost: 0.001 + (op === OPS.sleep ? p.sleep_ms / 1000 : 0),
         });
       }
     }

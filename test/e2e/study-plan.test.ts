@@ -5,6 +5,9 @@ import { parseSweepSpec } from '../../coordinator/spec.js';
 import { planSweep } from '../../coordinator/planner.js';
 import { defaultPlanners } from '../../coordinator/planners/index.js';
 import { SpecError } from '../../common/errors.js';
+import { chainRanks } from '../../coordinator/scheduler.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const SPEC = `
 name: study-plan
@@ -94,6 +97,31 @@ describe('study planning', () => {
     try { planSweep('s', parseSweepSpec(SPEC.replace("  pretrain: {steps: 20}", "  pretrain: {steps: 20}\n  tune: {lr: []}")), await defaultPlanners()); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(SpecError);
     expect((err as SpecError).issues.join(' ')).toMatch(/base\.tune\.lr/);
+  });
+
+  it('estimates each task\'s work from its sequences, so the ready queue starts the longest remaining work first', async () => {
+    const spec = parseSweepSpec(readFileSync(join(import.meta.dirname, '../../experiments/quick.yaml'), 'utf8'));
+    const plan = planSweep('s', spec, await defaultPlanners());
+    const cost = (arm: string, name: string) => plan.tasks.find((t) => t.arm === arm && t.seed === 0 && t.name.startsWith(name))!.task!.costEstimate;
+    // Every ML task has an estimate; the estimates follow the sequences each trains on or samples.
+    for (const t of plan.tasks) expect(t.task!.costEstimate, t.name).toBeGreaterThan(0);
+    const perSeq = (cost('sft-limo[n=50]', 'train') - 0.1) / (20 * 50);      // 20 epochs x 50 examples
+    expect(cost('base', 'pretrain')).toBeCloseTo(0.1 + 2000 * 64 * perSeq, 6);    // steps x batch
+    expect(cost('sft-positive', 'train')).toBeCloseTo(0.1 + 4 * 1600 * perSeq, 6);
+    // The search trains 2 lrs x epochs {2, 4} and scores each recipe on 48 validation problems.
+    expect(cost('sft-positive', 'tune')).toBeCloseTo(0.1 + 2 * (2 * 1600 + 48 + 4 * 1600 + 48) * perSeq, 6);
+    expect(cost('rl[rounds=1]', 'rollout r1 s1')).toBeCloseTo(0.1 + 100 * 4 * perSeq, 6); // 200 prompts / 2 shards x k 4
+    expect(cost('sft-positive', 'curate')).toBeCloseTo(0.1, 6);                  // random: no sampling
+    expect(cost('sft-limo[n=50]', 'curate')).toBeCloseTo(0.1 + 2 * 100 * perSeq, 6); // k x candidates
+    // Ranked by estimated work, the positive control's short but heavy chain (curate, a 4-recipe
+    // search on 1600 examples, train, eval) goes before RL's long chain of light rounds; by
+    // chain length in tasks it came after every RL round-1 rollout.
+    const rank = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: t.task!.costEstimate })));
+    const byCount = chainRanks(plan.tasks);
+    const id = (arm: string, name: string) => plan.tasks.find((t) => t.arm === arm && t.seed === 0 && t.name.startsWith(name))!.id;
+    const [pos, rl] = [id('sft-positive', 'curate'), id('rl[rounds=1]', 'rollout r1 s1')];
+    expect(rank.get(pos)).toBeGreaterThan(rank.get(rl)!);
+    expect(byCount.get(pos)).toBeLessThan(byCount.get(rl)!);
   });
 
   it('refuses an unknown base and a negative control without its pair, creating nothing', async () => {

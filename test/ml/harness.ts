@@ -50,6 +50,7 @@ export function baseTask(kind: TaskKind, spec: Task['spec'], seed: number, input
     attempt: 1,
     timeoutS: 600,
     cacheKey: '',
+    costEstimate: 0,
     spec,
     modelRef: undefined,
   };

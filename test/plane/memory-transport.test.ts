@@ -433,6 +433,30 @@ arms:
     expect(r.get('g0')).toBe(5000);
   });
 
+  it('weights ranks by the planner\'s cost estimates: the most estimated work left along the chain (hand-computed)', () => {
+    const t = (id: string, cost: number | undefined, ...deps: string[]) => ({ id, cost, deps: deps.map((task) => ({ task })) });
+    // a(1) -> b(10) -> d(2); a -> c(3) -> d; e(20) alone; f without an estimate counts 1; a bad estimate counts 1.
+    const r = chainRanks([t('d', 2, 'b', 'c'), t('b', 10, 'a'), t('c', 3, 'a'), t('a', 1), t('e', 20), t('f', undefined), t('g', Number.NaN), t('h', -5)]);
+    expect(Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((k) => [k, r.get(k)]))).toEqual({ a: 13, b: 12, c: 5, d: 2, e: 20, f: 1, g: 1, h: 1 });
+  });
+
+  it('dispatches the most estimated work first: one long task before a chain of short ones', async () => {
+    plane = await new Plane().start(10_000, 1);
+    await plane.worker('w1', 1);
+    await waitFor(() => plane!.coord.coord.listWorkers().length === 1, 'the worker to register', 5000);
+    // By chain length the three-stage chain would go first (ranks 3, 2, 1 against 1); by
+    // estimated work the 400 ms task (0.401) outranks the chain (3 x 0.011 = 0.033).
+    const id = plane.submit(`
+name: mem-work-first
+arms:
+  - {name: chain, method: diag, params: {tasks: 1, stages: 3, sleep_ms: 10}}
+  - {name: long, method: diag, params: {tasks: 1, sleep_ms: 400}}
+`);
+    expect((await plane.finished(id)).status).toBe('succeeded');
+    const order = plane.rows('select t.name, t.arm from attempts a join tasks t on t.id = a.task_id where a.sweep_id = ? order by a.started_ms, a.id', id).map((r) => `${r.arm} ${r.name}`);
+    expect(order).toEqual(['long diag 0', 'chain diag 0 stage 1', 'chain diag 0 stage 2', 'chain diag 0 stage 3']);
+  });
+
   it('dispatches the longest chain of dependents first among ready tasks of equal priority', async () => {
     // One slot and a one-task window: the order of starts is the coordinator's choice alone.
     plane = await new Plane().start(10_000, 1);

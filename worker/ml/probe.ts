@@ -21,7 +21,7 @@ const store = new MemoryArtifacts();
 let n = 0;
 
 async function run(kind: TaskKind, spec: Task['spec'], inputs: ArtifactRef[] = []) {
-  const task: Task = { id: `p${++n}`, sweepId: 'probe', arm: 'probe', kind, phase: 'probe', seed: cfg.seed, resources: undefined, inputs, attempt: 1, timeoutS: 0, cacheKey: '', spec, modelRef: undefined };
+  const task: Task = { id: `p${++n}`, sweepId: 'probe', arm: 'probe', kind, phase: 'probe', seed: cfg.seed, resources: undefined, inputs, attempt: 1, timeoutS: 0, cacheKey: '', costEstimate: 0, spec, modelRef: undefined };
   const ctx: TaskContext = {
     task, signal: new AbortController().signal, artifacts: store, threads: cfg.threads,
     progress: () => {}, log: (l) => console.log(`  log: ${l}`), metric: () => {},

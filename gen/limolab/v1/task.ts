@@ -321,6 +321,12 @@ export interface Task {
   attempt: number;
   timeoutS: number;
   cacheKey: string;
+  /**
+   * The planner's estimate of this task's work, in its own relative units (the ML planners:
+   * expected seconds on one CPU). Only the coordinator reads it: the ready queue puts first
+   * the task with the most estimated work left along its chain of dependents. 0 = unknown.
+   */
+  costEstimate: number;
   spec?:
     | { $case: "diag"; value: DiagSpec }
     | { $case: "pretrain"; value: PretrainSpec }
@@ -1744,6 +1750,7 @@ function createBaseTask(): Task {
     attempt: 0,
     timeoutS: 0,
     cacheKey: "",
+    costEstimate: 0,
     spec: undefined,
     modelRef: undefined,
   };
@@ -1783,6 +1790,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.cacheKey !== "") {
       writer.uint32(90).string(message.cacheKey);
+    }
+    if (message.costEstimate !== 0) {
+      writer.uint32(97).double(message.costEstimate);
     }
     switch (message.spec?.$case) {
       case "diag":
@@ -1911,6 +1921,14 @@ export const Task: MessageFns<Task> = {
             message.cacheKey = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.costEstimate = reader.double();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -2004,6 +2022,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.cache_key)
         ? globalThis.String(object.cache_key)
         : "",
+      costEstimate: isSet(object.costEstimate)
+        ? globalThis.Number(object.costEstimate)
+        : isSet(object.cost_estimate)
+        ? globalThis.Number(object.cost_estimate)
+        : 0,
       spec: isSet(object.diag)
         ? { $case: "diag", value: DiagSpec.fromJSON(object.diag) }
         : isSet(object.pretrain)
@@ -2056,6 +2079,9 @@ export const Task: MessageFns<Task> = {
     if (message.cacheKey !== "") {
       obj.cacheKey = message.cacheKey;
     }
+    if (message.costEstimate !== 0) {
+      obj.costEstimate = floatToJson(message.costEstimate);
+    }
     if (message.spec?.$case === "diag") {
       obj.diag = DiagSpec.toJSON(message.spec.value);
     } else if (message.spec?.$case === "pretrain") {
@@ -2093,6 +2119,7 @@ export const Task: MessageFns<Task> = {
     message.attempt = object.attempt ?? 0;
     message.timeoutS = object.timeoutS ?? 0;
     message.cacheKey = object.cacheKey ?? "";
+    message.costEstimate = object.costEstimate ?? 0;
     switch (object.spec?.$case) {
       case "diag": {
         if (object.spec?.value !== undefined && object.spec?.value !== null) {
