@@ -187,7 +187,7 @@ export function exchangeRate(
   return sft.map((s) => {
     const n = s.curatedExamples > 0 ? s.curatedExamples : Number(s.params.n) || 0;
     const point = costForAccuracy(rlFrontier, s.acc);
-    const rand = mulberry32(seedFor(baseSeed, `exchange|${s.sweep}|${s.arm}`));
+    const rand = mulberry32(seedFor(baseSeed, `exchange|${s.arm}`));
     const draws: number[] = [];
     let outside = 0;
     for (let b = 0; b < iterations; b++) {
@@ -249,7 +249,7 @@ export function accuracyVsN(records: readonly RunRecord[], opts: CompareOptions 
     .filter((p) => p.curatedExamples > 0)
     .map((p) => {
       const ci = bootstrapMeanCI(p.records.map((r) => r.metrics[metric]!), {
-        ...opts.bootstrap, seed: seedFor(baseSeed, `accN|${p.sweep}|${p.arm}`),
+        ...opts.bootstrap, seed: seedFor(baseSeed, `accN|${p.arm}`),
       });
       return {
         method: p.method, arm: p.arm, n: p.curatedExamples, nSeeds: p.nSeeds,

@@ -266,7 +266,9 @@ function aggregateGroup(g: Group, groupBy: readonly string[], opts: QueryOptions
   for (const r of rs) byArm.set(armKey(r), [...(byArm.get(armKey(r)) ?? []), r]);
   const arms = [...byArm.values()];
   const bootSeed = opts.bootstrap?.seed ?? DEFAULT_BOOTSTRAP_SEED;
-  const label = JSON.stringify(g.key);
+  // The bootstrap's seed comes from the group's values less the sweep id, so a rerun of the
+  // same spec (same data, new sweep id) gets the same intervals.
+  const label = JSON.stringify(g.key.filter((_, i) => groupBy[i] !== 'sweep'));
   row.n_arms = arms.length;
   row.n_seeds = new Set(rs.map((r) => r.seed)).size;
   for (const [name, metric] of [['acc_id', ACC_ID], ['acc_ood', ACC_OOD]] as const) {

@@ -58,7 +58,9 @@ export interface StudyResult {
 }
 
 /** One arm instance: its records by seed. */
-interface Arm { key: string; arm: string; group: string; method: string; base: string; params: RunRecord['params']; records: RunRecord[] }
+/** key: sweep and arm (what identifies it); label: the arm alone, which seeds its bootstrap, so
+ *  the same data in another sweep (a rerun of the same spec) gets the same intervals. */
+interface Arm { key: string; label: string; arm: string; group: string; method: string; base: string; params: RunRecord['params']; records: RunRecord[] }
 
 export const baseOf = (r: RunRecord): string => String(r.params.base ?? 'default');
 export const groupOf = (r: RunRecord): string => r.group ?? r.arm.replace(/\[.*$/, '');
@@ -70,7 +72,7 @@ function armsOf(records: readonly RunRecord[], statuses: StudyOptions['statuses'
     if (statuses !== 'all' && !(statuses ?? ['succeeded']).includes(r.status)) continue;
     const key = `${r.sweep}\u0000${r.arm}`;
     let a = by.get(key);
-    if (!a) by.set(key, (a = { key, arm: r.arm, group: groupOf(r), method: r.method, base: baseOf(r), params: r.params, records: [] }));
+    if (!a) by.set(key, (a = { key, label: r.arm, arm: r.arm, group: groupOf(r), method: r.method, base: baseOf(r), params: r.params, records: [] }));
     a.records.push(r);
   }
   for (const a of by.values()) a.records.sort((x, y) => x.seed - y.seed);
@@ -148,7 +150,7 @@ function controls(c: Ctx): ControlRow[] {
       rows.push(row);
       continue;
     }
-    const d = c.diff(a, baseline, `control|${a.key}`);
+    const d = c.diff(a, baseline, `control|${a.label}`);
     Object.assign(row, { delta: d.delta, ci_lo: d.lo, ci_hi: d.hi, n_seeds: d.n });
     const ci = d.lo === null ? `n<${c.minSeeds} seeds: ${NO_INTERVAL}` : `95% CI [${fmt(d.lo)}, ${fmt(d.hi!)}]`;
     const delta = d.delta === null ? 'no delta' : `delta ${fmt(d.delta)}, ${ci}`;
@@ -214,7 +216,7 @@ function exchange(c: Ctx, ctrl: ControlRow[]): ExchangeRow[] {
       notes.push(`n<${c.minSeeds} seeds: ${NO_INTERVAL}`);
       c.few(sc.length, `exchange rate of ${s.arm}`);
     } else {
-      const ci = exchangeInterval(c, sc, rlScores, `exchange|${s.key}`);
+      const ci = exchangeInterval(c, sc, rlScores, `exchange|${s.label}`);
       row.ci_lo = ci.lo; row.ci_hi = ci.hi;
       if (ci.outside > 0) notes.push(`${(100 * ci.outside).toFixed(1)}% of bootstrap draws outside the RL frontier's range${ci.lo === null || ci.hi === null ? ' (that side unbounded)' : ''}`);
       if (!ci.problemLevel) c.seedLevel.push(`exchange rate of ${s.arm}`);
@@ -271,7 +273,7 @@ function latent(c: Ctx): LatentRow[] {
     const b = c.baseArm(a.base);
     if (!b) c.warnings.add(`base ${a.base}: no '${c.o.baseMethod ?? 'base'}' arm; gains over the base cannot be computed`);
     else {
-      const d = c.diff(a, b, `latent|${a.key}`);
+      const d = c.diff(a, b, `latent|${a.label}`);
       Object.assign(row, { gain: d.delta, ci_lo: d.lo, ci_hi: d.hi, n_seeds: d.n });
     }
     rows.push(row);

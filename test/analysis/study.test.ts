@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRunRecords } from '../../coordinator/results.js';
 import { SqliteStore } from '../../coordinator/store/sqlite-store.js';
-import { studyAnalysis, type RunRecord, type StudyResult } from '../../coordinator/analysis/index.js';
+import { accuracyVsN, queryRuns, studyAnalysis, type RunRecord, type StudyResult } from '../../coordinator/analysis/index.js';
 import { studySectionHtml, seriesOf } from '../../coordinator/report/study-section.js';
 import { buildReport } from '../../coordinator/report/index.js';
 import { countMarks } from '../report/svg-marks.js';
@@ -140,6 +140,22 @@ describe('latent ability and gain', () => {
     expect(sft.gain).toBeCloseTo(0.4, 12);
     expect(sft.bare_ability).toBeCloseTo(0.35, 12);
     expect(study.latent.some((l) => l.method === 'base')).toBe(false);
+  });
+});
+
+describe('reproducibility', () => {
+  it('gives a rerun of the same spec (same data, another sweep id) the same intervals everywhere', () => {
+    const rerun = records.map((r) => ({ ...r, sweep: 'quick-rerun-0mx7q41ww' }));
+    const [a, b] = [studyAnalysis(records, opts), studyAnalysis(rerun, opts)];
+    const strip = (s: StudyResult) => JSON.parse(JSON.stringify(s, (k, v) => (k === 'sweep' ? undefined : v)));
+    expect(a.controls.some((c) => c.ci_lo !== null)).toBe(true);
+    expect(a.exchange.some((e) => e.ci_lo !== null)).toBe(true);
+    expect(strip(b)).toEqual(strip(a));
+    // The results table (grouped by sweep too) and accuracy against N.
+    const q = (rs: RunRecord[]) => queryRuns(rs, { ...opts, groupBy: ['sweep', 'arm'] }).rows.map(({ sweep: _s, ...row }) => row);
+    expect(q(rerun)).toEqual(q(records));
+    expect(q(records).some((row) => typeof row.acc_id_ci === 'number')).toBe(true);
+    expect(accuracyVsN(rerun, opts).map(({ sweep: _s, ...x }) => x)).toEqual(accuracyVsN(records, opts).map(({ sweep: _s, ...x }) => x));
   });
 });
 
