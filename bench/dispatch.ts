@@ -128,7 +128,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
   await c.stop();
-  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), backP50: pct(back, 50), backP99: pct(back, 99) };
+  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
 }
 
 /** Ray 2.x on the same cores: no persistence, no SQLite row; null (after one printed line) where absent or failing. */
@@ -166,12 +166,13 @@ try {
     }
   }
   console.log(`\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row / from the worker's finish to the row; loadavg ${load()})`);
-  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  finish-to-row p50  p99');
+  console.log('With 64 always in flight the mean publish-to-row time is 64 / throughput (Little\'s law): the last two columns, measured and implied.');
+  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  finish-to-row p50  p99  tasks/s  result mean  64/rate');
   let worstP99 = 0;
   for (const w of WORKERS) {
     const r = await endToEnd(w, LAT_TASKS, 64);
     worstP99 = Math.max(worstP99, r.totalP99);
-    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}`);
+    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}  ${r.rate.toFixed(0).padStart(7)}  ${r.totalMean.toFixed(1).padStart(11)}  ${(64_000 / r.rate).toFixed(1).padStart(7)}`);
   }
   let rayRate = NaN;
   if (RAY) {
