@@ -174,6 +174,11 @@ export class NatsTransport implements Transport {
       const consumer = await this.js.consumers.get(stream, 'coordinator');
       messages = await consumer.consume({
         max_messages: 2000,
+        // Pull requests live 5 s (idle heartbeats every 2.5 s) instead of nats.js's 30 s: a
+        // pull that died with a server (a killed stream or consumer leader in a cluster) is
+        // noticed after two missed heartbeats and made again, so results flow again within
+        // ~5 s of a new leader, not ~30 s.
+        expires: 5000,
         callback: (m) => {
           try {
             const results = decodeResultBatch(m.data);
