@@ -202,7 +202,9 @@ export class SqliteStore implements Store {
   }
 
   resultCount(sweepId: string): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(s.results).where(eq(s.results.sweepId, sweepId)).get()?.n ?? 0;
+    // Through tasks: results has no sweep_id index (see schema.ts).
+    return this.db.select({ n: sql<number>`count(*)` }).from(s.results)
+      .where(inArray(s.results.taskId, this.db.select({ id: s.tasks.id }).from(s.tasks).where(eq(s.tasks.sweepId, sweepId)))).get()?.n ?? 0;
   }
 
   upsertWorkers(rows: WorkerRow[]): void {
