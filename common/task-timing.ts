@@ -1,35 +1,38 @@
 // Where a task's own time goes, beside its compute: fetching inputs, storing outputs, building
-// ONNX graphs (session creation), starting a runner process. The worker runs each task inside
-// its own accumulator (AsyncLocalStorage, so concurrent tasks on one worker keep theirs apart);
-// code anywhere below the task adds to it, and the worker reports the sums as time.<part>_s
-// metrics, which `limolab timing` subtracts from the task's wall time to get compute.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// ONNX graphs (session creation), starting a runner process. The worker gives each task its own
+// accumulator through the TaskContext (ctx.addTime); the runner code below the task adds to it,
+// and the worker reports the sums as time.<part>_s metrics, which `limolab timing` subtracts
+// from the task's wall time to get compute. Explicit rather than AsyncLocalStorage: on Node 20
+// that turns on promise hooks for every promise in the worker, a cost every no-op task paid.
 
 export const TIME_PARTS = ['input', 'output', 'graph_build', 'process_start'] as const;
 export type TimePart = (typeof TIME_PARTS)[number];
 export const timeMetric = (part: TimePart) => `time.${part}_s`;
 
-const current = new AsyncLocalStorage<Map<TimePart, number>>();
+/** One task's milliseconds per part. */
+export class TaskTiming {
+  private ms: Partial<Record<TimePart, number>> | null = null;
 
-/** Runs fn with a fresh accumulator; returns what fn returned and the seconds per part. */
-export async function withTaskTiming<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: Map<TimePart, number> }> {
-  const ms = new Map<TimePart, number>();
-  const value = await current.run(ms, fn);
-  return { value, seconds: new Map([...ms].map(([k, v]) => [k, v / 1000])) };
+  add(part: TimePart, ms: number): void {
+    if (!(ms > 0)) return;
+    const m = (this.ms ??= {});
+    m[part] = (m[part] ?? 0) + ms;
+  }
+
+  /** Seconds per part that had any time, in TIME_PARTS order. */
+  seconds(): Map<TimePart, number> {
+    const out = new Map<TimePart, number>();
+    if (this.ms) for (const p of TIME_PARTS) { const v = this.ms[p]; if (v !== undefined) out.set(p, v / 1000); }
+    return out;
+  }
 }
 
-/** Adds ms to the running task's part (no-op outside a task). */
-export function addTaskTime(part: TimePart, ms: number): void {
-  const m = current.getStore();
-  if (m && ms > 0) m.set(part, (m.get(part) ?? 0) + ms);
-}
-
-/** Times one awaited step as `part` of the running task. */
-export async function timed<T>(part: TimePart, fn: () => Promise<T>): Promise<T> {
+/** Times one awaited step as `part` of a task (add is ctx.addTime, or a TaskTiming's add). */
+export async function timed<T>(add: ((part: TimePart, ms: number) => void) | undefined, part: TimePart, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
     return await fn();
   } finally {
-    addTaskTime(part, performance.now() - t0);
+    add?.(part, performance.now() - t0);
   }
 }

@@ -4,6 +4,7 @@
 // speaking JSON lines), `openai` (sampling against an OpenAI-compatible server).
 import { LimolabError } from '../common/errors.js';
 import type { ArtifactRef, LedgerEntry, Task, TaskKind } from '../gen/limolab/v1/task.js';
+import type { TimePart } from '../common/task-timing.js';
 
 /** Reads and writes content-addressed artifacts. Names from messages are never paths. */
 export interface ArtifactIO {
@@ -27,6 +28,25 @@ export interface TaskContext {
   metric(name: string, value: number, step?: number): void;
   /** Input artifact by role; throws a clear error when the task has none. */
   input(role: string): ArtifactRef;
+  /** Adds ms to one part of the task's own time (reported as time.<part>_s metrics; see
+   * common/task-timing.ts). The worker's context has it; a bare context may leave it out. */
+  addTime?(part: TimePart, ms: number): void;
+}
+
+/** ctx with some members replaced, for running a sub-task through another runner. Not
+ * `{ ...ctx }`: the worker's context is a class, whose methods and getters a spread drops. */
+export function deriveContext(ctx: TaskContext, over: Partial<Pick<TaskContext, 'task' | 'artifacts' | 'progress' | 'input'>>): TaskContext {
+  return {
+    task: over.task ?? ctx.task,
+    get signal() { return ctx.signal; },
+    artifacts: over.artifacts ?? ctx.artifacts,
+    threads: ctx.threads,
+    progress: over.progress ?? ((fraction, message) => ctx.progress(fraction, message)),
+    log: (line, source) => ctx.log(line, source),
+    metric: (name, value, step) => ctx.metric(name, value, step),
+    input: over.input ?? ((role) => ctx.input(role)),
+    addTime: ctx.addTime && ((part, ms) => ctx.addTime!(part, ms)),
+  };
 }
 
 export interface RunOutput {

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { Heartbeat, TaskKind, WorkerState, type ControlReply, type ControlRequest, type LogLine, type Task, type TaskEvent, type TaskResult, type WorkerInfo } from '../gen/limolab/v1/task.js';
 import type { DeliveredTask, Transport } from '../common/transport.js';
 import { detectGpus, detectHost } from './capabilities.js';
-import { BadTaskInputError, TaskCancelledError, type Runner, type TaskContext } from './runner.js';
-import { timed, timeMetric, withTaskTiming } from '../common/task-timing.js';
+import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type Runner, type RunOutput, type TaskContext } from './runner.js';
+import { TaskTiming, timed, timeMetric, type TimePart } from '../common/task-timing.js';
 
 export interface WorkerOptions {
   id?: string;
@@ -22,6 +22,11 @@ export interface WorkerOptions {
 
 interface Running {
   dt: DeliveredTask; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown'; tail: LogLine[]; tailBytes: number;
+  startedMs: number;
+  /** The runner has returned (or thrown): no start announce, no lease renewal from here on. */
+  settled: boolean;
+  /** When (performance.now()) its start is announced unless it has settled by then. */
+  announceAt: number;
   /** Made when the runner first asks for its signal (an AbortController costs more than a no-op task). */
   ac?: AbortController;
   aborted: boolean;
@@ -53,6 +58,10 @@ function keepLine(rec: Running, source: string, text: string): void {
   while (rec.tail.length > TAIL_LINES || rec.tailBytes > TAIL_BYTES) rec.tailBytes -= rec.tail.shift()!.line.length;
 }
 
+/** A task that finishes within this long reports its start with its result instead: one
+ * message and two SQLite writes fewer per task on the dispatch path. */
+const ANNOUNCE_MS = 20;
+
 export class Worker {
   readonly id: string;
   readonly pool: string;
@@ -70,6 +79,10 @@ export class Worker {
   private info: WorkerInfo;
   private log: (line: string) => void;
   private slotFreed: (() => void) | null = null;
+  /** Running tasks waiting for their start announce, in start order (so due times ascend). */
+  private announceQ: Running[] = [];
+  private announceTimer: NodeJS.Timeout | null = null;
+  private readonly leaseMs: number;
   private drained!: Promise<void>;
   private resolveDrained!: () => void;
 
@@ -86,12 +99,14 @@ export class Worker {
       version: '0.1.0', startedMs: Date.now(), pid: process.pid,
     };
     this.drained = new Promise((r) => { this.resolveDrained = r; });
+    this.leaseMs = Math.max(500, Math.floor(this.transport.ackWaitMs / 3));
   }
 
   /** Starts heartbeats, control and the pull loop; resolves when it has drained and stopped. */
   async run(): Promise<void> {
     this.heartbeat();
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 2000));
+    this.timers.push(setInterval(() => this.renewLeases(), this.leaseMs / 2));
     this.closers.push(this.transport.serveControl(this.id, (req) => this.control(req)));
     this.log(`worker ${this.id}: pool ${this.pool}, ${this.slots} slot(s), kinds ${this.info.kinds.map((k) => TaskKind[k]?.replace('TASK_KIND_', '').toLowerCase()).join(', ')}`);
     void this.pullLoop();
@@ -118,6 +133,7 @@ export class Worker {
   private async shutdown() {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.announceTimer) clearTimeout(this.announceTimer);
     this.publishHeartbeat(WorkerState.WORKER_STATE_STOPPED);
     for (const c of this.closers) await c.close();
     this.log(`worker ${this.id}: stopped (${this.completed} completed, ${this.failed} failed)`);
@@ -177,24 +193,26 @@ export class Worker {
       return this.freed();
     }
     const attemptId = `${task.id}#${task.attempt || 1}.${dt.delivery}`;
-    const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false };
-    this.running.set(task.id, rec);
     const startedMs = Date.now();
-    // A task that finishes within 20 ms reports its start with its result instead: one
-    // message and two SQLite writes fewer per task on the dispatch path.
-    const announce = setTimeout(() => this.event(task, attemptId, { $case: 'started', value: { delivery: dt.delivery } }), dt.delivery > 1 ? 0 : 20);
-    const lease = setInterval(() => dt.working(), Math.max(500, Math.floor(this.transport.ackWaitMs / 3)));
+    const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false, startedMs, settled: false, announceAt: 0 };
+    this.running.set(task.id, rec);
+    // A redelivered task announces its start at once (the next turn), a first delivery after ANNOUNCE_MS.
+    const announce = dt.delivery > 1 ? setTimeout(() => this.announce(rec), 0) : (this.queueAnnounce(rec), undefined);
     const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; abortRun(rec); }, task.timeoutS * 1000) : undefined;
+    const ctx = new WorkerTaskContext(task, rec, this.transport, this.id);
     let result: TaskResult;
     try {
-      // A runner that is slow to notice the abort must not hold up the cancel: the race
-      // reports at once, and the runner's own work stops when it next checks its signal.
-      const aborted = new Promise<never>((_, reject) => { rec.onAbort = () => reject(new TaskCancelledError('aborted')); if (rec.aborted) rec.onAbort(); });
-      aborted.catch(() => {});
-      const { value: out, seconds } = await withTaskTiming(() => Promise.race([runner!.run(this.context(task, rec)), aborted]));
+      // A runner that is slow to notice the abort must not hold up the cancel: the abort
+      // rejects at once, and the runner's own work stops when it next checks its signal.
+      const out = await new Promise<RunOutput>((resolve, reject) => {
+        rec.onAbort = () => reject(new TaskCancelledError('aborted'));
+        if (rec.aborted) rec.onAbort();
+        runner!.run(ctx).then(resolve, reject);
+      });
       result = this.result(task, attemptId, dt.delivery, startedMs);
-      result.metrics = Object.entries(out.metrics).map(([name, value]) => ({ name, value, step: 0 }));
-      for (const [part, s] of seconds) result.metrics.push({ name: timeMetric(part), value: s, step: 0 });
+      const metrics = result.metrics;
+      for (const name in out.metrics) metrics.push({ name, value: out.metrics[name]!, step: 0 });
+      if (ctx.timing) for (const [part, s] of ctx.timing.seconds()) metrics.push({ name: timeMetric(part), value: s, step: 0 });
       result.ledger = { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: (Date.now() - startedMs) / 1000, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0, ...out.ledger };
       result.outputs = out.outputs;
       result.details = out.details;
@@ -203,7 +221,7 @@ export class Worker {
     } catch (err) {
       if (rec.reason === 'shutdown') {
         // Another worker takes it over; this attempt leaves no result.
-        clearInterval(lease); clearTimeout(timeout); clearTimeout(announce);
+        rec.settled = true; clearTimeout(timeout); clearTimeout(announce);
         this.running.delete(task.id);
         dt.nak(0);
         return this.freed();
@@ -219,7 +237,7 @@ export class Worker {
       keepLine(rec, 'worker', `worker ${this.id}: ${line}`);
       this.log(`worker ${this.id}: ${line}`);
     } finally {
-      clearInterval(lease);
+      rec.settled = true;
       clearTimeout(timeout);
       clearTimeout(announce);
     }
@@ -254,38 +272,36 @@ export class Worker {
     return { taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, attempt: task.attempt || 1, delivery, startedMs, finishedMs: 0, metrics: [], outputs: [], ledger: undefined, error: undefined, details: undefined, log: [] };
   }
 
-  private context(task: Task, rec: Running): TaskContext {
-    const { attemptId } = rec;
-    const artifacts = this.transport.artifacts;
-    let lastProgress = 0;
-    return {
-      task,
-      get signal() { return signalOf(rec); },
-      threads: Math.max(1, Math.round(task.resources?.cpus || 1)),
-      artifacts: { get: (ref) => timed('input', () => artifacts.get(ref)), put: (role, bytes, mediaType) => timed('output', () => artifacts.put(bytes, { role, mediaType })) },
-      progress: (fraction, message) => {
-        const now = Date.now();
-        if (now - lastProgress < 250 && fraction < 1) return;
-        lastProgress = now;
-        this.event(task, attemptId, { $case: 'progress', value: { fraction, message: message ?? '' } });
-      },
-      log: (line, source = 'runner') => {
-        keepLine(rec, source, line);
-        this.event(task, attemptId, { $case: 'log', value: line });
-      },
-      metric: (name, value, step = 0) => this.event(task, attemptId, { $case: 'metric', value: { name, value, step } }),
-      input: (role) => {
-        const ref = task.inputs.find((i) => i.role === role);
-        if (!ref) throw new BadTaskInputError(`task ${task.id} has no input artifact with role "${role}" (it has: ${task.inputs.map((i) => i.role).join(', ') || 'none'})`);
-        return ref;
-      },
-    };
+  /** One timer for all running tasks' leases, every half lease period: a task is renewed on
+   * each tick once it has run most of a tick (a task that ends sooner never is), so its first
+   * renewal comes within one period of its start and the next ones half a period apart. */
+  private renewLeases() {
+    const old = Date.now() - 0.9 * (this.leaseMs / 2);
+    for (const r of this.running.values()) if (!r.settled && r.startedMs <= old) r.dt.working();
+  }
+
+  private announce(rec: Running) {
+    if (!rec.settled) this.event(rec.dt.task, rec.attemptId, { $case: 'started', value: { delivery: rec.dt.delivery } });
+  }
+
+  /** One timer for the start announces: they share a delay, so the queue is in due order. */
+  private queueAnnounce(rec: Running) {
+    rec.announceAt = performance.now() + ANNOUNCE_MS;
+    this.announceQ.push(rec);
+    this.announceTimer ??= setTimeout(() => this.announceDue(), ANNOUNCE_MS);
+  }
+
+  private announceDue() {
+    this.announceTimer = null;
+    const q = this.announceQ, now = performance.now();
+    let i = 0;
+    for (; i < q.length && q[i]!.announceAt <= now; i++) this.announce(q[i]!);
+    q.splice(0, i);
+    if (q.length && !this.stopped) this.announceTimer = setTimeout(() => this.announceDue(), Math.max(1, Math.ceil(q[0]!.announceAt - now)));
   }
 
   private event(task: Task, attemptId: string, event: TaskEvent['event']) {
-    try {
-      this.transport.publishEvent({ taskId: task.id, sweepId: task.sweepId, attemptId, workerId: this.id, tsMs: Date.now(), event });
-    } catch { /* events are best-effort */ }
+    publishEvent(this.transport, this.id, task, attemptId, event);
   }
 
   private async control(req: ControlRequest): Promise<ControlReply> {
@@ -315,6 +331,70 @@ export class Worker {
   private publishHeartbeat(state: WorkerState) {
     const hb: Heartbeat = { info: this.info, state, running: [...this.running.keys()], tsMs: Date.now(), completed: this.completed, failed: this.failed };
     try { this.transport.publishHeartbeat(hb); } catch { /* the next one may get through */ }
+  }
+}
+
+function publishEvent(transport: Transport, workerId: string, task: Task, attemptId: string, event: TaskEvent['event']) {
+  try {
+    transport.publishEvent({ taskId: task.id, sweepId: task.sweepId, attemptId, workerId, tsMs: Date.now(), event });
+  } catch { /* events are best-effort */ }
+}
+
+/** What a runner sees of its task: a class rather than an object of closures, since a worker
+ * makes one per task and no-op tasks come by the thousand a second. */
+class WorkerTaskContext implements TaskContext {
+  readonly threads: number;
+  /** Made on the first addTime. */
+  timing: TaskTiming | null = null;
+  private lastProgress = 0;
+  private io: ArtifactIO | null = null;
+
+  constructor(readonly task: Task, private readonly rec: Running, private readonly transport: Transport, private readonly workerId: string) {
+    this.threads = Math.max(1, Math.round(task.resources?.cpus || 1));
+  }
+
+  get signal(): AbortSignal { return signalOf(this.rec); }
+
+  get artifacts(): ArtifactIO {
+    if (!this.io) {
+      const store = this.transport.artifacts, add = (part: TimePart, ms: number) => this.addTime(part, ms);
+      this.io = {
+        get: (ref) => timed(add, 'input', () => store.get(ref)),
+        put: (role, bytes, mediaType) => timed(add, 'output', () => store.put(bytes, { role, mediaType })),
+      };
+    }
+    return this.io;
+  }
+
+  addTime(part: TimePart, ms: number): void {
+    (this.timing ??= new TaskTiming()).add(part, ms);
+  }
+
+  progress(fraction: number, message?: string): void {
+    const now = Date.now();
+    if (now - this.lastProgress < 250 && fraction < 1) return;
+    this.lastProgress = now;
+    this.event({ $case: 'progress', value: { fraction, message: message ?? '' } });
+  }
+
+  log(line: string, source: 'runner' | 'stderr' = 'runner'): void {
+    keepLine(this.rec, source, line);
+    this.event({ $case: 'log', value: line });
+  }
+
+  metric(name: string, value: number, step = 0): void {
+    this.event({ $case: 'metric', value: { name, value, step } });
+  }
+
+  input(role: string) {
+    const task = this.task;
+    const ref = task.inputs.find((i) => i.role === role);
+    if (!ref) throw new BadTaskInputError(`task ${task.id} has no input artifact with role "${role}" (it has: ${task.inputs.map((i) => i.role).join(', ') || 'none'})`);
+    return ref;
+  }
+
+  private event(event: TaskEvent['event']) {
+    publishEvent(this.transport, this.workerId, this.task, this.rec.attemptId, event);
   }
 }
 

@@ -91,7 +91,7 @@ export interface LedgerRow { phase: string; tasks: number; flops: number; tokens
 export function ledgerByPhase(store: Store, sweep: SweepRow): LedgerRow[] {
   const db = (store as SqliteStore).sqlite;
   const rows = db.prepare(`select phase, device_kind kind, count(*) tasks, sum(flops) flops, sum(tokens_prompt) tp, sum(tokens_generated) tg,
-    sum(tokens_trained) tt, sum(wall_s) wall, sum(device_s) dev, sum(curated_examples) cur from ledger where sweep_id = ? group by phase, device_kind`).all(sweep.id) as
+    sum(tokens_trained) tt, sum(wall_s) wall, sum(device_s) dev, sum(curated_examples) cur from ledger where task_id in (select id from tasks where sweep_id = ?) group by phase, device_kind`).all(sweep.id) as
     { phase: string; kind: string; tasks: number; flops: number; tp: number; tg: number; tt: number; wall: number; dev: number; cur: number }[];
   const prices = pricesOf(sweep);
   const perSecond = (kind: string) => prices.perDeviceSecond[kind] ?? prices.perDeviceSecond[kind.split(':')[0]!] ?? 0;

@@ -75,7 +75,9 @@ export const attempts = sqliteTable('attempts', {
   errorCode: text('error_code'),
 }, (t) => [index('attempts_task').on(t.taskId)]);
 
-/** Exactly one row per succeeded task, whatever the number of deliveries. */
+/** Exactly one row per succeeded task, whatever the number of deliveries. No index on sweep_id:
+ * every task's result would pay for it on the dispatch path; a sweep's rows are reached through
+ * tasks (tasks_sweep) and the task_id key. */
 export const results = sqliteTable('results', {
   taskId: text('task_id').primaryKey(),
   sweepId: text('sweep_id').notNull(),
@@ -83,7 +85,7 @@ export const results = sqliteTable('results', {
   outputsJson: text('outputs_json').notNull(),   // [ArtifactRef]
   detailsJson: text('details_json'),
   createdMs: integer('created_ms').notNull(),
-}, (t) => [index('results_sweep').on(t.sweepId)]);
+});
 
 export const metrics = sqliteTable('metrics', {
   taskId: text('task_id').notNull(),
@@ -92,7 +94,8 @@ export const metrics = sqliteTable('metrics', {
   step: integer('step').notNull().default(0),
 }, (t) => [primaryKey({ columns: [t.taskId, t.name, t.step] })]);
 
-/** What each task cost: charged to its sweep and phase (arms via tasks.arms_json). */
+/** What each task cost: charged to its sweep and phase (arms via tasks.arms_json). Like
+ * results, no index on sweep_id: reach a sweep's rows through tasks. */
 export const ledger = sqliteTable('ledger', {
   taskId: text('task_id').primaryKey(),
   sweepId: text('sweep_id').notNull(),
@@ -109,7 +112,7 @@ export const ledger = sqliteTable('ledger', {
   /** 1 when the task was satisfied from an earlier sweep's identical task: the arm is
    * still charged (it is what the method costs) but no device time was spent again. */
   reused: integer('reused').notNull().default(0),
-}, (t) => [index('ledger_sweep').on(t.sweepId)]);
+});
 
 export const workers = sqliteTable('workers', {
   id: text('id').primaryKey(),

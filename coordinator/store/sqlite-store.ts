@@ -100,9 +100,12 @@ export class SqliteStore implements Store {
       // Raw prepared inserts: a sweep can plan tens of thousands of tasks.
       const task = this.sqlite.prepare(`insert into tasks (id, sweep_id, arm, seed, name, kind, phase, pool, status, priority, task_proto, deps_json, cache_key,
         max_retries, dispatches, next_dispatch_ms, worker_id, created_ms, started_ms, finished_ms, error, reused_from, arms_json)
-        values (@id, @sweepId, @arm, @seed, @name, @kind, @phase, @pool, @status, @priority, @taskProto, @depsJson, @cacheKey,
-        @maxRetries, @dispatches, @nextDispatchMs, @workerId, @createdMs, @startedMs, @finishedMs, @error, @reusedFrom, @armsJson)`);
-      for (const t of tasks) task.run(taskToDb(t));
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      // Positional: named parameters would need an object per task, and a sweep can plan tens of thousands.
+      for (const t of tasks) {
+        task.run(t.id, t.sweepId, t.arm, t.seed, t.name, t.kind, t.phase, t.pool, t.status, t.priority, t.taskProto, JSON.stringify(t.deps), t.cacheKey,
+          t.maxRetries, t.dispatches, t.nextDispatchMs, t.workerId, t.createdMs, t.startedMs, t.finishedMs, t.error, t.reusedFrom, JSON.stringify(t.arms));
+      }
     })();
     const now = Date.now();
     const results: ResultRecord[] = [];
@@ -199,7 +202,9 @@ export class SqliteStore implements Store {
   }
 
   resultCount(sweepId: string): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(s.results).where(eq(s.results.sweepId, sweepId)).get()?.n ?? 0;
+    // Through tasks: results has no sweep_id index (see schema.ts).
+    return this.db.select({ n: sql<number>`count(*)` }).from(s.results)
+      .where(inArray(s.results.taskId, this.db.select({ id: s.tasks.id }).from(s.tasks).where(eq(s.tasks.sweepId, sweepId)))).get()?.n ?? 0;
   }
 
   upsertWorkers(rows: WorkerRow[]): void {
@@ -241,11 +246,6 @@ export function storageTrouble(err: unknown): string | null {
 
 export function emptyLedger(): LedgerEntry {
   return { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: 0, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0 };
-}
-
-function taskToDb(t: TaskRow) {
-  const { deps, arms, task: _planned, ...rest } = t;
-  return { ...rest, depsJson: JSON.stringify(deps), armsJson: JSON.stringify(arms) };
 }
 
 function taskFromDb(r: typeof s.tasks.$inferSelect): TaskRow {

@@ -70,7 +70,9 @@ export class SweepAdminStore {
       d.prepare(`delete from artifacts where task_id in ${tasks} and not exists (
         select 1 from results r where r.sweep_id != @id and instr(r.outputs_json, artifacts.digest) > 0)`).run({ id });
       d.prepare(`delete from metrics where task_id in ${tasks}`).run({ id });
-      for (const t of ['task_logs', 'attempts', 'results', 'ledger', 'arms']) d.prepare(`delete from ${t} where sweep_id = @id`).run({ id });
+      // results and ledger have no sweep_id index: their rows are found through tasks.
+      for (const t of ['results', 'ledger']) d.prepare(`delete from ${t} where task_id in ${tasks}`).run({ id });
+      for (const t of ['task_logs', 'attempts', 'arms']) d.prepare(`delete from ${t} where sweep_id = @id`).run({ id });
       const n = d.prepare('delete from tasks where sweep_id = @id').run({ id }).changes;
       d.prepare('delete from sweeps where id = @id').run({ id });
       return n;

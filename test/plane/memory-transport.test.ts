@@ -513,6 +513,19 @@ arms: [{name: one, method: diag, params: {sleep_ms: 50}}]
     expect(plane.rows('select count(*) n from results where task_id = ?', taskId)[0]!.n).toBe(1);
   });
 
+  it('keeps the lease of a task that runs for several lease periods: one delivery, one attempt', async () => {
+    // ackWaitMs 700: the worker renews every 250 ms (a half of its 500 ms minimum period).
+    plane = await new Plane({ ackWaitMs: 700 }).start();
+    await plane.worker('w1', 4);   // free slots: a task whose lease ran out would come back
+    const id = plane.submit(`
+name: mem-long-lease
+arms: [{name: long, method: diag, params: {tasks: 2, sleep_ms: 2500}}]
+`);
+    const s = await plane.finished(id, 15_000);
+    expect(s.status).toBe('succeeded');
+    expect(plane.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
+  });
+
   it('cancel stops running tasks, purges the queued ones, and records no results', async () => {
     plane = await new Plane().start();
     await plane.worker('w1', 2);

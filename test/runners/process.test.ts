@@ -13,7 +13,7 @@ import {
 } from '../../worker/runners/process.js';
 import { lineJsonSchema, LINE_SCHEMAS } from '../../worker/runners/protocol.js';
 import { makeCtx, script } from './helpers.js';
-import { withTaskTiming } from '../../common/task-timing.js';
+import { TaskTiming } from '../../common/task-timing.js';
 
 const KINDS = [TaskKind.TASK_KIND_DIAG];
 
@@ -47,7 +47,9 @@ describe('ProcessRunner', () => {
     const input = await rec.artifacts.put('prompts', new TextEncoder().encode('abc'));
     rec.ctx.task.inputs.push(input);
     const t0 = performance.now();
-    const { value: out, seconds } = await withTaskTiming(() => runner.run(rec.ctx));
+    const timing = new TaskTiming();
+    const out = await runner.run({ ...rec.ctx, addTime: (part, ms) => timing.add(part, ms) });
+    const seconds = timing.seconds();
     const took = (performance.now() - t0) / 1000;
     expect(out.metrics).toEqual({ accuracy: 0.75 });
     expect(out.details).toEqual({ seen: 'hi' });

@@ -33,7 +33,12 @@ export interface TrainOptions {
   onStep?: (step: number, totalSteps: number, loss: number) => void;
 }
 export interface Cost { flops: number; tokens: number }
-export interface EngineOptions { threads?: number; executionProvider?: ExecutionProvider }
+export interface EngineOptions {
+  threads?: number;
+  executionProvider?: ExecutionProvider;
+  /** Told the milliseconds each ONNX session creation took (graph build). */
+  onGraphBuild?: (ms: number) => void;
+}
 
 const OPT_M = 'optimizer.exp_avg.', OPT_V = 'optimizer.exp_avg_sq.';
 
@@ -43,7 +48,7 @@ export class Engine {
   private optimizer: AdamW | null = null;
 
   private constructor(readonly config: ModelConfig, readonly tokenizer: Tokenizer, private params: Float32Array[], opts: EngineOptions) {
-    this.runner = new ModelRunner(config, 'float32', { threads: opts.threads ?? availableParallelism(), executionProvider: opts.executionProvider });
+    this.runner = new ModelRunner(config, 'float32', { threads: opts.threads ?? availableParallelism(), executionProvider: opts.executionProvider, onGraphBuild: opts.onGraphBuild });
   }
 
   static async create(opts: { config: ModelConfig; tokenizer: Tokenizer; seed: number } & EngineOptions): Promise<Engine> {

@@ -7,11 +7,15 @@ import { GraphRunError, SequenceTooLongError } from './errors.js';
 import { buildForwardGraph, buildPrefillGraph, buildStepGraph, buildTrainGraph } from './model-graph.js';
 import type { FloatType } from './onnx-builder.js';
 import type { PackedBatch } from './batch.js';
-import { addTaskTime } from '../../common/task-timing.js';
 
 export type FloatArray = Float32Array | Float64Array;
 export type ExecutionProvider = 'cpu' | 'cuda';
-export interface RunnerOptions { threads?: number; executionProvider?: ExecutionProvider }
+export interface RunnerOptions {
+  threads?: number;
+  executionProvider?: ExecutionProvider;
+  /** Told the milliseconds each session creation took (a worker counts them as the task's graph build). */
+  onGraphBuild?: (ms: number) => void;
+}
 type Kind = 'train' | 'forward' | 'prefill' | 'step';
 
 export const MASKED = -1e9; // finite, so a fully masked (padding) row stays NaN-free
@@ -86,7 +90,7 @@ export class ModelRunner {
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3, // warnings about our own graphs are noise to a worker's log
       }).then((session) => {
-        addTaskTime('graph_build', performance.now() - t0);
+        this.opts.onGraphBuild?.(performance.now() - t0);
         return session;
       }, (err: unknown) => {
         this.sessions.delete(kind);

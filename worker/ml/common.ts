@@ -3,7 +3,7 @@
 // completions in batches with progress and abort, and cancellation mapping.
 import type { LedgerEntry } from '../../gen/limolab/v1/task.js';
 import { BadTaskInputError, TaskCancelledError, type TaskContext } from '../runner.js';
-import { Engine, type Example, type Tokenizer } from '../engine/index.js';
+import { Engine, type EngineOptions, type Example, type Tokenizer } from '../engine/index.js';
 import { maxExampleChars, renderPrompt, type DomainConfig, type Problem } from '../../experiments/domain/index.js';
 
 /** Accumulates what a task spent; device_s = wall seconds x threads used. */
@@ -63,7 +63,7 @@ export async function checkpointOpener(ctx: TaskContext, roles: string[]): Promi
   const bytes = await ctx.artifacts.get(ref);
   return async () => {
     try {
-      return await Engine.fromBytes(bytes, { threads: threadsOf(ctx) });
+      return await Engine.fromBytes(bytes, engineOptions(ctx));
     } catch (e) {
       throw new BadTaskInputError(`input "${role}" (sha256 ${ref.digest.slice(0, 12)}) is not a loadable engine checkpoint: ${(e as Error).message}`, { cause: e });
     }
@@ -177,6 +177,12 @@ export function decodeJson(bytes: Uint8Array, what: string): unknown {
 /** Task seed as a 32-bit number (the generated type may carry a bigint). */
 export function taskSeed(ctx: TaskContext): number {
   return Number(BigInt.asUintN(32, BigInt(ctx.task.seed)));
+}
+
+/** The engine options of a task: its threads, and its graph builds counted as its time. */
+export function engineOptions(ctx: TaskContext): EngineOptions {
+  const add = ctx.addTime?.bind(ctx);
+  return { threads: threadsOf(ctx), onGraphBuild: add && ((ms) => add('graph_build', ms)) };
 }
 
 /** Threads for the engine and the ledger's device_s: the task's share, at least one. */

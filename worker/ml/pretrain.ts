@@ -4,7 +4,7 @@
 import { BadTaskInputError, type RunOutput, type TaskContext } from '../runner.js';
 import { CharTokenizer, Engine, type ModelConfig } from '../engine/index.js';
 import { deriveSeed, pretrainCorpus, type DomainConfig } from '../../experiments/domain/index.js';
-import { Ledger, threadsOf, checkEngineFitsDomain, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
+import { Ledger, threadsOf, engineOptions, checkEngineFitsDomain, taskSeed, throwIfCancelled, toExample, withCancellation } from './common.js';
 import { ModelSpecSchema, PretrainTrainSchema, domainSplits, parseDomain, parseStruct, type ModelSpec } from './schemas.js';
 
 export function modelConfigFor(spec: ModelSpec, domain: DomainConfig): { config: ModelConfig; tokenizer: CharTokenizer } {
@@ -34,7 +34,7 @@ export async function runPretrain(ctx: TaskContext): Promise<RunOutput> {
 
   let engine: Engine;
   try {
-    engine = await Engine.create({ config, tokenizer, seed: deriveSeed(seed, 'init'), threads: threadsOf(ctx) });
+    engine = await Engine.create({ config, tokenizer, seed: deriveSeed(seed, 'init'), ...engineOptions(ctx) });
   } catch (e) {
     throw new BadTaskInputError(`pretrain.model does not make a valid engine: ${(e as Error).message}`, { cause: e });
   }

@@ -18,7 +18,7 @@
 import { HfModelRefSchema } from '../../experiments/external.js';
 import { z } from 'zod';
 import { Task, TaskKind, type ArtifactRef, type LedgerEntry } from '../../gen/limolab/v1/task.js';
-import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type RunOutput, type Runner, type TaskContext } from '../runner.js';
+import { BadTaskInputError, TaskCancelledError, deriveContext, type ArtifactIO, type RunOutput, type Runner, type TaskContext } from '../runner.js';
 import { evaluateMath, makePrompter, parseWith, rolloutMath, type Prompter, type SampleFn } from './math-tasks.js';
 import { ProcessRunner, type ProcessRunnerOptions } from './process.js';
 import { buildTrainingSet, HfTrainOptionsSchema, torchTrainOptions, type TrainSpec } from './hf-train.js';
@@ -132,7 +132,7 @@ export class HfRunner implements Runner {
       inputs: [...t.inputs.filter((i) => i.role === 'checkpoint'), dataset],
       spec: { $case: 'train', value: { ...s, options: torchTrainOptions(o, empty) } },
     });
-    const out = await this.process.run({ ...ctx, task: sub, artifacts: captured });
+    const out = await this.process.run(deriveContext(ctx, { task: sub, artifacts: captured }));
     const ckpt = out.outputs.find((x) => x.role === 'checkpoint');
     if (!ckpt) throw new BadTaskInputError('the torch runner\'s TRAIN wrote no \'checkpoint\' artifact');
     return {
@@ -165,8 +165,7 @@ export class HfRunner implements Runner {
           : t.spec?.$case === 'rollout' ? { $case: 'rollout', value: { ...t.spec.value, options } } : t.spec,
       });
       const captured = new CapturedArtifacts(ctx.artifacts);
-      const out = await this.process.run({
-        ...ctx,
+      const out = await this.process.run(deriveContext(ctx, {
         task: sub,
         artifacts: captured,
         // The runner reports progress per prompt; problems are what the caller counts.
@@ -174,7 +173,7 @@ export class HfRunner implements Runner {
         input: (role) => {
           throw new BadTaskInputError(`the hf runner's sampling task has no input ${role}`);
         },
-      });
+      }));
       const file = out.outputs.find((o) => o.role === 'samples');
       if (!file) throw new BadTaskInputError('the torch runner wrote no \'samples\' artifact for the prompts; is runners/torch/limolab_torch_runner.py recent enough to know options.prompts (sample mode)?');
       let parsed: z.output<typeof SamplesFile>;

@@ -11,7 +11,6 @@ import { createInterface } from 'node:readline';
 import { Task, TaskKind, type ArtifactRef, type LedgerEntry } from '../../gen/limolab/v1/task.js';
 import { TaskCancelledError, type RunOutput, type Runner, type TaskContext } from '../runner.js';
 import { PROTOCOL_VERSION, RunnerLine, type RunnerInput } from './protocol.js';
-import { addTaskTime } from '../../common/task-timing.js';
 
 export interface ProcessRunnerOptions {
   /** argv of the runner, e.g. ['/usr/bin/python3', 'runners/torch/limolab_torch_runner.py']. */
@@ -200,7 +199,7 @@ export class ProcessRunner implements Runner {
       const spawnedAt = performance.now();
       const handleLine = (raw: string) => {
         // Process start: spawn to the runner's first line (interpreter start and imports).
-        if (lineNo === 0) addTaskTime('process_start', performance.now() - spawnedAt);
+        if (lineNo === 0) ctx.addTime?.('process_start', performance.now() - spawnedAt);
         lineNo++;
         if (failure) return;
         if (raw.trim() === '') return;
