@@ -54,8 +54,11 @@ export function loadRunRecords(store: Store, sweepId?: string): RunRecord[] {
         // A PROBE measures the base; no step of any arm depends on it, so its failure costs the
         // arms their latent-ability metrics, not their status.
         if (probe && r.status !== 'succeeded' && r.status !== 'cached') continue;
-        if (r.status === 'failed' || r.status === 'skipped' || r.status === 'cancelled') rec.status = 'failed';
-        else if (r.status !== 'succeeded' && r.status !== 'cached' && rec.status !== 'failed') rec.status = 'partial';
+        // failed: a task failed or was skipped after a failed dependency; cancelled: a task was
+        // cancelled (its sweep was) and none failed; partial: some still to run.
+        if (r.status === 'failed' || r.status === 'skipped') rec.status = 'failed';
+        else if (r.status === 'cancelled' && rec.status !== 'failed') rec.status = 'cancelled';
+        else if (r.status !== 'succeeded' && r.status !== 'cached' && rec.status !== 'failed' && rec.status !== 'cancelled') rec.status = 'partial';
         if (r.phase === null) continue;
         const ph = r.phase as Phase;
         rec.flopsByPhase[ph] = (rec.flopsByPhase[ph] ?? 0) + (r.flops ?? 0);

@@ -20,7 +20,7 @@ export interface RunRecord {           // one arm x seed of a sweep
   deviceSByPhase: Partial<Record<Phase, number>>;
   deviceSByKind: Record<string, number>;      // 'cpu' | 'cuda:H100' | ... -> device-seconds
   curatedExamples: number;
-  status: string;                      // 'succeeded' | 'failed' | 'partial'
+  status: string;                      // 'succeeded' | 'failed' | 'cancelled' | 'partial'
 }
 export interface Prices { perDeviceSecond: Record<string, number>; perCuratedExample: number }  // default: cpu 0.0000139 $/s (~$0.05/h), cuda 0.000694 $/s (~$2.5/h), example $1
 

@@ -116,7 +116,7 @@ describe('limolab results --db', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`warning: sweep ${SWEEP_EMPTY} was CANCELLED (tasks: 1 succeeded, 2 cancelled); the table covers only the runs that finished`);
-    expect(lines[1]).toBe('warning: 1 of 1 arm x seed runs have no result (1 failed); arms missing seeds: sft 0 of 1');
+    expect(lines[1]).toBe('warning: 1 of 1 arm x seed runs have no result (1 cancelled); arms missing seeds: sft 0 of 1');
     expect(lines.slice(-2)[0]).toMatch(/^arm\s+n_seeds/);             // header and rule, no rows
     expect(r.stderr).toContain(`no succeeded arm in sweep ${SWEEP_EMPTY}`);
     const j = JSON.parse((await runCli(['results', '--db', db, '--json'])).stdout) as JsonTable & { notes: string[] };
@@ -270,7 +270,7 @@ describe('limolab report', () => {
   it('refuses a sweep with no succeeded arm, and an unknown sweep', async () => {
     const empty = await runCli(['report', SWEEP_EMPTY, '--db', db, '-o', join(dir, 'empty.html')]);
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toMatch(/^limolab report: sweep sw-empty \(later\) has no succeeded arm yet \(1 failed\)/);
+    expect(empty.stderr).toMatch(/^limolab report: sweep sw-empty \(later\) has no succeeded arm yet \(1 cancelled\)/);
     expect(existsSync(join(dir, 'empty.html'))).toBe(false);
     const unknown = await runCli(['report', 'nope', '--db', db, '-o', join(dir, 'x.html')]);
     expect(unknown.stderr).toContain('no sweep "nope"');

@@ -82,9 +82,11 @@ describe('arm_summary', () => {
     }
   });
 
-  it('marks an arm with a cancelled task failed, with no accuracy', () => {
+  it('marks an arm whose sweep was cancelled "cancelled" (not failed), with no accuracy', () => {
     const r = sql.prepare('select status, acc_id, flops, flops_pretrain, tasks, tasks_done from arm_summary where sweep_id = ?').get(SWEEP_EMPTY);
-    expect(r).toEqual({ status: 'failed', acc_id: null, flops: 0, flops_pretrain: FLOPS.pretrain, tasks: 3, tasks_done: 1 });
+    expect(r).toEqual({ status: 'cancelled', acc_id: null, flops: 0, flops_pretrain: FLOPS.pretrain, tasks: 3, tasks_done: 1 });
+    const store = new SqliteStore(db);
+    try { expect(loadRunRecords(store, SWEEP_EMPTY).map((x) => x.status)).toEqual(['cancelled']); } finally { store.close(); }
   });
 });
 
