@@ -23,7 +23,8 @@ export interface WorkerOptions {
 interface Running {
   dt: DeliveredTask; attemptId: string; reason?: 'cancelled' | 'timeout' | 'shutdown'; tail: LogLine[]; tailBytes: number;
   startedMs: number;
-  /** The runner has returned (or thrown): no start announce, no lease renewal from here on. */
+  /** The runner has returned (or thrown): no start announce from here on. The lease is still
+   *  renewed until the result is stored and the task acked (or given up on). */
   settled: boolean;
   /** When (performance.now()) its start is announced unless it has settled by then. */
   announceAt: number;
@@ -274,10 +275,12 @@ export class Worker {
 
   /** One timer for all running tasks' leases, every half lease period: a task is renewed on
    * each tick once it has run most of a tick (a task that ends sooner never is), so its first
-   * renewal comes within one period of its start and the next ones half a period apart. */
+   * renewal comes within one period of its start and the next ones half a period apart. A
+   * task whose result is still being published is renewed too: this worker holds it until the
+   * result is stored, and a lease that ran out meanwhile would run it a second time. */
   private renewLeases() {
     const old = Date.now() - 0.9 * (this.leaseMs / 2);
-    for (const r of this.running.values()) if (!r.settled && r.startedMs <= old) r.dt.working();
+    for (const r of this.running.values()) if (r.startedMs <= old) r.dt.working();
   }
 
   private announce(rec: Running) {

@@ -526,6 +526,23 @@ arms: [{name: long, method: diag, params: {tasks: 2, sleep_ms: 2500}}]
     expect(plane.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
   });
 
+  it('keeps the lease while a result waits to be stored (a slow results path): no second delivery', async () => {
+    plane = await new Plane({ ackWaitMs: 700 }).start();
+    // Results take 2 s to be accepted (as while a cluster elects a new stream leader): longer
+    // than the 700 ms lease. The worker still holds the task, so it must keep renewing it.
+    const t = plane.transport;
+    const publish = t.publishResult.bind(t);
+    t.publishResult = async (r) => { await new Promise((res) => setTimeout(res, 2000)); return publish(r); };
+    await plane.worker('w1', 4);   // free slots: a task whose lease ran out would come back
+    const id = plane.submit(`
+name: mem-slow-results
+arms: [{name: quick, method: diag, params: {tasks: 2, sleep_ms: 10}}]
+`);
+    const s = await plane.finished(id, 15_000);
+    expect(s.status).toBe('succeeded');
+    expect(plane.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
+  });
+
   it('cancel stops running tasks, purges the queued ones, and records no results', async () => {
     plane = await new Plane().start();
     await plane.worker('w1', 2);
