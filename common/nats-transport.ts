@@ -265,7 +265,7 @@ export class NatsTransport implements Transport {
         continue;
       }
       n++;
-      onTask(deliveredTask(task, m));
+      onTask(new NatsDeliveredTask(task, m));
     }
     return n;
   }
@@ -328,15 +328,14 @@ export class NatsTransport implements Transport {
   }
 }
 
-function deliveredTask(task: Task, m: JsMsg): DeliveredTask {
-  return {
-    task,
-    delivery: m.info.deliveryCount,
-    working: () => m.working(),
-    // Fire-and-forget: the result is already stored durably; an ack lost on the wire only
-    // means a redelivery whose second result ingestion ignores.
-    ack: async () => { m.ack(); },
-    nak: (d) => m.nak(d),
-    term: (r) => m.term(r),
-  };
+/** A class, not an object of closures: a worker gets one per task, thousands a second. */
+class NatsDeliveredTask implements DeliveredTask {
+  readonly delivery: number;
+  constructor(readonly task: Task, private readonly m: JsMsg) { this.delivery = m.info.deliveryCount; }
+  working(): void { this.m.working(); }
+  // Fire-and-forget: the result is already stored durably; an ack lost on the wire only
+  // means a redelivery whose second result ingestion ignores.
+  ack(): Promise<void> { this.m.ack(); return Promise.resolve(); }
+  nak(delayMs?: number): void { this.m.nak(delayMs); }
+  term(reason?: string): void { this.m.term(reason); }
 }
