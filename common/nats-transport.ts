@@ -146,7 +146,7 @@ export class NatsTransport implements Transport {
   }
 
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void): Closer {
-    let pending: { d: DeliveredResult; m: JsMsg; done: () => boolean }[] = [];
+    let pending: HeldResult[] = [];
     let chain = Promise.resolve();
     let scheduled = false;
     // Messages received and not yet settled: their leases are extended while this process
@@ -159,8 +159,8 @@ export class NatsTransport implements Transport {
       const batch = pending;
       pending = [];
       if (!batch.length) return;
-      chain = chain.then(() => handler(batch.map((x) => x.d))).catch((err) => onBad(err as Error))
-        .finally(() => { for (const x of batch) if (!x.done()) held.delete(x.m); });
+      chain = chain.then(() => handler(batch)).catch((err) => onBad(err as Error))
+        .finally(() => { for (const x of batch) if (!x.done) held.delete(x.msg.m); });
     };
     const keepAlive = setInterval(() => { for (const m of held) m.working(); }, 3000);
     keepAlive.unref();
@@ -182,22 +182,9 @@ export class NatsTransport implements Transport {
         callback: (m) => {
           try {
             const results = decodeResultBatch(m.data);
-            // One message, several results: settled once all of them are. Acked when
-            // every one is stored; left for later (nak) if any is not ours.
-            let left = results.length;
-            let nakMs = -1;
             held.add(m);
-            const settle = () => {
-              if (--left > 0) return;
-              held.delete(m);
-              if (nakMs >= 0) m.nak(nakMs); else m.ack();
-            };
-            for (const result of results) {
-              let done = false;
-              // term settles like ack: the message's other results may be good.
-              const finish = (nak?: number) => { if (done) return; done = true; if (nak !== undefined) nakMs = Math.max(nakMs, nak); settle(); };
-              pending.push({ d: { result, ack: () => finish(), nak: (d = 0) => finish(d), term: () => finish(), working: () => m.working() }, m, done: () => done });
-            }
+            const msg = new ResultMessage(m, results.length, held);
+            for (const result of results) pending.push(new HeldResult(result, msg));
           } catch (err) {
             onBad(err as Error);
             m.term();
@@ -270,7 +257,7 @@ export class NatsTransport implements Transport {
         continue;
       }
       n++;
-      onTask(deliveredTask(task, m));
+      onTask(new NatsDeliveredTask(task, m));
     }
     return n;
   }
@@ -333,15 +320,45 @@ export class NatsTransport implements Transport {
   }
 }
 
-function deliveredTask(task: Task, m: JsMsg): DeliveredTask {
-  return {
-    task,
-    delivery: m.info.deliveryCount,
-    working: () => m.working(),
-    // Fire-and-forget: the result is already stored durably; an ack lost on the wire only
-    // means a redelivery whose second result ingestion ignores.
-    ack: async () => { m.ack(); },
-    nak: (d) => m.nak(d),
-    term: (r) => m.term(r),
-  };
+/** One result message: it carries several results and is settled once all of them are;
+ * acked when every one is stored, left for later (nak, the longest delay asked) if any is
+ * not ours. */
+class ResultMessage {
+  private nakMs = -1;
+  constructor(readonly m: JsMsg, private left: number, private readonly held: Set<JsMsg>) {}
+  settle(nak?: number): void {
+    if (nak !== undefined) this.nakMs = Math.max(this.nakMs, nak);
+    if (--this.left > 0) return;
+    this.held.delete(this.m);
+    if (this.nakMs >= 0) this.m.nak(this.nakMs); else this.m.ack();
+  }
+}
+
+/** One result of a message, as the coordinator's handler gets it. A class rather than an
+ * object of closures: the coordinator takes thousands a second. Its first ack, nak or term
+ * settles it; term settles like ack (the message's other results may be good). */
+class HeldResult implements DeliveredResult {
+  done = false;
+  constructor(readonly result: TaskResult, readonly msg: ResultMessage) {}
+  private finish(nak?: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.msg.settle(nak);
+  }
+  ack(): void { this.finish(); }
+  nak(delayMs = 0): void { this.finish(delayMs); }
+  term(): void { this.finish(); }
+  working(): void { this.msg.m.working(); }
+}
+
+/** A class, not an object of closures: a worker gets one per task, thousands a second. */
+class NatsDeliveredTask implements DeliveredTask {
+  readonly delivery: number;
+  constructor(readonly task: Task, private readonly m: JsMsg) { this.delivery = m.info.deliveryCount; }
+  working(): void { this.m.working(); }
+  // Fire-and-forget: the result is already stored durably; an ack lost on the wire only
+  // means a redelivery whose second result ingestion ignores.
+  ack(): Promise<void> { this.m.ack(); return Promise.resolve(); }
+  nak(delayMs?: number): void { this.m.nak(delayMs); }
+  term(reason?: string): void { this.m.term(reason); }
 }

@@ -17,6 +17,7 @@ export interface DeliveredTask {
   term(reason?: string): void;
 }
 
+/** Call its members as methods (d.ack()), never detached or spread: the NATS transport's is a class. */
 export interface DeliveredResult {
   result: TaskResult;
   ack(): void;

@@ -184,6 +184,11 @@ export function planSweep(
   return { arms, tasks: order, cached };
 }
 
+/** Base64 of the encoder's bytes without copying them into a Buffer first. */
+function base64(u8: Uint8Array): string {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64');
+}
+
 function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, armSeed: number, p: PlannedTask, local: Map<string, TaskRow>, now: number): TaskRow {
   const deps = (p.deps ?? []).map((d) => {
     const dep = local.get(d.key);
@@ -208,7 +213,7 @@ function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, arm
   task.spec = p.spec;
   return {
     id, sweepId, arm: inst, seed: armSeed, name: p.name, kind: KIND_NAMES[p.kind] ?? 'unknown', phase: p.phase, pool: resources.pool,
-    status: 'pending', priority: arm.priority ?? spec.priority, taskProto: Buffer.from(Task.encode(task).finish()).toString('base64'),
+    status: 'pending', priority: arm.priority ?? spec.priority, taskProto: base64(Task.encode(task).finish()),
     deps: deps.map(({ task: t, role }) => ({ task: t, role })), cacheKey, maxRetries: arm.retries ?? spec.defaults.retries,
     dispatches: 0, nextDispatchMs: null, workerId: null, createdMs: now, startedMs: null, finishedMs: null, error: null, reusedFrom: null, arms: [],
     task,

@@ -455,7 +455,9 @@ export class Scheduler extends EventEmitter {
         if (storageTrouble(err)) { if (i === 0) throw err; return batch.slice(i); }
         const why = `result could not be stored: ${(err as Error).message}`;
         this.log(`coordinator: task ${d.result.taskId} attempt ${d.result.attemptId}: ${why}`);
-        this.ingestTogether([{ ...d, result: { ...d.result, metrics: [], outputs: [], details: undefined, ledger: undefined, error: { message: why, code: 'bad_output', retryable: false, logTail: [] } } }]);
+        // Not { ...d }: a transport's delivered result may be a class, whose methods a spread drops.
+        const failed: TaskResult = { ...d.result, metrics: [], outputs: [], details: undefined, ledger: undefined, error: { message: why, code: 'bad_output', retryable: false, logTail: [] } };
+        this.ingestTogether([{ result: failed, ack: () => d.ack(), working: d.working && (() => d.working!()), nak: d.nak && ((ms) => d.nak!(ms)), term: d.term && ((why) => d.term!(why)) }]);
       }
     }
     return [];
@@ -511,7 +513,7 @@ export class Scheduler extends EventEmitter {
     this.store.apply({ attempts, results, tasks: plan.updates() });
     // Stored: now memory follows, then the acks.
     const changed = this.commit(plan);
-    for (const { ack } of batch) ack();
+    for (const d of batch) d.ack();   // a method call: a transport's delivered result may be a class
     for (const l of logs) this.log(l);
     for (const t of changed) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
     for (const id of touched) this.checkDone(id);

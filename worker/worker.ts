@@ -403,5 +403,12 @@ class WorkerTaskContext implements TaskContext {
 
 /** A task as the worker's log names it: id, kind, arm and seed (the worker has no task names). */
 function describe(task: Task): string {
-  return `task ${task.id} (${TaskKind[task.kind]?.replace('TASK_KIND_', '').toLowerCase() ?? task.kind}, ${task.arm || '-'}, seed ${task.seed})`;
+  return `task ${task.id} (${kindName(task.kind)}, ${task.arm || '-'}, seed ${task.seed})`;
+}
+
+const kindNames = new Map<TaskKind, string>();
+function kindName(kind: TaskKind): string {
+  let n = kindNames.get(kind);
+  if (n === undefined) { n = TaskKind[kind]?.replace('TASK_KIND_', '').toLowerCase() ?? String(kind); kindNames.set(kind, n); }
+  return n;
 }

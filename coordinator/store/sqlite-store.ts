@@ -32,6 +32,8 @@ function openReadOnly(path: string): Database.Database {
   }
 }
 
+const PAGE_SIZE = 16384;
+
 export class SqliteStore implements Store {
   readonly sqlite: Database.Database;
   readonly db: BetterSQLite3Database<typeof s>;
@@ -49,6 +51,11 @@ export class SqliteStore implements Store {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       try {
         this.sqlite = new Database(path);
+        // 16 KiB pages for a new file (an existing one keeps its size): a batch of results
+        // touches rows scattered over every table's primary key (task ids are hashes), and
+        // fewer, larger pages cut the B-tree work per row (apply of 20k no-op results, 600 a
+        // transaction: ~20% less CPU than 4 KiB pages; 1-2 KiB pages cost 1.5-2.3x more).
+        this.sqlite.pragma(`page_size = ${PAGE_SIZE}`);
         this.sqlite.pragma('journal_mode = WAL');
         this.sqlite.pragma('synchronous = NORMAL');
         this.sqlite.pragma('busy_timeout = 5000');
@@ -56,7 +63,7 @@ export class SqliteStore implements Store {
         migrate(this.db, { migrationsFolder: MIGRATIONS });
         if (opts.backgroundCheckpoints && path !== ':memory:') {
           // Checkpoints happen on a thread of their own; SQLite's own (in the commit) only past ~16 MB of WAL.
-          this.sqlite.pragma('wal_autocheckpoint = 4000');
+          this.sqlite.pragma(`wal_autocheckpoint = ${Math.round(16 * 2 ** 20 / (this.sqlite.pragma('page_size', { simple: true }) as number))}`);
           this.checkpointer = new Checkpointer(path);
         }
       } catch (err) {

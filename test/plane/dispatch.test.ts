@@ -37,6 +37,8 @@ arms:
     const perTask = rows(cluster.db, 'select t.id, count(r.task_id) n from tasks t left join results r on r.task_id = t.id where t.sweep_id = ? group by t.id', id);
     expect(perTask).toHaveLength(320);
     expect(perTask.every((r) => r.n === 1)).toBe(true);
+    // Every attempt stood as it ran: none turned failed by an ingestion error after its rows were stored.
+    expect(rows(cluster.db, `select status, error from attempts where sweep_id = ? and status != 'succeeded'`, id)).toEqual([]);
     // Both workers took part, and chained stages received their predecessor's artifact.
     const workers = rows(cluster.db, 'select distinct worker_id from attempts where sweep_id = ?', id).map((r) => r.worker_id);
     expect(workers.sort()).toEqual(['w1', 'w2']);
