@@ -167,12 +167,12 @@ try {
   }
   console.log(`\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row / from the worker's finish to the row; loadavg ${load()})`);
   console.log('With 64 always in flight the mean publish-to-row time is 64 / throughput (Little\'s law): the last two columns, measured and implied.');
-  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  finish-to-row p50  p99  tasks/s  result mean  64/rate');
+  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  finish-to-row p50  p99  tasks/s  result mean  64/rate  cpu us/task: coord  workers  nats');
   let worstP99 = 0;
   for (const w of WORKERS) {
     const r = await endToEnd(w, LAT_TASKS, 64);
     worstP99 = Math.max(worstP99, r.totalP99);
-    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}  ${r.rate.toFixed(0).padStart(7)}  ${r.totalMean.toFixed(1).padStart(11)}  ${(64_000 / r.rate).toFixed(1).padStart(7)}`);
+    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}  ${r.rate.toFixed(0).padStart(7)}  ${r.totalMean.toFixed(1).padStart(11)}  ${(64_000 / r.rate).toFixed(1).padStart(7)}  ${(r.cpu.coord * 1e6 / LAT_TASKS).toFixed(0).padStart(18)}  ${(r.cpu.workers * 1e6 / LAT_TASKS).toFixed(0).padStart(7)}  ${(r.cpu.nats * 1e6 / LAT_TASKS).toFixed(0).padStart(4)}`);
   }
   let rayRate = NaN;
   if (RAY) {
