@@ -13,7 +13,7 @@ import { TaskKind } from '../gen/limolab/v1/task.js';
 import { formatZodIssues } from '../coordinator/spec.js';
 import { CHAIN_STYLES, DomainConfigSchema } from './domain/config.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
-import { domainSizes, pretrainSequences, taskSeconds } from './cost-estimate.js';
+import { costModel, taskSeconds, type CostModel } from './cost-estimate.js';
 
 const Json = z.record(z.string(), z.unknown());
 
@@ -123,24 +123,26 @@ class Dag {
     this.tasks.push({ ...t, resources: { cpus } });
     return t.key;
   }
+  private costs: CostModel | null = null;
+  /** This base's cost model (sizes and seconds per sequence), made on first use. */
+  private get sizes(): CostModel { return (this.costs ??= costModel(this.b)); }
   /** Estimated seconds for a task that trains on or samples `sequences` sequences. */
-  private cost(sequences: number): number { return taskSeconds(this.b.model, sequences); }
-  private get sizes() { return domainSizes(this.b.domain); }
+  private cost(sequences: number): number { return taskSeconds(this.sizes, sequences); }
   pretrain(): string {
     const seed = this.b.pretrain_seed === undefined ? {} : { seed: this.b.pretrain_seed };
     const key = this.add({ key: 'pretrain', name: 'pretrain', kind: TaskKind.TASK_KIND_PRETRAIN, phase: PHASE.pretrain, ...seed,
-      spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } }, cost: this.cost(pretrainSequences(this.b.pretrain)) },
+      spec: { $case: 'pretrain', value: { model: this.b.model, domain: this.b.domain, train: this.b.pretrain } }, cost: this.cost(this.sizes.pretrainSequences) },
       this.b.pretrain_threads ?? this.b.threads);
     this.add({ key: 'probe', name: 'probe latent ability', kind: TaskKind.TASK_KIND_PROBE, phase: PHASE.pretrain, ...seed, deps: [{ key, role: 'checkpoint' }],
       spec: { $case: 'eval', value: { splits: this.b.probe.splits, nSamples: 0, k: [], temperature: 0, keepOutputs: 0, mode: 'probe', shots: 0, domain: this.b.domain, options: this.b.probe.options } },
-      cost: this.cost(2 * this.b.probe.splits.length * this.sizes.test) });
+      cost: this.cost(2 * this.b.probe.splits.length * this.sizes.testSize) });
     return key;
   }
   curate(key: string, base: string, strategy: string, n: number, k?: number, candidates?: number, solutionStyle?: string): string {
     const options = solutionStyle === undefined ? this.b.curate.options : { ...this.b.curate.options, solutionStyle };
     const [kk, cand] = [k ?? this.b.curate.k, candidates ?? this.b.curate.candidates];
     // random draws from the pool without sampling; hard and limo sample k per candidate (0 candidates: the whole pool).
-    const sampled = strategy === 'random' ? 0 : kk * (cand || this.sizes.pool);
+    const sampled = strategy === 'random' ? 0 : kk * (cand || this.sizes.poolSize);
     return this.add({ key, name: `curate ${strategy} n=${n}${solutionStyle ? ` ${solutionStyle}` : ''}`, kind: TaskKind.TASK_KIND_CURATE, phase: PHASE.curate, deps: [{ key: base, role: 'checkpoint' }],
       spec: { $case: 'curate', value: { strategy, n, k: kk, candidates: cand, domain: this.b.domain, options } }, cost: this.cost(sampled) });
   }
@@ -174,7 +176,7 @@ class Dag {
     return this.add({ key: 'eval', name: mode === 'icl' ? `eval icl ${shots}-shot` : 'eval', kind: TaskKind.TASK_KIND_EVAL, phase: PHASE.eval, evaluates: true,
       deps: [{ key: model, role: 'checkpoint' }, ...(dataset ? [{ key: dataset, role: 'dataset' }] : [])],
       spec: { $case: 'eval', value: { splits: ['test_id', 'test_ood'], nSamples: e.n_samples, k: e.k, temperature: e.temperature, keepOutputs: e.keep_outputs, mode, shots, domain: this.b.domain, options: e.options } },
-      cost: this.cost(2 * this.sizes.test * e.n_samples) });
+      cost: this.cost(2 * this.sizes.testSize * e.n_samples) });
   }
 }
 
