@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { planSweep } from '../coordinator/planner.js';
 import { defaultPlanners } from '../coordinator/planners/index.js';
 import { parseSweepSpec } from '../coordinator/spec.js';
-import { chainRanks } from '../coordinator/scheduler.js';
+import { chainRanks, taskRanks } from '../coordinator/scheduler.js';
 const [specPath, dbPath, WS = '2,4,8', OVER = '0.05'] = process.argv.slice(2);
 if (!specPath || !dbPath) { console.error('usage: npm run bench:schedule -- SPEC.yaml RUN.db [WORKERS=2,4,8] [OVERHEAD_S=0.05]'); process.exit(2); }
 const reg = await defaultPlanners();
@@ -41,7 +41,7 @@ function simulate(rank: Map<string, number>, W: number): number {
   }
 }
 const count = chainRanks(plan.tasks);
-const work = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: t.task?.costEstimate })));
+const work = taskRanks(plan.tasks);
 const truth = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: dur.get(t.id) })));
 const total = [...dur.values()].reduce((a, b) => a + b, 0);
 const critical = Math.max(...truth.values());

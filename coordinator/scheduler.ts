@@ -85,12 +85,17 @@ export function chainRanks(tasks: readonly { id: string; deps: readonly { task: 
   return rank;
 }
 
-/** The planner's cost estimate of a stored task (read from its planned Task message when the
- *  row was loaded from the store, e.g. after a restart); undefined when it has none. */
+/** The ranks the ready queue uses for a sweep's tasks (chainRanks over the planners' cost
+ *  estimates): from the planned Task where the row has it, else from its stored message (a
+ *  row loaded after a restart; only unfinished tasks need a rank). */
+export function taskRanks(tasks: readonly TaskRow[]): Map<string, number> {
+  return chainRanks(tasks.map((t) => ({ id: t.id, deps: t.deps, cost: plannedCost(t) })));
+}
+
 function plannedCost(t: TaskRow): number | undefined {
-  if (t.task) return t.task.costEstimate || undefined;
+  if (t.task) return t.task.costEstimate;
   if (t.status !== 'pending' && t.status !== 'queued' && t.status !== 'running') return undefined;
-  try { return Task.decode(Buffer.from(t.taskProto, 'base64')).costEstimate || undefined; } catch { return undefined; }
+  try { return Task.decode(Buffer.from(t.taskProto, 'base64')).costEstimate; } catch { return undefined; }
 }
 
 const emptyCounts = (): Counts => ({ total: 0, pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, cached: 0 });
@@ -244,7 +249,7 @@ export class Scheduler extends EventEmitter {
     // Tasks that can go out at once are written already queued: one write per task instead
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
-    const ranks = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: t.task?.costEstimate })));
+    const ranks = taskRanks(plan.tasks);
     if (this.ready.size === 0) {
       let room = this.maxInFlight - this.inFlight;
       // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
@@ -298,7 +303,7 @@ export class Scheduler extends EventEmitter {
         if (dep.status !== 'succeeded' && dep.status !== 'cached') t.waiting++;
       }
     }
-    const ranks = planRanks ?? chainRanks(sw.taskIds.map((id) => { const t = this.tasks.get(id)!; return { id, deps: t.deps, cost: plannedCost(t) }; }));
+    const ranks = planRanks ?? taskRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
     for (const id of sw.taskIds) this.tasks.get(id)!.rank = ranks.get(id) ?? 1;
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
@@ -455,22 +460,22 @@ export class Scheduler extends EventEmitter {
         if (storageTrouble(err)) { if (i === 0) throw err; return batch.slice(i); }
         const why = `result could not be stored: ${(err as Error).message}`;
         this.log(`coordinator: task ${d.result.taskId} attempt ${d.result.attemptId}: ${why}`);
-        // Not { ...d }: a transport's delivered result may be a class, whose methods a spread drops.
-        const failed: TaskResult = { ...d.result, metrics: [], outputs: [], details: undefined, ledger: undefined, error: { message: why, code: 'bad_output', retryable: false, logTail: [] } };
-        this.ingestTogether([{ result: failed, ack: () => d.ack(), working: d.working && (() => d.working!()), nak: d.nak && ((ms) => d.nak!(ms)), term: d.term && ((why) => d.term!(why)) }]);
+        this.ingestTogether([d], () => ({ ...d.result, metrics: [], outputs: [], details: undefined, ledger: undefined, error: { message: why, code: 'bad_output', retryable: false, logTail: [] } }));
       }
     }
     return [];
   }
 
-  private ingestTogether(batch: DeliveredResult[]): void {
+  /** Stores a batch of results in one transaction. `resultOf` replaces what a delivery says
+   *  (a result that could not be stored goes in as a failure of its attempt). */
+  private ingestTogether(batch: DeliveredResult[], resultOf = (d: DeliveredResult) => d.result): void {
     const plan = new Plan(this.tasks);
     const attempts: AttemptRow[] = [];
     const results: ResultRecord[] = [];
     const touched = new Set<string>();
     const logs: string[] = [];
-    for (const { result: r0 } of batch) {
-      let r = r0;
+    for (const d of batch) {
+      let r = resultOf(d);
       const bad = r.error ? null : nonFinite(r);
       if (bad) r = { ...r, metrics: [], outputs: [], ledger: undefined, details: undefined, error: { message: bad, code: 'bad_output', retryable: false, logTail: [] } };
       const [dispatch, delivery] = [r.attempt || 1, r.delivery || 1];

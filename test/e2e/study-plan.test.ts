@@ -5,7 +5,7 @@ import { parseSweepSpec } from '../../coordinator/spec.js';
 import { planSweep } from '../../coordinator/planner.js';
 import { defaultPlanners } from '../../coordinator/planners/index.js';
 import { SpecError } from '../../common/errors.js';
-import { chainRanks } from '../../coordinator/scheduler.js';
+import { chainRanks, taskRanks } from '../../coordinator/scheduler.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -116,7 +116,7 @@ describe('study planning', () => {
     // Ranked by estimated work, the positive control's short but heavy chain (curate, a 4-recipe
     // search on 1600 examples, train, eval) goes before RL's long chain of light rounds; by
     // chain length in tasks it came after every RL round-1 rollout.
-    const rank = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: t.task!.costEstimate })));
+    const rank = taskRanks(plan.tasks);
     const byCount = chainRanks(plan.tasks);
     const id = (arm: string, name: string) => plan.tasks.find((t) => t.arm === arm && t.seed === 0 && t.name.startsWith(name))!.id;
     const [pos, rl] = [id('sft-positive', 'curate'), id('rl[rounds=1]', 'rollout r1 s1')];

@@ -543,6 +543,31 @@ arms: [{name: quick, method: diag, params: {tasks: 2, sleep_ms: 10}}]
     expect(plane.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
   });
 
+  it('a result the database refuses is stored alone as its attempt\'s failure; the rest of its batch is stored', async () => {
+    plane = await new Plane().start();
+    // A real constraint failure inside the batch's transaction: SQLite refuses one task's metrics.
+    const w = new Database(plane.db);
+    w.exec(`create trigger poison before insert on metrics when new.task_id in (select id from tasks where name = 'diag 1')
+      begin select raise(abort, 'poisoned row'); end`);
+    w.close();
+    await plane.worker('w1', 8);
+    const id = plane.submit(`
+name: mem-refused-row
+arms: [{name: few, method: diag, params: {tasks: 6}}]
+`);
+    const s = await plane.finished(id, 15_000);
+    expect(s.status).toBe('failed');
+    const rows = plane.rows(`select t.name, t.status, a.status attempt, a.error_code code, a.error, (select count(*) from results r where r.task_id = t.id) results
+      from tasks t join attempts a on a.task_id = t.id where t.sweep_id = ? order by t.name`, id);
+    expect(rows).toHaveLength(6);
+    const bad = rows.find((r) => r.name === 'diag 1')!;
+    expect(bad).toMatchObject({ status: 'failed', attempt: 'failed', code: 'bad_output', results: 0 });
+    expect(String(bad.error)).toMatch(/^result could not be stored: .*poisoned row/);
+    for (const r of rows.filter((x) => x.name !== 'diag 1')) expect(r).toMatchObject({ status: 'succeeded', attempt: 'succeeded', results: 1 });
+    // Every delivery was acked: nothing is left for the transport to hand out again.
+    expect(plane.transport.stats().results).toEqual({ ready: 0, inflight: 0 });
+  });
+
   it('cancel stops running tasks, purges the queued ones, and records no results', async () => {
     plane = await new Plane().start();
     await plane.worker('w1', 2);
