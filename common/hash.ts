@@ -1,14 +1,13 @@
 // Content addressing and stable identifiers: sha256 digests, canonical JSON (sorted
 // keys) for config hashes, and short random ids.
 import * as crypto from 'node:crypto';
-import { createHash, randomBytes } from 'node:crypto';
 
 // One-shot hashing (Node >= 20.12) is about 3x faster than createHash for the short strings
 // of a config hash, which the planner makes for every task.
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array | string, enc: 'hex') => string }).hash;
 
 export function sha256Hex(data: Uint8Array | string): string {
-  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /** JSON with object keys sorted at every level, so equal configs hash equally. */
@@ -45,7 +44,7 @@ export function configHash(...parts: unknown[]): string {
 /** A sortable, URL- and NATS-subject-safe id: time prefix plus randomness. */
 export function newId(prefix: string): string {
   const t = Date.now().toString(36).padStart(9, '0');
-  return `${prefix}-${t}${randomBytes(5).toString('hex')}`;
+  return `${prefix}-${t}${crypto.randomBytes(5).toString('hex')}`;
 }
 
 export const DIGEST_RE = /^[0-9a-f]{64}$/;

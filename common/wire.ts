@@ -3,6 +3,14 @@
 import { Task, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
 import { WireError } from './errors.js';
 
+/** A task kind as people read it: TASK_KIND_PRETRAIN -> "pretrain" (the number where unknown). */
+const kindNames = new Map<number, string>();
+export function kindName(kind: number): string {
+  let n = kindNames.get(kind);
+  if (n === undefined) { n = TaskKind[kind]?.replace('TASK_KIND_', '').toLowerCase() ?? String(kind); kindNames.set(kind, n); }
+  return n;
+}
+
 export function decodeTask(data: Uint8Array): Task {
   let t: Task;
   try {

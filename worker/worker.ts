@@ -8,6 +8,7 @@ import type { DeliveredTask, Transport } from '../common/transport.js';
 import { detectGpus, detectHost } from './capabilities.js';
 import { BadTaskInputError, TaskCancelledError, type ArtifactIO, type Runner, type RunOutput, type TaskContext } from './runner.js';
 import { TaskTiming, timed, timeMetric, type TimePart } from '../common/task-timing.js';
+import { kindName } from '../common/wire.js';
 
 export interface WorkerOptions {
   id?: string;
@@ -109,7 +110,7 @@ export class Worker {
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs ?? 2000));
     this.timers.push(setInterval(() => this.renewLeases(), this.leaseMs / 2));
     this.closers.push(this.transport.serveControl(this.id, (req) => this.control(req)));
-    this.log(`worker ${this.id}: pool ${this.pool}, ${this.slots} slot(s), kinds ${this.info.kinds.map((k) => TaskKind[k]?.replace('TASK_KIND_', '').toLowerCase()).join(', ')}`);
+    this.log(`worker ${this.id}: pool ${this.pool}, ${this.slots} slot(s), kinds ${this.info.kinds.map(kindName).join(', ')}`);
     void this.pullLoop();
     await this.drained;
     await this.shutdown();
@@ -406,9 +407,3 @@ function describe(task: Task): string {
   return `task ${task.id} (${kindName(task.kind)}, ${task.arm || '-'}, seed ${task.seed})`;
 }
 
-const kindNames = new Map<TaskKind, string>();
-function kindName(kind: TaskKind): string {
-  let n = kindNames.get(kind);
-  if (n === undefined) { n = TaskKind[kind]?.replace('TASK_KIND_', '').toLowerCase() ?? String(kind); kindNames.set(kind, n); }
-  return n;
-}

@@ -1,7 +1,7 @@
 // What the dashboard shows, shaped from the coordinator's live state and the store: sweep
 // summaries (status, progress, age, tags), per-phase progress with running/queued/failed
 // counts and an ETA, and the worker list with each worker's current task names.
-import { TaskKind } from '../../gen/limolab/v1/task.js';
+import { kindName } from '../../common/wire.js';
 import type { Coordinator } from '../coordinator.js';
 import { PHASES } from '../analysis/index.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
@@ -131,4 +131,3 @@ export function listWorkers(coord: Coordinator, includeGone = true, now = Date.n
   });
 }
 
-function kindName(k: number): string { return TaskKind[k]?.replace('TASK_KIND_', '').toLowerCase() ?? String(k); }

@@ -39,10 +39,11 @@ export class SqliteStore implements Store {
   readonly db: BetterSQLite3Database<typeof s>;
   private stmts: Record<'updateTask' | 'upsertAttempt' | 'loseAttempts' | 'insertResult' | 'insertLedger' | 'insertMetric' | 'insertArtifact' | 'updateSweep', Database.Statement>;
 
-  /** readOnly: open an existing file without creating, migrating or writing anything (the
-   *  read commands); a file without limolab's tables is refused rather than extended. */
   private checkpointer: Checkpointer | null = null;
 
+  /** readOnly: open an existing file without creating, migrating or writing anything (the
+   *  read commands); a file without limolab's tables is refused rather than extended.
+   *  backgroundCheckpoints: WAL checkpoints on a thread of their own (the coordinator). */
   constructor(readonly path: string, opts: { readOnly?: boolean; backgroundCheckpoints?: boolean } = {}) {
     if (opts.readOnly) {
       this.sqlite = openReadOnly(path);
