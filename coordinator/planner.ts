@@ -146,7 +146,7 @@ export function planSweep(
           return;
         }
         for (const p of planned) {
-          const row = toRow(sweepId, spec, arm, inst, seed, p, local, now);
+          const row = toRow(sweepId, spec, arm, inst, seed, p, local, now, order.length);
           bytes += row.taskProto.length;
           if (bytes > MAX_SWEEP_PROTO_CHARS) {
             problems.push(`the sweep's tasks add up to over ${MAX_SWEEP_PROTO_CHARS / 4 * 3 / 1048576 | 0} MiB of task messages; make params like message smaller or split the sweep`);
@@ -189,7 +189,7 @@ function base64(u8: Uint8Array): string {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64');
 }
 
-function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, armSeed: number, p: PlannedTask, local: Map<string, TaskRow>, now: number): TaskRow {
+function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, armSeed: number, p: PlannedTask, local: Map<string, TaskRow>, now: number, ordinal: number): TaskRow {
   const deps = (p.deps ?? []).map((d) => {
     const dep = local.get(d.key);
     if (!dep) throw new Error(`planner bug: task "${p.key}" depends on "${d.key}", which is not planned before it`);
@@ -203,7 +203,13 @@ function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, arm
   const cacheKey = cacheable
     ? configHash(p.kind, Task.toJSON({ ...Task.fromPartial({}), spec: p.spec }), seed, p.modelRef ?? null, deps.map((d) => [d.role, d.cacheKey]))
     : `nocache:${configHash(sweepId, inst, armSeed, p.key, deps.map((d) => d.cacheKey))}`;
-  const id = `${sweepId}.${cacheKey.replace('nocache:', '').slice(0, 20)}`;
+  // The sweep id, then the task's place in the plan (base 36, fixed width), then a piece of
+  // its cache key: ids sort in plan order, which is about the order results come back in, so
+  // each batch of results adds to the right-hand end of every index keyed by task id (tasks,
+  // attempts, results, ledger, metrics) instead of to a random page each: at 64 tasks in
+  // flight a commit of ~40 results wrote ~2.4 MB with hash-ordered ids (one 16 KiB page per
+  // row and index) and stalled in write-back for 20-70 ms.
+  const id = `${sweepId}.${ordinal.toString(36).padStart(6, '0')}${cacheKey.replace('nocache:', '').slice(0, 10)}`;
   const task: Task = Task.fromPartial({
     id, sweepId, arm: inst, kind: p.kind, phase: p.phase, seed,
     resources: { cpus: resources.cpus, gpus: resources.gpus, memoryMb: resources.memory_mb, pool: resources.pool },
