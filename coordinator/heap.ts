@@ -4,6 +4,8 @@
 export class MinHeap<T> {
   private items: { v: T; k: number; s: number }[] = [];
   get size() { return this.items.length; }
+  /** The smallest key, or undefined when empty. */
+  peekKey(): number | undefined { return this.items[0]?.k; }
 
   push(v: T, key: number, seq: number): void {
     const a = this.items;

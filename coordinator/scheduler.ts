@@ -108,6 +108,9 @@ export class Scheduler extends EventEmitter {
   private tasks = new Map<string, LiveTask>();
   private sweeps = new Map<string, LiveSweep>();
   private ready = new MinHeap<string>();
+  /** Pending tasks waiting out a retry delay, by when they are due (tick() takes the due ones;
+   *  an entry whose task has moved on since is dropped when it comes up). */
+  private delayed = new MinHeap<LiveTask>();
   private seq = 0;
   private inFlight = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -312,7 +315,7 @@ export class Scheduler extends EventEmitter {
   }
 
   private enqueue(t: LiveTask): void {
-    if (t.nextDispatchMs && t.nextDispatchMs > Date.now()) return; // tick() enqueues it when due
+    if (t.nextDispatchMs && t.nextDispatchMs > Date.now()) { this.delayed.push(t, t.nextDispatchMs, this.seq++); return; } // tick() enqueues it when due
     // Priority first; within a priority the longest chain of dependents, then first in, first out.
     this.ready.push(t.id, -Math.max(-1e9, Math.min(1e9, t.priority)) * 1e6 - Math.min(t.rank, 999_999), this.seq++);
   }
@@ -370,7 +373,7 @@ export class Scheduler extends EventEmitter {
       if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
     } catch (err) {
       this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
-      for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; }
+      for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; this.enqueue(t); }
       this.inFlight -= batch.length;
       // If this write fails too, the rows still say queued: a restart publishes them again,
       // which the msg-id dedup and idempotent ingest absorb.
@@ -745,15 +748,14 @@ export class Scheduler extends EventEmitter {
     }
     this.saveStarted();
     let due = false;
-    for (const sw of this.sweeps.values()) {
-      if (!sw.counts.pending) continue;
-      for (const id of sw.taskIds) {
-        const t = this.tasks.get(id)!;
-        if (t.status === 'pending' && t.waiting === 0 && t.nextDispatchMs && t.nextDispatchMs <= now) {
-          t.nextDispatchMs = null;
-          this.enqueue(t);
-          due = true;
-        }
+    // Retries whose delay is over: O(due), not a walk over every task of every sweep (at
+    // 20k tasks that walk took ~5 ms of every 250 ms tick, a pause for whatever waited on it).
+    while ((this.delayed.peekKey() ?? Infinity) <= now) {
+      const t = this.delayed.pop()!;
+      if (this.tasks.get(t.id) === t && t.status === 'pending' && t.waiting === 0 && t.nextDispatchMs && t.nextDispatchMs <= now) {
+        t.nextDispatchMs = null;
+        this.enqueue(t);
+        due = true;
       }
     }
     for (const lost of this.registry.sweepLost(now)) {

@@ -424,6 +424,27 @@ arms:
     expect(plane.transport.stats().results).toEqual({ ready: 0, inflight: 0 });
   });
 
+  it('dispatches a failed task again once its backoff is over, not before, while thousands of others wait', async () => {
+    plane = await new Plane().start();
+    await plane.worker('w1', 2);
+    await waitFor(() => plane!.coord.coord.listWorkers().length === 1, 'the worker to register', 5000);
+    // The retry waits in the delayed queue; tick() (every 250 ms) moves it to the ready queue when due.
+    const id = plane.submit(`
+name: backoff
+defaults: {retries: 2, backoff_ms: 700}
+arms:
+  - {name: flaky, method: diag, params: {op: fail, fail_times: 1}}
+  - {name: many, method: diag, params: {tasks: 2000}}
+`);
+    const s = await plane.finished(id);
+    expect(s.status).toBe('succeeded');
+    const flaky = s.tasks.find((t) => t.arm.startsWith('flaky'))!;
+    const [first, second] = plane.rows('select started_ms, finished_ms from attempts where task_id = ? order by dispatch', flaky.id);
+    const waited = second!.started_ms - first!.finished_ms;
+    expect(waited).toBeGreaterThanOrEqual(700);
+    expect(waited).toBeLessThan(700 + 250 + 1500);   // the next tick or so after it was due (slack for a loaded machine)
+  });
+
   it('ranks a task by the longest chain of dependents starting at it (hand-computed on a diamond and a chain)', () => {
     const t = (id: string, ...deps: string[]) => ({ id, deps: deps.map((task) => ({ task })) });
     // a -> b -> d, a -> c -> d -> e; f alone; g -> h -> ... 5000 long (no recursion limit).
