@@ -439,7 +439,7 @@ arms:
     const s = await plane.finished(id);
     expect(s.status).toBe('succeeded');
     const flaky = s.tasks.find((t) => t.arm.startsWith('flaky'))!;
-    const [first, second] = plane.rows('select started_ms, finished_ms from attempts where task_id = ? order by dispatch', flaky.id);
+    const [first, second] = plane.rows('select started_ms, finished_ms from attempts where task_id = ? order by dispatch', flaky.id) as { started_ms: number; finished_ms: number }[];
     const waited = second!.started_ms - first!.finished_ms;
     expect(waited).toBeGreaterThanOrEqual(700);
     expect(waited).toBeLessThan(700 + 250 + 1500);   // the next tick or so after it was due (slack for a loaded machine)
