@@ -10,7 +10,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
-import { decodeTask, decodeResultBatch, packResults } from './wire.js';
+import { decodeTask, decodeResultBatch, encodeTask, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
@@ -113,7 +113,7 @@ export class NatsTransport implements Transport {
     let failed: unknown = null;
     for (let i = 0; i < tasks.length && !failed; i += 500) {
       const window = tasks.slice(i, i + 500);
-      const msgs = window.map((t, j) => ({ subject: `${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, data: encoded?.[i + j] ?? Task.encode(t).finish(), msgId: `${t.id}#${t.attempt}` }));
+      const msgs = window.map((t, j) => ({ subject: `${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, data: encoded?.[i + j] ?? encodeTask(t), msgId: `${t.id}#${t.attempt}` }));
       inFlight.push(this.publisher.publishAll(msgs).then((acks) => {
         for (let j = 0; j < acks.length; j++) if (acks[j]!.duplicate) dups.push({ id: window[j]!.id, seq: acks[j]!.seq });
       }, (err) => { failed ??= err; }));
@@ -283,7 +283,9 @@ export class NatsTransport implements Transport {
     // tails are 4 MiB; the default max_payload is 1 MiB).
     for (const { data, indexes } of packResults(batch.map((b) => b.r), this.nc.info?.max_payload ?? 1024 * 1024)) {
       const part = indexes.map((i) => batch[i]!);
-      this.js.publish(`${this.ns}.result.batch`, data, { msgID: `rb-${randomBytes(9).toString('base64url')}` })
+      // Through the bulk publisher (one reply subscription), not js.publish: a request per
+      // batch, with its timer and captured stack, cost the worker more than the batch's bytes.
+      this.publisher.publishAll([{ subject: `${this.ns}.result.batch`, data, msgId: `rb-${randomBytes(9).toString('base64url')}` }])
         .then(() => { for (const b of part) b.resolve(); }, (err) => { for (const b of part) b.reject(err); });
     }
   }

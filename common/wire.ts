@@ -1,7 +1,19 @@
 // Decoding of task-plane messages with validation: protobuf decodes almost any bytes
 // into *something*, so a message is accepted only when its required fields make sense.
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Task, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
 import { WireError } from './errors.js';
+
+// One writer for the hot encoders. A generated encode() makes a new writer whose buffer starts
+// at 128 bytes and doubles as it fills (three or four copies for a task); finish() copies out
+// what was written and keeps the grown buffer, so the next message is written without growing.
+// Encoding is synchronous: nothing holds the writer across an await.
+const writer = new BinaryWriter();
+
+/** Task bytes, as Task.encode(t).finish() gives them. */
+export function encodeTask(t: Task): Uint8Array { return Task.encode(t, writer).finish(); }
+/** TaskResult bytes, as TaskResult.encode(r).finish() gives them. */
+export function encodeResult(r: TaskResult): Uint8Array { return TaskResult.encode(r, writer).finish(); }
 
 /** A task kind as people read it: TASK_KIND_PRETRAIN -> "pretrain" (the number where unknown). */
 const kindNames = new Map<number, string>();
@@ -71,7 +83,7 @@ function varintLength(n: number): number {
  * back as they were.
  */
 export function fitResult(r: TaskResult, maxBytes: number): TaskResult {
-  const size = (x: TaskResult) => TaskResult.encode(x).finish().length;
+  const size = (x: TaskResult) => encodeResult(x).length;
   let n = size(r);
   if (n <= maxBytes) return r;
   const full = n;
@@ -105,8 +117,8 @@ export function packResults(results: TaskResult[], maxPayload: number): { data: 
     parts = []; indexes = []; size = 0;
   };
   results.forEach((r0, i) => {
-    let bytes = TaskResult.encode(r0).finish();
-    if (1 + varintLength(bytes.length) + bytes.length > limit) bytes = TaskResult.encode(fitResult(r0, limit - 6)).finish();
+    let bytes = encodeResult(r0);
+    if (1 + varintLength(bytes.length) + bytes.length > limit) bytes = encodeResult(fitResult(r0, limit - 6));
     const head = [0x0a];
     for (let n = bytes.length; ; n = Math.floor(n / 128)) { if (n < 0x80) { head.push(n); break; } head.push((n & 0x7f) | 0x80); }
     const len = head.length + bytes.length;

@@ -6,6 +6,7 @@
 import { Task, TaskKind } from '../gen/limolab/v1/task.js';
 import { SpecError } from '../common/errors.js';
 import { configHash } from '../common/hash.js';
+import { encodeTask } from '../common/wire.js';
 import { didYouMean } from './analysis/errors.js';
 import { capIssues, expandGrid, instanceName, type ArmSpec, type Resources, type SweepSpec } from './spec.js';
 import type { ArmRow, CachedTask, TaskRow } from './store/store.js';
@@ -219,7 +220,7 @@ function toRow(sweepId: string, spec: SweepSpec, arm: ArmSpec, inst: string, arm
   task.spec = p.spec;
   return {
     id, sweepId, arm: inst, seed: armSeed, name: p.name, kind: KIND_NAMES[p.kind] ?? 'unknown', phase: p.phase, pool: resources.pool,
-    status: 'pending', priority: arm.priority ?? spec.priority, taskProto: base64(Task.encode(task).finish()),
+    status: 'pending', priority: arm.priority ?? spec.priority, taskProto: base64(encodeTask(task)),
     deps: deps.map(({ task: t, role }) => ({ task: t, role })), cacheKey, maxRetries: arm.retries ?? spec.defaults.retries,
     dispatches: 0, nextDispatchMs: null, workerId: null, createdMs: now, startedMs: null, finishedMs: null, error: null, reusedFrom: null, arms: [],
     task,

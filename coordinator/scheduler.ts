@@ -867,9 +867,16 @@ export function superseded(r: TaskResult, t: { dispatches: number; leaseAttempt?
 }
 
 /** Base64 Task bytes with this dispatch's attempt appended: a later value of a protobuf field
- *  replaces an earlier one, so the generated encoder's bytes of { attempt } alone set it. */
+ *  replaces an earlier one, so the bytes of `attempt = 9` (uint32) alone set it: the tag
+ *  (9 << 3 | varint = 0x48), then the value as a varint. */
 export function withAttempt(taskProto: string, attempt: number): Uint8Array {
-  return Buffer.concat([Buffer.from(taskProto, 'base64'), Task.encode(Task.fromPartial({ attempt })).finish()]);
+  const head = Buffer.from(taskProto, 'base64');
+  const tail: number[] = [0x48];
+  for (let v = attempt >>> 0; ; v >>>= 7) { if (v < 0x80) { tail.push(v); break; } tail.push((v & 0x7f) | 0x80); }
+  const out = Buffer.allocUnsafe(head.length + tail.length);
+  head.copy(out, 0);
+  out.set(tail, head.length);
+  return out;
 }
 
 function toResultRecord(r: TaskResult, phase: string): ResultRecord {

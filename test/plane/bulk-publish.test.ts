@@ -7,7 +7,8 @@ import { jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BulkPublisher } from '../../common/js-publish.js';
 import { withAttempt } from '../../coordinator/scheduler.js';
-import { Task, TaskKind } from '../../gen/limolab/v1/task.js';
+import { Task, TaskKind, TaskResult } from '../../gen/limolab/v1/task.js';
+import { encodeResult, encodeTask } from '../../common/wire.js';
 import { natsWithConnection } from '../helpers/cluster.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -36,6 +37,19 @@ describe('bulk publish', () => {
     await expect(p.publishAll([{ subject: 'nostream.x', data: new Uint8Array(1), msgId: 'n1' }])).rejects.toThrow(/no JetStream stream takes subject/);
     // Still usable after a refusal.
     expect((await p.publishAll([{ subject: 'bp.y', data: new Uint8Array(1), msgId: 'after' }]))[0]!.seq).toBe(1202);
+  });
+
+  it('encodes with one shared writer to the generated encoders\' bytes, message after message', () => {
+    // A large message grows the shared buffer; the small ones after it must carry nothing of it.
+    const tasks = [2000, 3, 0, 500, 1].map((n, i) => Task.fromPartial({ id: `sw.t${i}`, sweepId: 'sw', arm: 'a'.repeat(n), kind: TaskKind.TASK_KIND_DIAG, attempt: i, spec: { $case: 'diag', value: { sleepMs: n } } as Task['spec'] }));
+    for (const t of tasks) expect(encodeTask(t)).toEqual(Task.encode(t).finish());
+    const results = [3000, 0, 7].map((n, i) => TaskResult.fromPartial({ taskId: `t${i}`, sweepId: 'sw', attemptId: `t${i}#1.1`, log: [{ tsMs: 1, source: 'w', line: 'x'.repeat(n) }], metrics: [{ name: 'm', value: n / 3, step: i }] }));
+    for (const r of results) expect(encodeResult(r)).toEqual(TaskResult.encode(r).finish());
+    // What one call returned is its own copy: the next call does not change it.
+    const first = encodeTask(tasks[0]!);
+    const copy = first.slice();
+    encodeTask(tasks[3]!);
+    expect(first).toEqual(copy);
   });
 
   it('sends a stored task with this dispatch\'s attempt appended, decoding to the same task', () => {
