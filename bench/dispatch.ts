@@ -8,7 +8,9 @@
 // Each throughput row gives the CPU seconds the coordinator (this process), the workers and
 // nats-server spent on it; the last table puts the issue-15 targets beside this run's figures.
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each end-to-end run) and of the workers.
-// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 to change sizes)
+// Every end-to-end run first sends WARMUP (200) no-op tasks through its fresh workers, untimed, as
+// the Ray baseline warms its worker pool with 200 tasks.
+// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 WARMUP=200 to change sizes)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,8 @@ const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 3_000);
 const WORKERS = (process.env.WORKERS ?? '1,4').split(',').map(Number);
 const SSE_CLIENTS = Number(process.env.SSE_CLIENTS ?? 50);
+/** No-op tasks each end-to-end run sends through its fresh workers before the timed sweep (Ray's baseline warms its pool with 200). */
+const WARMUP = Number(process.env.WARMUP ?? 200);
 const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ?? TASKS), RAY_SEQ = Number(process.env.RAY_SEQ ?? 1000);
 /** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
 const PROF = process.env.BENCH_PROF;
@@ -91,6 +95,19 @@ async function openSse(url: string, n: number) {
   return { events, close: () => { for (const r of reqs) r.destroy(); } };
 }
 
+/** Submits a sweep of n no-op tasks and resolves with it once it has closed. */
+async function runSweep(c: Awaited<ReturnType<typeof startCoordinator>>, name: string, n: number) {
+  let id = '';
+  const closed = new Promise<void>((resolve) => {
+    const on = (row: { id: string }) => { if (row.id === id) { c.coord.scheduler.off('closed', on); resolve(); } };
+    c.coord.scheduler.on('closed', on);
+  });
+  const { sweep } = c.coord.submit(`name: ${name}\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
+  id = sweep!.id;
+  await closed;
+  return sweep!;
+}
+
 async function endToEnd(workers: number, n: number, maxInFlight: number, sseClients = 0) {
   const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}.db`);
   const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {}, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
@@ -99,6 +116,9 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
     procs.push(spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
   }
   while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
+  // Warm-up, as Ray's baseline warms its worker pool: the workers are fresh processes, and
+  // their first tasks run cold code (JIT, first pulls); a sweep of WARMUP tasks runs first.
+  if (WARMUP > 0) await runSweep(c, 'warmup', WARMUP);
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
   const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
@@ -106,10 +126,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
   const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
   const t0 = performance.now();
-  const { sweep } = c.coord.submit(`name: bench\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
-  await new Promise<void>((resolve) => {
-    c.coord.scheduler.on('closed', (row: { id: string }) => { if (row.id === sweep!.id) resolve(); });
-  });
+  const sweep = await runSweep(c, 'bench', n);
   const secs = (performance.now() - t0) / 1000;
   if (prof) {
     const { profile } = await prof.post('Profiler.stop');
@@ -145,7 +162,7 @@ function rayBaseline(tasks: number, seq: number): { tasks_per_s: number; seq_p50
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
-  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
+  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each run after ${WARMUP} untimed warm-up tasks on the same workers, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raw = await rawJetStream(TASKS);
   console.log(`raw JetStream publish+fetch+ack: ${raw.toFixed(0)} msg/s (${TASKS} msgs)`);
   console.log(`\nthroughput: all tasks submitted at once (max in flight 20000; loadavg ${load()})`);
