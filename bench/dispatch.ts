@@ -10,7 +10,7 @@
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each end-to-end run) and of the workers.
 // Every end-to-end run first sends WARMUP (200) no-op tasks through its fresh workers, untimed, as
 // the Ray baseline warms its worker pool with 200 tasks.
-// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=3000 WORKERS=1,4 WARMUP=200 to change sizes)
+// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 to change sizes)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
-const LAT_TASKS = Number(process.env.LAT_TASKS ?? 3_000);
+const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
 const WORKERS = (process.env.WORKERS ?? '1,4').split(',').map(Number);
 const SSE_CLIENTS = Number(process.env.SSE_CLIENTS ?? 50);
 /** No-op tasks each end-to-end run sends through its fresh workers before the timed sweep (Ray's baseline warms its pool with 200). */
@@ -110,7 +110,11 @@ async function runSweep(c: Awaited<ReturnType<typeof startCoordinator>>, name: s
 
 async function endToEnd(workers: number, n: number, maxInFlight: number, sseClients = 0) {
   const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}.db`);
-  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log: () => {}, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
+  // The coordinator's log lines are dropped, except that a results pull made again by its
+  // watchdog (common/nats-transport.ts) is counted and printed beside the run.
+  let repulls = 0;
+  const log = (l: string) => { if (/pulling again/.test(l)) repulls++; };
+  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
     procs.push(spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
@@ -145,7 +149,8 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
   await c.stop();
-  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
+  if (repulls) console.log(`  (${workers} worker(s), ${n} tasks: the coordinator's results pull was made again ${repulls} time(s) by its watchdog, each after >= 2 s without results)`);
+  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMax: Math.max(...total), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
 }
 
 /** Ray 2.x on the same cores: no persistence, no SQLite row; null (after one printed line) where absent or failing. */
@@ -184,12 +189,12 @@ try {
   }
   console.log(`\nlatency: at most 64 tasks in flight (ms from publish to worker start / to SQLite row / from the worker's finish to the row; loadavg ${load()})`);
   console.log('With 64 always in flight the mean publish-to-row time is 64 / throughput (Little\'s law): the last two columns, measured and implied.');
-  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  finish-to-row p50  p99  tasks/s  result mean  64/rate  cpu us/task: coord  workers  nats');
+  console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  result max  finish-to-row p50  p99  tasks/s  result mean  64/rate  cpu us/task: coord  workers  nats');
   let worstP99 = 0;
   for (const w of WORKERS) {
     const r = await endToEnd(w, LAT_TASKS, 64);
     worstP99 = Math.max(worstP99, r.totalP99);
-    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}  ${r.rate.toFixed(0).padStart(7)}  ${r.totalMean.toFixed(1).padStart(11)}  ${(64_000 / r.rate).toFixed(1).padStart(7)}  ${(r.cpu.coord * 1e6 / LAT_TASKS).toFixed(0).padStart(18)}  ${(r.cpu.workers * 1e6 / LAT_TASKS).toFixed(0).padStart(7)}  ${(r.cpu.nats * 1e6 / LAT_TASKS).toFixed(0).padStart(4)}`);
+    console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.totalMax.toFixed(0).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}  ${r.rate.toFixed(0).padStart(7)}  ${r.totalMean.toFixed(1).padStart(11)}  ${(64_000 / r.rate).toFixed(1).padStart(7)}  ${(r.cpu.coord * 1e6 / LAT_TASKS).toFixed(0).padStart(18)}  ${(r.cpu.workers * 1e6 / LAT_TASKS).toFixed(0).padStart(7)}  ${(r.cpu.nats * 1e6 / LAT_TASKS).toFixed(0).padStart(4)}`);
   }
   let rayRate = NaN;
   if (RAY) {
