@@ -1,5 +1,6 @@
-// Decoding of task-plane messages with validation: protobuf decodes almost any bytes
-// into *something*, so a message is accepted only when its required fields make sense.
+// Task-plane messages: encoding through one shared writer, and decoding with validation:
+// protobuf decodes almost any bytes into *something*, so a message is accepted only when its
+// required fields make sense.
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Task, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
 import { WireError } from './errors.js';
@@ -14,6 +15,10 @@ const writer = new BinaryWriter();
 export function encodeTask(t: Task): Uint8Array { return Task.encode(t, writer).finish(); }
 /** TaskResult bytes, as TaskResult.encode(r).finish() gives them. */
 export function encodeResult(r: TaskResult): Uint8Array { return TaskResult.encode(r, writer).finish(); }
+/** The bytes of a Task's `attempt` field alone (field 9, uint32: tag 72, as the generated
+ *  encoder writes it). Appended to a Task's bytes they set its attempt: a later value of a
+ *  protobuf field replaces an earlier one. */
+export function encodeAttempt(attempt: number): Uint8Array { return writer.uint32(72).uint32(attempt).finish(); }
 
 /** A task kind as people read it: TASK_KIND_PRETRAIN -> "pretrain" (the number where unknown). */
 const kindNames = new Map<number, string>();

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { Task, type ArtifactRef, type TaskEvent, type TaskResult } from '../gen/limolab/v1/task.js';
 import { LimolabError, NotFoundError } from '../common/errors.js';
 import { newId } from '../common/hash.js';
+import { encodeAttempt } from '../common/wire.js';
 import type { DeliveredResult, Transport } from '../common/transport.js';
 import { parseSweepSpec } from './spec.js';
 import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
@@ -62,59 +63,40 @@ export interface StorageProblem { why: string; sinceMs: number; detail: string }
  *  without one counts as 1, so a sweep without estimates (diag) ranks by chain length in
  *  tasks. Iterative: chains can be long. */
 export function chainRanks(tasks: readonly { id: string; deps: readonly { task: string }[]; cost?: number }[]): Map<string, number> {
-  // In plan order (every task after its dependencies, as the planner makes them and as ids
-  // sort) one backward pass over positions gives every rank; another order takes the
-  // depth-first walk below. At 20k tasks the pass takes a few ms, the walk ~100.
+  // Positions instead of ids; a dependency outside the list is ignored. The tasks are put in
+  // an order where every task comes after its dependencies (the plan's own order needs no
+  // reordering), then one backward pass adds each task's work to its dependents' best rank.
   const n = tasks.length;
   const at = new Map<string, number>();
   for (let i = 0; i < n; i++) at.set(tasks[i]!.id, i);
   const after: (number[] | undefined)[] = new Array(n);
-  let ordered = true;
-  for (let i = 0; i < n && ordered; i++) {
+  const waiting = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
     for (const d of tasks[i]!.deps) {
       const j = at.get(d.task);
       if (j === undefined) continue;
-      if (j >= i) { ordered = false; break; }
       (after[j] ??= []).push(i);
+      waiting[i]!++;
     }
   }
-  if (ordered) {
-    const r = new Float64Array(n);
-    const rank = new Map<string, number>();
-    for (let i = n - 1; i >= 0; i--) {
-      const c = tasks[i]!.cost;
-      let m = 0;
-      for (const k of after[i] ?? []) if (r[k]! > m) m = r[k]!;
-      r[i] = (c !== undefined && Number.isFinite(c) && c > 0 ? c : 1) + m;
-    }
-    for (let i = 0; i < n; i++) rank.set(tasks[i]!.id, r[i]!);
-    return rank;
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (waiting[i] === 0) order.push(i);
+  for (let q = 0; q < order.length; q++) for (const k of after[order[q]!] ?? []) if (--waiting[k]! === 0) order.push(k);
+  const r = new Float64Array(n);
+  for (let q = order.length - 1; q >= 0; q--) {
+    const i = order[q]!;
+    let m = 0;
+    for (const k of after[i] ?? []) if (r[k]! > m) m = r[k]!;
+    r[i] = work(tasks[i]!.cost) + m;
   }
-  return chainRanksByWalk(tasks);
+  const rank = new Map<string, number>();
+  for (let i = 0; i < n; i++) rank.set(tasks[i]!.id, r[i]!);
+  return rank;
 }
 
-function chainRanksByWalk(tasks: readonly { id: string; deps: readonly { task: string }[]; cost?: number }[]): Map<string, number> {
-  const dependents = new Map<string, string[]>(tasks.map((t) => [t.id, []]));
-  const cost = new Map<string, number>();
-  for (const t of tasks) if (t.cost !== undefined && Number.isFinite(t.cost) && t.cost > 0) cost.set(t.id, t.cost);
-  for (const t of tasks) for (const d of t.deps) dependents.get(d.task)?.push(t.id);
-  const rank = new Map<string, number>();
-  for (const root of tasks) {
-    const stack: { id: string; next: number }[] = [{ id: root.id, next: 0 }];
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      if (rank.has(top.id)) { stack.pop(); continue; }
-      const ds = dependents.get(top.id)!;
-      if (top.next < ds.length) {
-        const d = ds[top.next++]!;
-        if (!rank.has(d)) stack.push({ id: d, next: 0 });
-        continue;
-      }
-      rank.set(top.id, (cost.get(top.id) ?? 1) + ds.reduce((m, d) => Math.max(m, rank.get(d) ?? 0), 0));
-      stack.pop();
-    }
-  }
-  return rank;
+/** A task's work in a rank: its cost estimate, or 1 without a usable one. */
+function work(cost: number | undefined): number {
+  return cost !== undefined && Number.isFinite(cost) && cost > 0 ? cost : 1;
 }
 
 /** The ranks the ready queue uses for a sweep's tasks (chainRanks over the planners' cost
@@ -898,17 +880,9 @@ export function superseded(r: TaskResult, t: { dispatches: number; leaseAttempt?
   return null;
 }
 
-/** Base64 Task bytes with this dispatch's attempt appended: a later value of a protobuf field
- *  replaces an earlier one, so the bytes of `attempt = 9` (uint32) alone set it: the tag
- *  (9 << 3 | varint = 0x48), then the value as a varint. */
+/** Base64 Task bytes with this dispatch's attempt appended (encodeAttempt). */
 export function withAttempt(taskProto: string, attempt: number): Uint8Array {
-  const head = Buffer.from(taskProto, 'base64');
-  const tail: number[] = [0x48];
-  for (let v = attempt >>> 0; ; v >>>= 7) { if (v < 0x80) { tail.push(v); break; } tail.push((v & 0x7f) | 0x80); }
-  const out = Buffer.allocUnsafe(head.length + tail.length);
-  head.copy(out, 0);
-  out.set(tail, head.length);
-  return out;
+  return Buffer.concat([Buffer.from(taskProto, 'base64'), encodeAttempt(attempt)]);
 }
 
 function toResultRecord(r: TaskResult, phase: string): ResultRecord {
