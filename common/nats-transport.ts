@@ -184,8 +184,9 @@ export class NatsTransport implements Transport {
       else if (!scheduled) { scheduled = true; setImmediate(flush); }
     };
     let consumer: Consumer | undefined;
+    // A pull opened while close() ran (the watchdog's) is stopped at once, not left open.
     const open = async () => {
-      messages = await consumer!.consume({
+      const m = await consumer!.consume({
         max_messages: 2000,
         // Pull requests live 5 s (idle heartbeats every 2.5 s) instead of nats.js's 30 s: a
         // pull that died with a server (a killed stream or consumer leader in a cluster) is
@@ -194,6 +195,7 @@ export class NatsTransport implements Transport {
         expires: 5000,
         callback,
       });
+      if (closed) m.stop(); else messages = m;
     };
     const start = (async () => {
       // A coordinator that dies holding unacked results gets them back after this lease
