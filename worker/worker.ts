@@ -406,4 +406,3 @@ class WorkerTaskContext implements TaskContext {
 function describe(task: Task): string {
   return `task ${task.id} (${kindName(task.kind)}, ${task.arm || '-'}, seed ${task.seed})`;
 }
-
