@@ -387,6 +387,16 @@ class Plane {
   }
 }
 
+/** Runs a two-task sweep on one worker with free slots (a task whose lease ran out would come
+ *  back to it) and expects each task delivered once and succeeded. */
+async function expectOneDeliveryEach(p: Plane, spec: string) {
+  await p.worker('w1', 4);
+  const id = p.submit(spec);
+  const s = await p.finished(id, 15_000);
+  expect(s.status).toBe('succeeded');
+  expect(p.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
+}
+
 let plane: Plane | undefined;
 afterEach(async () => { await plane?.stop(); plane = undefined; });
 
@@ -567,14 +577,7 @@ arms: [{name: one, method: diag, params: {sleep_ms: 50}}]
   it('keeps the lease of a task that runs for several lease periods: one delivery, one attempt', async () => {
     // ackWaitMs 700: the worker renews every 250 ms (a half of its 500 ms minimum period).
     plane = await new Plane({ ackWaitMs: 700 }).start();
-    await plane.worker('w1', 4);   // free slots: a task whose lease ran out would come back
-    const id = plane.submit(`
-name: mem-long-lease
-arms: [{name: long, method: diag, params: {tasks: 2, sleep_ms: 2500}}]
-`);
-    const s = await plane.finished(id, 15_000);
-    expect(s.status).toBe('succeeded');
-    expect(plane.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
+    await expectOneDeliveryEach(plane, 'name: mem-long-lease\narms: [{name: long, method: diag, params: {tasks: 2, sleep_ms: 2500}}]');
   });
 
   it('keeps the lease while a result waits to be stored (a slow results path): no second delivery', async () => {
@@ -584,14 +587,7 @@ arms: [{name: long, method: diag, params: {tasks: 2, sleep_ms: 2500}}]
     const t = plane.transport;
     const publish = t.publishResult.bind(t);
     t.publishResult = async (r) => { await new Promise((res) => setTimeout(res, 2000)); return publish(r); };
-    await plane.worker('w1', 4);   // free slots: a task whose lease ran out would come back
-    const id = plane.submit(`
-name: mem-slow-results
-arms: [{name: quick, method: diag, params: {tasks: 2, sleep_ms: 10}}]
-`);
-    const s = await plane.finished(id, 15_000);
-    expect(s.status).toBe('succeeded');
-    expect(plane.rows('select delivery, status from attempts where sweep_id = ?', id)).toEqual([{ delivery: 1, status: 'succeeded' }, { delivery: 1, status: 'succeeded' }]);
+    await expectOneDeliveryEach(plane, 'name: mem-slow-results\narms: [{name: quick, method: diag, params: {tasks: 2, sleep_ms: 10}}]');
   });
 
   it('a result the database refuses is stored alone as its attempt\'s failure; the rest of its batch is stored', async () => {

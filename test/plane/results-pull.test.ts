@@ -55,26 +55,33 @@ function result(i: number): TaskResult {
   return TaskResult.fromPartial({ taskId: `s1.t${i}`, sweepId: 's1', attemptId: `s1.t${i}#1.1`, workerId: 'w1', attempt: 1, delivery: 1, startedMs: 1, finishedMs: 2 });
 }
 
+/** A nats-server, the coordinator's transport consuming results through the proxy (which
+ *  swallows its first `dropPulls` pull requests) and a worker's transport connected directly. */
+async function resultsPlane(dropPulls: number) {
+  requireNats();
+  const dir = mkdtempSync(join(tmpdir(), 'limolab-pull-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const nats = await startNatsServer({ storeDir: join(dir, 'js') });
+  cleanups.push(() => nats.stop());
+  const proxy = pullDroppingProxy(Number(new URL(nats.url).port));
+  const port = await proxy.listen();
+  cleanups.push(() => proxy.close());
+  const ncs: NatsConnection[] = [await connect({ servers: `127.0.0.1:${port}` }), await connect({ servers: nats.url })];
+  cleanups.push(() => Promise.all(ncs.map((n) => n.close().catch(() => {}))));
+  const logs: string[] = [];
+  const coord = await NatsTransport.open(ncs[0]!, { log: (l) => logs.push(l) });
+  const worker = await NatsTransport.open(ncs[1]!);
+  const got: { id: string; at: number }[] = [];
+  proxy.state.drop = dropPulls;
+  const closer = coord.consumeResults(async (batch) => { for (const d of batch) { got.push({ id: d.result.taskId, at: Date.now() }); d.ack(); } }, (e) => { throw e; });
+  cleanups.push(() => closer.close());
+  return { proxy, worker, got, logs };
+}
+
 describe('results pull watchdog', () => {
   it('pulls again within ~2 s when the server holds no pull request of the coordinator and results wait', async () => {
-    requireNats();
-    const dir = mkdtempSync(join(tmpdir(), 'limolab-pull-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const nats = await startNatsServer({ storeDir: join(dir, 'js') });
-    cleanups.push(() => nats.stop());
-    const proxy = pullDroppingProxy(Number(new URL(nats.url).port));
-    const port = await proxy.listen();
-    cleanups.push(() => proxy.close());
-    const ncs: NatsConnection[] = [await connect({ servers: `127.0.0.1:${port}` }), await connect({ servers: nats.url })];
-    cleanups.push(() => Promise.all(ncs.map((n) => n.close().catch(() => {}))));
-    const logs: string[] = [];
-    const coord = await NatsTransport.open(ncs[0]!, { log: (l) => logs.push(l) });
-    const worker = await NatsTransport.open(ncs[1]!);
-    const got: { id: string; at: number }[] = [];
     // The consumer's first pull request never reaches the server.
-    proxy.state.drop = 1;
-    const closer = coord.consumeResults(async (batch) => { for (const d of batch) { got.push({ id: d.result.taskId, at: Date.now() }); d.ack(); } }, (e) => { throw e; });
-    cleanups.push(() => closer.close());
+    const { proxy, worker, got, logs } = await resultsPlane(1);
     await waitFor(() => proxy.state.dropped === 1, 'the first pull request to be swallowed', 5000, 20);
     const t0 = Date.now();
     await worker.publishResult(result(1));
@@ -91,24 +98,13 @@ describe('results pull watchdog', () => {
   }, 30_000);
 
   it('leaves a healthy pull alone: an idle consumer with nothing waiting is not pulled again', async () => {
-    requireNats();
-    const dir = mkdtempSync(join(tmpdir(), 'limolab-pull-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const nats = await startNatsServer({ storeDir: join(dir, 'js') });
-    cleanups.push(() => nats.stop());
-    const ncs: NatsConnection[] = [await connect({ servers: nats.url }), await connect({ servers: nats.url })];
-    cleanups.push(() => Promise.all(ncs.map((n) => n.close().catch(() => {}))));
-    const logs: string[] = [];
-    const coord = await NatsTransport.open(ncs[0]!, { log: (l) => logs.push(l) });
-    const worker = await NatsTransport.open(ncs[1]!);
-    const got: string[] = [];
-    const closer = coord.consumeResults(async (batch) => { for (const d of batch) { got.push(d.result.taskId); d.ack(); } }, (e) => { throw e; });
-    cleanups.push(() => closer.close());
+    const { proxy, worker, got, logs } = await resultsPlane(0);
     await new Promise((r) => setTimeout(r, 3500));   // idle past three watchdog rounds
     const t0 = Date.now();
     await worker.publishResult(result(1));
     await waitFor(() => got.length === 1, 'the result to reach the handler', 5000, 10);
     expect(Date.now() - t0).toBeLessThan(1000);
+    expect(proxy.state.dropped).toBe(0);
     expect(logs.filter((l) => /pulling again/.test(l))).toEqual([]);
   }, 30_000);
 });
