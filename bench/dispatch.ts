@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get as httpGet, type ClientRequest } from 'node:http';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -24,8 +24,7 @@ import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { load, pct, rayBaseline, runNoopSweep } from './common.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
@@ -50,7 +49,6 @@ function cpuSecs(pid: number): number {
 }
 const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
-function pct(xs: number[], p: number) { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; }
 
 async function rawJetStream(n: number): Promise<number> {
   const nc = await connect({ servers: nats.url });
@@ -95,19 +93,6 @@ async function openSse(url: string, n: number) {
   return { events, close: () => { for (const r of reqs) r.destroy(); } };
 }
 
-/** Submits a sweep of n no-op tasks and resolves with it once it has closed. */
-async function runSweep(c: Awaited<ReturnType<typeof startCoordinator>>, name: string, n: number) {
-  let id = '';
-  const closed = new Promise<void>((resolve) => {
-    const on = (row: { id: string }) => { if (row.id === id) { c.coord.scheduler.off('closed', on); resolve(); } };
-    c.coord.scheduler.on('closed', on);
-  });
-  const { sweep } = c.coord.submit(`name: ${name}\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`);
-  id = sweep!.id;
-  await closed;
-  return sweep!;
-}
-
 async function endToEnd(workers: number, n: number, maxInFlight: number, sseClients = 0) {
   const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}.db`);
   // The coordinator's log lines are dropped, except that a results pull made again by its
@@ -122,7 +107,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
   // Warm-up, as Ray's baseline warms its worker pool: the workers are fresh processes, and
   // their first tasks run cold code (JIT, first pulls); a sweep of WARMUP tasks runs first.
-  if (WARMUP > 0) await runSweep(c, 'warmup', WARMUP);
+  if (WARMUP > 0) await runNoopSweep(c, 'warmup', WARMUP);
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
   const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
@@ -130,7 +115,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
   const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
   const t0 = performance.now();
-  const sweep = await runSweep(c, 'bench', n);
+  const sweepId = await runNoopSweep(c, 'bench', n);
   const secs = (performance.now() - t0) / 1000;
   if (prof) {
     const { profile } = await prof.post('Profiler.stop');
@@ -140,8 +125,8 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
   if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
   const d = new Database(db, { readonly: true });
-  const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweep!.id) as { id: string; s: number; f: number; r: number }[];
-  const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweep!.id) as { n: number }).n;
+  const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweepId) as { id: string; s: number; f: number; r: number }[];
+  const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweepId) as { n: number }).n;
   d.close();
   const pickup = rows.map((x) => x.s - dispatched.get(x.id)!).filter(Number.isFinite);
   const total = rows.map((x) => x.r - dispatched.get(x.id)!).filter(Number.isFinite);
@@ -153,19 +138,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMax: Math.max(...total), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
 }
 
-/** Ray 2.x on the same cores: no persistence, no SQLite row; null (after one printed line) where absent or failing. */
-function rayBaseline(tasks: number, seq: number): { tasks_per_s: number; seq_p50_ms: number; seq_p99_ms: number; ray: string } | null {
-  const root = join(import.meta.dirname, '..'), py = process.env.LIMOLAB_RAY_PYTHON ?? join(root, '.venv', 'bin', 'python');
-  const hint = 'python3 -m venv .venv && .venv/bin/pip install --no-index --find-links /opt/wheels --find-links /opt/pypi-more/files --find-links /opt/pypi/files ray';
-  if (!existsSync(py) || spawnSync(py, ['-c', 'import ray'], { stdio: 'ignore' }).status !== 0) { console.log(`ray baseline skipped: no python with ray at ${py} (build it with: ${hint})`); return null; }
-  const r = spawnSync(py, [join(root, 'bench', 'ray_baseline.py'), '--tasks', String(tasks), '--seq', String(seq), '--cpus', '2'],
-    { encoding: 'utf8', timeout: 600_000 });
-  const last = (r.stdout ?? '').trim().split('\n').at(-1) ?? '';
-  if (r.status !== 0 || !last.startsWith('{')) { console.log(`ray baseline failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.signal} (on a busy machine Ray's raylet can time out waiting for its dashboard agent; rerun when load average is below the core count)`); return null; }
-  return JSON.parse(last);
-}
 
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
   console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each run after ${WARMUP} untimed warm-up tasks on the same workers, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raw = await rawJetStream(TASKS);
@@ -179,7 +152,7 @@ try {
   }
   if (SSE_CLIENTS > 0) {
     const w = Math.max(...WORKERS);
-    console.log(`\ndashboards: ${SSE_CLIENTS} SSE clients open vs none, ${w} worker(s), back to back (loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+    console.log(`\ndashboards: ${SSE_CLIENTS} SSE clients open vs none, ${w} worker(s), back to back (loadavg ${load()})`);
     console.log('sse clients  tasks  seconds  tasks/s  ratio-to-none  events per client');
     const none = await endToEnd(w, TASKS, 20_000);
     const withSse = await endToEnd(w, TASKS, 20_000, SSE_CLIENTS);
@@ -198,10 +171,10 @@ try {
   }
   let rayRate = NaN;
   if (RAY) {
-    const ray = rayBaseline(RAY_TASKS, RAY_SEQ);
+    const ray = rayBaseline<{ tasks_per_s: number; seq_p50_ms: number; seq_p99_ms: number; ray: string }>(['--tasks', String(RAY_TASKS), '--seq', String(RAY_SEQ)]);
     if (ray) {
       rayRate = ray.tasks_per_s;
-      console.log(`\nray ${ray.ray} baseline, num_cpus=2, no persistence (loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+      console.log(`\nray ${ray.ray} baseline, num_cpus=2, no persistence (loadavg ${load()})`);
       console.log(`  ray.get([noop.remote() x ${RAY_TASKS}]): ${ray.tasks_per_s.toFixed(0)} tasks/s  (limolab best end to end ${bestE2e.toFixed(0)} tasks/s = ${(bestE2e / ray.tasks_per_s).toFixed(2)}x Ray)`);
       console.log(`  sequential ray.get(noop.remote()) x ${RAY_SEQ}: p50 ${ray.seq_p50_ms.toFixed(2)} ms  p99 ${ray.seq_p99_ms.toFixed(2)} ms  (${(1000 / ray.seq_p50_ms).toFixed(0)}/s)`);
     }

@@ -5,30 +5,31 @@
 // pickup (publish to worker start) and back (worker finish to row), the coordinator's store
 // writes (store.apply: count, p50, p99, max, total, how many took over 5 ms and the voluntary
 // context switches in those, which are waits on the disk), and how often the results
-// watchdog pulled again. The load average is printed with each run: figures are comparable
-// only on an idle machine.
+// watchdog pulled again. Then the baseline in the same run: Ray with the same number in flight
+// (bench/ray_baseline.py --inflight; skipped with a line where .venv has no Ray). The load
+// average is printed with each run: figures are comparable only on an idle machine.
 // Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
 import type { WriteBatch } from '../coordinator/store/store.js';
+import { load, pct, rayBaseline, runNoopSweep } from './common.js';
 
 const N = Number(process.env.N ?? 20_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 64);
 const RUNS = Number(process.env.RUNS ?? 3);
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; };
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-trace-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 let repulls = 0;
 const c = await startCoordinator({ db: join(dir, 'trace.db'), nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight: IN_FLIGHT, log: (l) => { if (/pulling again/.test(l)) repulls++; } });
 const worker = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', '256', '--id', 'trace-0'], { stdio: 'ignore' });
+const exited = new Promise((r) => worker.once('exit', r));
 try {
   while (c.coord.listWorkers().length < 1) await new Promise((r) => setTimeout(r, 100));
   // Every store write of the coordinator, timed (wall ms, results, task rows, voluntary context switches).
@@ -41,39 +42,37 @@ try {
   };
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
-  const runSweep = async (name: string, n: number) => {
-    let id = '';
-    const closed = new Promise<void>((resolve) => {
-      const on = (row: { id: string }) => { if (row.id === id) { c.coord.scheduler.off('closed', on); resolve(); } };
-      c.coord.scheduler.on('closed', on);
-    });
-    id = c.coord.submit(`name: ${name}\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`).sweep!.id;
-    await closed;
-    return id;
-  };
-  await runSweep('warmup', 200);
+  await runNoopSweep(c, 'warmup', 200);
   console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, 1 worker process (after 200 warm-up tasks)`);
   const db = new Database(join(dir, 'trace.db'), { readonly: true });
   for (let run = 1; run <= RUNS; run++) {
     applies = [];
     repulls = 0;
     const l0 = load();
-    const id = await runSweep('trace', N);
+    const t0 = performance.now();
+    const id = await runNoopSweep(c, 'trace', N);
+    const rate = N / ((performance.now() - t0) / 1000);
     const rows = db.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(id) as { id: string; s: number; f: number; r: number }[];
     const t = rows.map((x) => ({ d: dispatched.get(x.id)!, ...x })).filter((x) => Number.isFinite(x.d));
     const lat = t.map((x) => x.r - x.d);
     const split = (xs: typeof t) => `pickup p50 ${pct(xs.map((x) => x.s - x.d), 50)} ms, back p50 ${pct(xs.map((x) => x.r - x.f), 50)} ms`;
     const slow = t.filter((x) => x.r - x.d > 20), fast = t.filter((x) => x.r - x.d <= 20);
     const ms = applies.map((a) => a.ms), long = applies.filter((a) => a.ms > 5);
-    console.log(`\nrun ${run} (loadavg ${l0} -> ${load()}): publish-to-row p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms over ${t.length} tasks`);
+    console.log(`\nrun ${run} (loadavg ${l0} -> ${load()}): publish-to-row p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms over ${t.length} tasks, ${rate.toFixed(0)} tasks/s`);
     console.log(`  ${slow.length} tasks over 20 ms: ${slow.length ? split(slow) : '-'}; the others: ${split(fast)}`);
     console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)`);
     console.log(`  results pull made again by the watchdog: ${repulls} time(s)`);
   }
   db.close();
+  // The baseline: Ray with the same number in flight on the same cores (no durable record),
+  // once limolab's worker has stopped.
+  worker.kill('SIGTERM');
+  await exited;
+  const ray = rayBaseline<{ ray: string; tasks_per_s: number; p50_ms: number; p99_ms: number; max_ms: number }>(['--tasks', String(N), '--inflight', String(IN_FLIGHT)]);
+  if (ray) console.log(`\nray ${ray.ray} baseline, ${N} no-op tasks, ${IN_FLIGHT} in flight, num_cpus=2 (loadavg ${load()}): submit-to-result p50 ${ray.p50_ms.toFixed(1)} ms, p99 ${ray.p99_ms.toFixed(1)} ms, max ${ray.max_ms.toFixed(1)} ms, ${ray.tasks_per_s.toFixed(0)} tasks/s`);
 } finally {
   worker.kill('SIGTERM');
-  await new Promise((r) => worker.once('exit', r));
+  await exited;
   await c.stop();
   await nats.stop();
   rmSync(dir, { recursive: true, force: true });

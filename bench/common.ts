@@ -1,0 +1,41 @@
+// What the dispatch benchmarks share: percentiles, the load average as printed, a sweep of
+// no-op tasks run to its end on a coordinator started in this process, and the Ray baseline.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { startCoordinator } from '../coordinator/main.js';
+
+/** The p-th percentile (nearest rank) of xs; NaN for none. */
+export function pct(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/** The 1, 5 and 15 minute load averages, as every benchmark prints them. */
+export const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+/** Submits a sweep of n no-op diag tasks and resolves with its id once it has closed. */
+export async function runNoopSweep(c: Awaited<ReturnType<typeof startCoordinator>>, name: string, n: number): Promise<string> {
+  let id = '';
+  const closed = new Promise<void>((resolve) => {
+    const on = (row: { id: string }) => { if (row.id === id) { c.coord.scheduler.off('closed', on); resolve(); } };
+    c.coord.scheduler.on('closed', on);
+  });
+  id = c.coord.submit(`name: ${name}\narms: [{name: noop, method: diag, params: {tasks: ${n}}}]`).sweep!.id;
+  await closed;
+  return id;
+}
+
+/** bench/ray_baseline.py with `args` on the project venv's python, on the same 2 cores (Ray keeps
+ *  no durable record of a task): its JSON line, or null after one printed line where Ray is
+ *  absent or fails. */
+export function rayBaseline<T>(args: string[]): T | null {
+  const root = join(import.meta.dirname, '..'), py = process.env.LIMOLAB_RAY_PYTHON ?? join(root, '.venv', 'bin', 'python');
+  const hint = 'python3 -m venv .venv && .venv/bin/pip install --no-index --find-links /opt/wheels --find-links /opt/pypi-more/files --find-links /opt/pypi/files ray';
+  if (!existsSync(py) || spawnSync(py, ['-c', 'import ray'], { stdio: 'ignore' }).status !== 0) { console.log(`ray baseline skipped: no python with ray at ${py} (build it with: ${hint})`); return null; }
+  const r = spawnSync(py, [join(root, 'bench', 'ray_baseline.py'), ...args, '--cpus', '2'], { encoding: 'utf8', timeout: 600_000 });
+  const last = (r.stdout ?? '').trim().split('\n').at(-1) ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) { console.log(`ray baseline failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.signal} (on a busy machine Ray's raylet can time out waiting for its dashboard agent; rerun when load average is below the core count)`); return null; }
+  return JSON.parse(last) as T;
+}
