@@ -8,7 +8,7 @@
 // Run: npx limolab run experiments/quick.yaml --db /tmp/q.db
 //      npm run bench:schedule -- experiments/quick.yaml /tmp/q.db 2,4,8 [OVERHEAD=0.05]
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { load } from './common.js';
 import Database from 'better-sqlite3';
 import { planSweep } from '../coordinator/planner.js';
 import { defaultPlanners } from '../coordinator/planners/index.js';
@@ -47,7 +47,7 @@ const truth = chainRanks(plan.tasks.map((t) => ({ id: t.id, deps: t.deps, cost: 
 const total = [...dur.values()].reduce((a, b) => a + b, 0);
 const critical = Math.max(...truth.values());
 console.log(`${plan.tasks.length} tasks, ${total.toFixed(1)} s of measured work, longest chain ${critical.toFixed(1)} s (${dbPath})`);
-console.log(`a replay of the run's recorded task times: nothing is timed on this machine now (loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')}); the recorded times carry the load of the run itself`);
+console.log(`a replay of the run's recorded task times: nothing is timed on this machine now (loadavg ${load()}); the recorded times carry the load of the run itself`);
 console.log('workers  by tasks in chain  by estimated work  by measured work   (simulated wall s)');
 for (const W of WS.split(',').map(Number)) {
   console.log(`${String(W).padStart(7)}  ${simulate(count, W).toFixed(1).padStart(16)}  ${simulate(work, W).toFixed(1).padStart(17)}  ${simulate(truth, W).toFixed(1).padStart(16)}`);
