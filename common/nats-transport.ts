@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
 import { BulkPublisher } from './js-publish.js';
-import type { Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
+import type { Closer, ConsumeResultsOptions, DeliveredResult, DeliveredTask, Transport } from './transport.js';
 
 export interface NatsTransportOptions {
   namespace?: string;       // subject/stream prefix; default "limolab"
@@ -28,6 +28,8 @@ export interface NatsTransportOptions {
 }
 
 const NS_RE = /^[a-z][a-z0-9_]*$/;
+/** The results watchdog looks after this long without a result message, every WATCH_EVERY_MS. */
+const WATCH_IDLE_MS = 500, WATCH_EVERY_MS = 250;
 export const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
 
 export class NatsTransport implements Transport {
@@ -145,7 +147,7 @@ export class NatsTransport implements Transport {
     return n;
   }
 
-  consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void): Closer {
+  consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void, opts: ConsumeResultsOptions = {}): Closer {
     let pending: HeldResult[] = [];
     let chain = Promise.resolve();
     let scheduled = false;
@@ -210,13 +212,16 @@ export class NatsTransport implements Transport {
     // still bring; when the server ends a request without a word (measured here: 1 in ~10
     // runs of 20k tasks at 64 in flight, on one nats-server 2.9), the client waits for two
     // missed heartbeats (5-7.5 s) before it pulls again, and every result waits with it. So:
-    // after a second without a result message, ask the server; result messages waiting with
-    // no pull request of ours open there, twice in a row (a pull just sent is not yet
-    // counted), means the pull is dead: stop it and pull again.
+    // while results are expected (opts.expecting), after half a second without a result
+    // message, ask the server every quarter second; result messages waiting with no pull
+    // request of ours open there, twice in a row (a pull just sent is not yet counted), means
+    // the pull is dead: stop it and pull again. Results flow again within about a second.
+    // A coordinator with nothing in flight asks nothing.
+    const expecting = opts.expecting ?? (() => true);
     let suspect = 0;
     let checking = false;
     const watchdog = setInterval(() => {
-      if (closed || checking || !messages || Date.now() - lastMsgAt < 1000) { suspect = 0; return; }
+      if (closed || checking || !messages || Date.now() - lastMsgAt < WATCH_IDLE_MS || !expecting()) { suspect = 0; return; }
       checking = true;
       this.jsm.consumers.info(stream, 'coordinator').then(async (info) => {
         if (closed || !(info.num_pending > 0 && info.num_waiting === 0)) { suspect = 0; return; }
@@ -229,7 +234,7 @@ export class NatsTransport implements Transport {
         await open();
         lastMsgAt = Date.now();
       }).catch(() => { /* the server is not answering: the next round asks again */ }).finally(() => { checking = false; });
-    }, 1000);
+    }, WATCH_EVERY_MS);
     watchdog.unref();
     return {
       close: async () => {

@@ -54,7 +54,7 @@ export interface Transport {
   publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<string[]>;
   /** Removes queued (not yet delivered) tasks of a sweep; returns how many. */
   purgeSweepTasks(sweepId: string, pools: string[]): Promise<number>;
-  consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void): Closer;
+  consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void, opts?: ConsumeResultsOptions): Closer;
   subscribeEvents(handler: (ev: TaskEvent) => void, onBadMessage: (err: Error) => void): Closer;
   subscribeHeartbeats(handler: (hb: Heartbeat) => void): Closer;
   /** To one worker (request/reply) or, with workerId 'all', a broadcast with no reply. */
@@ -73,4 +73,10 @@ export interface Transport {
   serveControl(workerId: string, handler: (req: ControlRequest) => Promise<ControlReply>): Closer;
 
   close(): Promise<void>;
+}
+
+export interface ConsumeResultsOptions {
+  /** Whether results are due (the coordinator has tasks in flight). A transport that watches its
+   *  results pull for a silent stall looks only while this says so; without it, always. */
+  expecting?: () => boolean;
 }

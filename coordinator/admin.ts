@@ -3,7 +3,7 @@
 // kept); archive and delete; per-task logs (stored tails plus live lines of running
 // attempts); the artifacts tasks wrote and read.
 import { LimolabError, NotFoundError, SpecError } from '../common/errors.js';
-import type { DeliveredResult, Transport } from '../common/transport.js';
+import type { ConsumeResultsOptions, DeliveredResult, Transport } from '../common/transport.js';
 import type { GetTaskLogsResponse, Provenance as ProvenanceMsg, TaskArtifact, TaskLog, TaskSummary } from '../gen/limolab/v1/coordinator.js';
 import type { LogLine, TaskEvent } from '../gen/limolab/v1/task.js';
 import { provenance } from './provenance.js';
@@ -61,7 +61,7 @@ export class SweepAdmin {
     return new Proxy(transport, {
       get: (target, prop) => {
         if (prop === 'consumeResults') {
-          return (handler: (b: DeliveredResult[]) => Promise<void>, onBad: (e: Error) => void) =>
+          return (handler: (b: DeliveredResult[]) => Promise<void>, onBad: (e: Error) => void, opts?: ConsumeResultsOptions) =>
             target.consumeResults(async (batch) => {
               this.storeLogs(batch);
               // Taken before the scheduler applies the batch: its last result may end the sweep,
@@ -74,7 +74,7 @@ export class SweepAdmin {
                 throw err;
               }
               this.storeCurves(curves);
-            }, onBad);
+            }, onBad, opts);
         }
         if (prop === 'subscribeEvents') {
           return (handler: (ev: TaskEvent) => void, onBad: (e: Error) => void) => target.subscribeEvents((ev) => { this.liveLine(ev); this.liveMetric(ev); handler(ev); }, onBad);

@@ -166,7 +166,7 @@ export class Scheduler extends EventEmitter {
       this.log(`coordinator: resuming ${this.sweeps.size} sweep(s); re-publishing ${requeue.length} queued task(s)`);
       this.taken(await this.transport.publishTasks(requeue.map((t) => this.buildTask(t))));
     }
-    this.closers.push(this.transport.consumeResults((b) => this.onResults(b), (e) => this.log(`coordinator: rejected a result message: ${e.message}`)));
+    this.closers.push(this.transport.consumeResults((b) => this.onResults(b), (e) => this.log(`coordinator: rejected a result message: ${e.message}`), { expecting: () => this.inFlight > 0 }));
     this.closers.push(this.transport.subscribeEvents((e) => this.onEvent(e), (e) => this.log(`coordinator: rejected an event message: ${e.message}`)));
     this.closers.push(this.transport.subscribeHeartbeats((hb) => this.registry.heartbeat(hb)));
     this.timers.push(setInterval(() => this.tick(), 250));

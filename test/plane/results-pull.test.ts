@@ -17,9 +17,10 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f(); });
 
 /** Forwards a NATS client's bytes to the server; while `drop` is above 0, a pull request for
- *  the results consumer (a PUB line to its MSG.NEXT subject, and its payload line) is swallowed. */
+ *  the results consumer (a PUB line to its MSG.NEXT subject, and its payload line) is swallowed.
+ *  Counts the client's requests for the consumer's info (the watchdog's looks). */
 function pullDroppingProxy(serverPort: number) {
-  const state = { drop: 0, dropped: 0 };
+  const state = { drop: 0, dropped: 0, infos: 0 };
   const socks: Socket[] = [];
   const server: Server = createServer((client) => {
     const upstream = createConnection(serverPort, '127.0.0.1');
@@ -34,6 +35,7 @@ function pullDroppingProxy(serverPort: number) {
         const line = buf.slice(0, i + 2);
         buf = buf.slice(i + 2);
         if (skipPayload) { skipPayload = false; continue; }
+        if (/^H?PUB \$JS\.API\.CONSUMER\.INFO\.LIMOLAB_RESULTS\.coordinator /.test(line)) state.infos++;
         if (state.drop > 0 && /^H?PUB \$JS\.API\.CONSUMER\.MSG\.NEXT\.LIMOLAB_RESULTS\.coordinator /.test(line)) {
           state.drop--; state.dropped++; skipPayload = true; continue;
         }
@@ -57,7 +59,7 @@ function result(i: number): TaskResult {
 
 /** A nats-server, the coordinator's transport consuming results through the proxy (which
  *  swallows its first `dropPulls` pull requests) and a worker's transport connected directly. */
-async function resultsPlane(dropPulls: number) {
+async function resultsPlane(dropPulls: number, expecting?: () => boolean) {
   requireNats();
   const dir = mkdtempSync(join(tmpdir(), 'limolab-pull-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,13 +75,13 @@ async function resultsPlane(dropPulls: number) {
   const worker = await NatsTransport.open(ncs[1]!);
   const got: { id: string; at: number }[] = [];
   proxy.state.drop = dropPulls;
-  const closer = coord.consumeResults(async (batch) => { for (const d of batch) { got.push({ id: d.result.taskId, at: Date.now() }); d.ack(); } }, (e) => { throw e; });
+  const closer = coord.consumeResults(async (batch) => { for (const d of batch) { got.push({ id: d.result.taskId, at: Date.now() }); d.ack(); } }, (e) => { throw e; }, { expecting });
   cleanups.push(() => closer.close());
   return { proxy, worker, got, logs };
 }
 
 describe('results pull watchdog', () => {
-  it('pulls again within ~2 s when the server holds no pull request of the coordinator and results wait', async () => {
+  it('pulls again within ~1 s when the server holds no pull request of the coordinator and results wait', async () => {
     // The consumer's first pull request never reaches the server.
     const { proxy, worker, got, logs } = await resultsPlane(1);
     await waitFor(() => proxy.state.dropped === 1, 'the first pull request to be swallowed', 5000, 20);
@@ -87,8 +89,9 @@ describe('results pull watchdog', () => {
     await worker.publishResult(result(1));
     await waitFor(() => got.length === 1, 'the result to reach the handler', 10_000, 20);
     const waited = got[0]!.at - t0;
-    // Two missed 2.5 s heartbeats would be 5-7.5 s; the watchdog asks after 1 s idle and acts on the second look.
-    expect(waited).toBeLessThan(3500);
+    // Two missed 2.5 s heartbeats would be 5-7.5 s; the watchdog asks after 0.5 s idle, every
+    // 0.25 s, and acts on the second look.
+    expect(waited).toBeLessThan(1800);
     expect(got[0]!.id).toBe('s1.t1');
     expect(logs.join('\n')).toMatch(/result message\(s\) wait in the stream and the server holds no pull request of this coordinator; pulling again/);
     // Results keep flowing on the new pull, exactly once each.
@@ -105,6 +108,21 @@ describe('results pull watchdog', () => {
     await waitFor(() => got.length === 1, 'the result to reach the handler', 5000, 10);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(proxy.state.dropped).toBe(0);
+    expect(proxy.state.infos).toBeGreaterThan(4);   // it did look, and found nothing wrong
     expect(logs.filter((l) => /pulling again/.test(l))).toEqual([]);
+  }, 30_000);
+
+  it('asks the server nothing while no results are expected, and looks again once they are', async () => {
+    let expecting = false;
+    const { proxy, worker, got } = await resultsPlane(1, () => expecting);
+    await waitFor(() => proxy.state.dropped === 1, 'the first pull request to be swallowed', 5000, 20);
+    const atStart = proxy.state.infos;   // the consumer's set-up asks for its info itself
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(proxy.state.infos).toBe(atStart);
+    // Tasks go out: now a silent pull is looked for, and found.
+    expecting = true;
+    await worker.publishResult(result(1));
+    await waitFor(() => got.length === 1, 'the result to reach the handler', 5000, 20);
+    expect(proxy.state.infos - atStart).toBeGreaterThanOrEqual(2);
   }, 30_000);
 });
