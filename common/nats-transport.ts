@@ -190,11 +190,16 @@ export class NatsTransport implements Transport {
     const open = async () => {
       const m = await consumer!.consume({
         max_messages: 2000,
-        // Pull requests live 5 s (idle heartbeats every 2.5 s) instead of nats.js's 30 s: a
-        // pull that died with a server (a killed stream or consumer leader in a cluster) is
-        // noticed after two missed heartbeats and made again, so results flow again within
-        // ~5 s of a new leader, not ~30 s.
-        expires: 5000,
+        // Idle heartbeats every 2.5 s (nats.js would take half of `expires`): a pull that died
+        // with a server (a killed stream or consumer leader in a cluster) is noticed after two
+        // missed heartbeats and made again, so results flow again within ~5 s of a new leader.
+        // Pull requests live nats.js's 30 s, not 5 s: nats-server before 2.9.16 (Debian ships
+        // 2.9.10) drops a request that has just expired without its 408 when a message comes
+        // in before its expiry timer runs (fixed upstream in df282a221, "Fix Pull Consumer not
+        // sending request timeout"). The client then keeps counting on that request and waits
+        // for the watchdog below; the fewer requests expire while results flow, the rarer that is.
+        expires: 30_000,
+        idle_heartbeat: 2500,
         callback,
       });
       if (closed) m.stop(); else messages = m;
@@ -210,7 +215,8 @@ export class NatsTransport implements Transport {
     start.catch((err) => onBad(err as Error));
     // The pull's watchdog. nats.js keeps count of the messages its open pull requests may
     // still bring; when the server ends a request without a word (measured here: 1 in ~10
-    // runs of 20k tasks at 64 in flight, on one nats-server 2.9), the client waits for two
+    // runs of 20k tasks at 64 in flight with 5 s requests, on nats-server 2.9.10; the cause
+    // is the server bug described above), the client waits for two
     // missed heartbeats (5-7.5 s) before it pulls again, and every result waits with it. So:
     // while results are expected (opts.expecting), after half a second without a result
     // message, ask the server every quarter second; result messages waiting with no pull
