@@ -27,7 +27,7 @@ import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
-import { load, pct, rayBaseline, runNoopSweep } from './common.js';
+import { fullGc, load, pct, rayBaseline, runNoopSweep } from './common.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
@@ -113,6 +113,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   // Warm-up: the workers are fresh processes, and their first tasks run cold code (JIT, first
   // pulls); a sweep of `warmup` tasks runs first.
   if (warmup > 0) await runNoopSweep(c, 'warmup', warmup);
+  fullGc();
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
   const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;

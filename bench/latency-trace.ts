@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
 import type { WriteBatch } from '../coordinator/store/store.js';
-import { load, pct, rayBaseline, runNoopSweep } from './common.js';
+import { fullGc, load, pct, rayBaseline, runNoopSweep } from './common.js';
 
 const N = Number(process.env.N ?? 20_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 64);
@@ -46,6 +46,7 @@ try {
   console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, 1 worker process (after 200 warm-up tasks)`);
   const db = new Database(join(dir, 'trace.db'), { readonly: true });
   for (let run = 1; run <= RUNS; run++) {
+    fullGc();
     applies = [];
     repulls = 0;
     const l0 = load();
