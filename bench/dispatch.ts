@@ -46,6 +46,7 @@ const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ??
 /** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
 const PROF = process.env.BENCH_PROF;
 let bestE2e = 0;
+let runs = 0;
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
@@ -104,7 +105,8 @@ async function openSse(url: string, n: number) {
 }
 
 async function endToEnd(workers: number, n: number, maxInFlight: number, sseClients = 0, warmup = WARMUP) {
-  const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}.db`);
+  // A database of its own per run: a repeated run on the last one's file would find its rows there.
+  const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}-${++runs}.db`);
   // The coordinator's log lines are dropped, except that a results pull made again by its
   // watchdog (common/nats-transport.ts) is counted and printed beside the run.
   let repulls = 0;
@@ -130,7 +132,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const secs = (performance.now() - t0) / 1000;
   if (prof) {
     const { profile } = await prof.post('Profiler.stop');
-    writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}.cpuprofile`), JSON.stringify(profile));
+    writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}-${runs}.cpuprofile`), JSON.stringify(profile));
     prof.disconnect();
   }
   const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
