@@ -29,7 +29,7 @@ export interface NatsTransportOptions {
 
 const NS_RE = /^[a-z][a-z0-9_]*$/;
 /** The results watchdog looks after this long without a result message, every WATCH_EVERY_MS. */
-const WATCH_IDLE_MS = 500, WATCH_EVERY_MS = 250;
+const WATCH_IDLE_MS = 500, WATCH_EVERY_MS = 250, WATCH_SLOW_AFTER_MS = 5000, WATCH_SLOW_MS = 2000;
 export const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
 
 export class NatsTransport implements Transport {
@@ -222,12 +222,19 @@ export class NatsTransport implements Transport {
     // message, ask the server every quarter second; result messages waiting with no pull
     // request of ours open there, twice in a row (a pull just sent is not yet counted), means
     // the pull is dead: stop it and pull again. Results flow again within about a second.
-    // A coordinator with nothing in flight asks nothing.
+    // A coordinator with nothing in flight asks nothing; one whose tasks are long asks every 2 s.
     const expecting = opts.expecting ?? (() => true);
     let suspect = 0;
     let checking = false;
+    let lastLook = 0;
     const watchdog = setInterval(() => {
-      if (closed || checking || !messages || Date.now() - lastMsgAt < WATCH_IDLE_MS || !expecting()) { suspect = 0; return; }
+      const now = Date.now(), idle = now - lastMsgAt;
+      if (closed || checking || !messages || idle < WATCH_IDLE_MS || !expecting()) { suspect = 0; return; }
+      // Long tasks leave the results quiet for minutes: past WATCH_SLOW_AFTER_MS idle, a look
+      // every WATCH_SLOW_MS. (The server bug needs a message coming in, so a pull that went
+      // silent did so while results flowed, when the looks are frequent.)
+      if (idle > WATCH_SLOW_AFTER_MS && now - lastLook < WATCH_SLOW_MS) return;
+      lastLook = now;
       checking = true;
       this.jsm.consumers.info(stream, 'coordinator').then(async (info) => {
         if (closed || !(info.num_pending > 0 && info.num_waiting === 0)) { suspect = 0; return; }
