@@ -45,7 +45,8 @@ export function nonFinite(r: TaskResult): string | null {
   const bad: string[] = [];
   for (const m of r.metrics) if (!Number.isFinite(m.value)) bad.push(`metric ${m.name}${m.step ? ` (step ${m.step})` : ''} = ${m.value}`);
   const L = r.ledger;
-  if (L) for (const [k, v] of Object.entries(L)) if (typeof v === 'number' && !Number.isFinite(v)) bad.push(`ledger ${k} = ${v}`);
+  // for-in, not Object.entries: this runs for every result, and entries allocated an array per field (~0.7 KB a result).
+  if (L) for (const k in L) { const v = (L as unknown as Record<string, unknown>)[k]; if (typeof v === 'number' && !Number.isFinite(v)) bad.push(`ledger ${k} = ${v}`); }
   if (!bad.length) return null;
   const shown = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
   return `result refused: ${shown}; only finite numbers are stored. A NaN or infinite loss usually means training diverged: lower the learning rate`;
