@@ -214,10 +214,10 @@ export class NatsTransport implements Transport {
     })();
     start.catch((err) => onBad(err as Error));
     // The pull's watchdog. nats.js keeps count of the messages its open pull requests may
-    // still bring; when the server ends a request without a word (measured here: 1 in ~10
-    // runs of 20k tasks at 64 in flight with 5 s requests, on nats-server 2.9.10; the cause
-    // is the server bug described above), the client waits for two
-    // missed heartbeats (5-7.5 s) before it pulls again, and every result waits with it. So:
+    // still bring; when the server ends a request without a word (the server bug above;
+    // measured: 1 in ~10 runs of 20k tasks at 64 in flight with 5 s requests), the client
+    // waits for two missed heartbeats (5-7.5 s) before it pulls again, and every result
+    // waits with it. So:
     // while results are expected (opts.expecting), after half a second without a result
     // message, ask the server every quarter second; result messages waiting with no pull
     // request of ours open there, twice in a row (a pull just sent is not yet counted), means

@@ -52,7 +52,7 @@ async function walRestarts(backgroundCheckpoints: boolean, waves: number): Promi
 
 describe('background WAL checkpoints', () => {
   it('start the WAL again after a burst of commits, where the writer alone waits for its 16 MB threshold', async () => {
-    // ~230 KB of WAL per commit (16 KiB pages): 100 commits in 10 bursts write ~23 MB.
+    // ~270 KB of WAL per commit (16 KiB pages): 100 commits in 10 bursts write ~27 MB.
     const alone = await walRestarts(false, 100);
     const withThread = await walRestarts(true, 100);
     expect(alone).toBeLessThanOrEqual(2);

@@ -20,7 +20,7 @@ afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f();
  *  the results consumer (a PUB line to its MSG.NEXT subject, and its payload line) is swallowed.
  *  Counts the client's requests for the consumer's info (the watchdog's looks). */
 function pullDroppingProxy(serverPort: number) {
-  const state = { drop: 0, dropped: 0, infos: 0 };
+  const state = { drop: 0, dropped: 0, infos: 0, pulls: 0 };
   const socks: Socket[] = [];
   const server: Server = createServer((client) => {
     const upstream = createConnection(serverPort, '127.0.0.1');
@@ -36,8 +36,9 @@ function pullDroppingProxy(serverPort: number) {
         buf = buf.slice(i + 2);
         if (skipPayload) { skipPayload = false; continue; }
         if (/^H?PUB \$JS\.API\.CONSUMER\.INFO\.LIMOLAB_RESULTS\.coordinator /.test(line)) state.infos++;
-        if (state.drop > 0 && /^H?PUB \$JS\.API\.CONSUMER\.MSG\.NEXT\.LIMOLAB_RESULTS\.coordinator /.test(line)) {
-          state.drop--; state.dropped++; skipPayload = true; continue;
+        if (/^H?PUB \$JS\.API\.CONSUMER\.MSG\.NEXT\.LIMOLAB_RESULTS\.coordinator /.test(line)) {
+          state.pulls++;
+          if (state.drop > 0) { state.drop--; state.dropped++; skipPayload = true; continue; }
         }
         out += line;
       }
@@ -102,11 +103,13 @@ describe('results pull watchdog', () => {
 
   it('leaves a healthy pull alone: an idle consumer with nothing waiting is not pulled again, and is asked less often after 5 s', async () => {
     const { proxy, worker, got, logs } = await resultsPlane(0);
-    await new Promise((r) => setTimeout(r, 5200));   // idle: it looks every 0.25 s after 0.5 s ...
-    const early = proxy.state.infos;
+    await waitFor(() => proxy.state.pulls >= 1, 'the first pull request', 5000, 20);
+    const atStart = proxy.state.infos;   // the consumer's set-up asks for its info itself
+    await new Promise((r) => setTimeout(r, 5000));   // idle: it looks every 0.25 s after 0.5 s ...
+    const early = proxy.state.infos - atStart;
     await new Promise((r) => setTimeout(r, 2500));   // ... and every 2 s once idle past 5 s
     expect(early).toBeGreaterThan(8);
-    expect(proxy.state.infos - early).toBeLessThanOrEqual(2);
+    expect(proxy.state.infos - atStart - early).toBeLessThanOrEqual(2);
     const t0 = Date.now();
     await worker.publishResult(result(1));
     await waitFor(() => got.length === 1, 'the result to reach the handler', 5000, 10);
