@@ -1,14 +1,14 @@
 // Where a task's latency goes at a fixed number in flight: one coordinator (this process), one
 // worker process, one nats-server, RUNS sweeps of N no-op tasks with at most IN_FLIGHT in
-// flight, after 200 untimed warm-up tasks. For each run it prints the publish-to-row
-// latency (p50, p99, max), the split of slow tasks (over 20 ms) and of the others into
+// flight, after WARMUP (3000) untimed warm-up tasks, as bench:dispatch's latency rows. For each
+// run it prints the publish-to-row latency (p50, p99, max), the split of slow tasks (over 20 ms) and of the others into
 // pickup (publish to worker start) and back (worker finish to row), the coordinator's store
 // writes (store.apply: count, p50, p99, max, total, how many took over 5 ms and the voluntary
 // context switches in those, which are waits on the disk), and how often the results
 // watchdog pulled again. Then the baseline in the same run: Ray with the same number in flight
 // (bench/ray_baseline.py --inflight; skipped with a line where .venv has no Ray). The load
 // average is printed with each run: figures are comparable only on an idle machine.
-// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3)
+// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,8 @@ import { fullGc, load, pct, rayBaseline, runNoopSweep } from './common.js';
 const N = Number(process.env.N ?? 20_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 64);
 const RUNS = Number(process.env.RUNS ?? 3);
+/** Untimed tasks first, so that the runs measure the steady state (the hot paths compiled), as bench:dispatch's latency rows. */
+const WARMUP = Number(process.env.WARMUP ?? 3000);
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-trace-'));
@@ -42,8 +44,8 @@ try {
   };
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
-  await runNoopSweep(c, 'warmup', 200);
-  console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, 1 worker process (after 200 warm-up tasks)`);
+  if (WARMUP > 0) await runNoopSweep(c, 'warmup', WARMUP);
+  console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, 1 worker process (after ${WARMUP} warm-up tasks)`);
   const db = new Database(join(dir, 'trace.db'), { readonly: true });
   for (let run = 1; run <= RUNS; run++) {
     fullGc();
