@@ -16,6 +16,24 @@ function rows(db: string, sql: string, ...args: unknown[]) {
   try { return d.prepare(sql).all(...args) as Record<string, unknown>[]; } finally { d.close(); }
 }
 
+/** Watches the scheduler's per-sweep set of queued and running tasks (what its once-a-second
+ *  watch and placement check walk, instead of every task of the sweep) against the tasks'
+ *  own statuses, every 2 ms: the mismatches seen, and how many looks found tasks in it. */
+function watchActive(c: Cluster) {
+  type T = { id: string; status: string };
+  const s = c.coordinator!.coord.scheduler as unknown as { sweeps: Map<string, { taskIds: string[]; active: Set<T> }>; tasks: Map<string, T> };
+  const mismatches: string[] = [];
+  let busyLooks = 0;
+  const timer = setInterval(() => {
+    for (const [id, sw] of s.sweeps) {
+      const want = sw.taskIds.map((t) => s.tasks.get(t)!).filter((t) => t.status === 'queued' || t.status === 'running');
+      if (sw.active.size) busyLooks++;
+      if (want.length !== sw.active.size || want.some((t) => !sw.active.has(t))) mismatches.push(`sweep ${id}: ${want.length} task(s) queued or running, ${sw.active.size} in its active set`);
+    }
+  }, 2);
+  return { stop: () => { clearInterval(timer); return { mismatches, busyLooks }; } };
+}
+
 describe('execution plane', () => {
   it('runs a sweep of many tasks over 2 worker processes with exactly one result row per task', async () => {
     cluster = new Cluster();
@@ -30,7 +48,11 @@ arms:
   - {name: a, method: diag, params: {tasks: 300, sleep_ms: 1}}
   - {name: chain, method: diag, params: {tasks: 5, stages: 4, output_bytes: 2048}}
 `);
+    const active = watchActive(cluster);
     const s = await waitFor(() => { const x = sweepOf(cluster, id); return done(x) && x; }, 'the sweep to finish', 60_000);
+    const seen = active.stop();
+    expect(seen.mismatches).toEqual([]);
+    expect(seen.busyLooks).toBeGreaterThan(0);
     expect(s.status).toBe('succeeded');
     expect(s.counts!.total).toBe(320);
     expect(s.counts!.succeeded).toBe(320);
@@ -85,7 +107,11 @@ arms:
   - {name: bad, method: diag, params: {stages: 3, fail_stage: 2, op: fail, message: "boom on purpose"}}
   - {name: flaky, method: diag, params: {op: fail, fail_times: 2}}
 `);
+    const active = watchActive(cluster);
     const s = await waitFor(() => { const x = sweepOf(cluster, id); return done(x) && x; }, 'the sweep to finish');
+    const seen = active.stop();
+    expect(seen.mismatches).toEqual([]);   // through failures, retries after a backoff and skips
+    expect(seen.busyLooks).toBeGreaterThan(0);
     expect(s.status).toBe('failed');
     const byName = Object.fromEntries(s.tasks.map((t) => [`${t.arm}/${t.name}`, t]));
     expect(byName['bad/diag 0 stage 1']!.status).toBe('succeeded');
@@ -108,9 +134,13 @@ arms:
 name: to-cancel
 arms: [{name: long, method: diag, params: {tasks: 20, sleep_ms: 60000}}]
 `);
+    const active = watchActive(cluster);
     await waitFor(() => sweepOf(cluster, id).counts!.running === 4, 'four tasks to run');
     const t0 = Date.now();
     await cluster.coordinator!.coord.cancel(id);
+    const seen = active.stop();
+    expect(seen.mismatches).toEqual([]);
+    expect(seen.busyLooks).toBeGreaterThan(0);
     const s = sweepOf(cluster, id);
     expect(s.status).toBe('cancelled');
     expect(s.counts!.cancelled).toBe(20);
