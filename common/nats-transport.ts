@@ -318,6 +318,11 @@ export class NatsTransport implements Transport {
   }
 
   private resultQueue: { r: TaskResult; resolve(): void; reject(e: unknown): void }[] = [];
+  /** Result batch message ids (the stream's de-duplication key): 72 random bits drawn once per
+   *  connection, then a counter. Unique across workers and restarts like a fresh random id per
+   *  batch, without a call into the CSPRNG per batch (measured: ~1.6 us a task in the worker). */
+  private readonly batchIdPrefix = `rb-${randomBytes(9).toString('base64url')}-`;
+  private batchSeq = 0;
   private resultFlush = false;
 
   /** Results finishing within the same moment travel together, in as few TaskResultBatch
@@ -340,7 +345,7 @@ export class NatsTransport implements Transport {
       const part = indexes.map((i) => batch[i]!);
       // Through the bulk publisher (one reply subscription), not js.publish: a request per
       // batch, with its timer and captured stack, cost the worker more than the batch's bytes.
-      this.publisher.publishAll([{ subject: `${this.ns}.result.batch`, data, msgId: `rb-${randomBytes(9).toString('base64url')}` }])
+      this.publisher.publishAll([{ subject: `${this.ns}.result.batch`, data, msgId: `${this.batchIdPrefix}${(this.batchSeq++).toString(36)}` }])
         .then(() => { for (const b of part) b.resolve(); }, (err) => { for (const b of part) b.reject(err); });
     }
   }

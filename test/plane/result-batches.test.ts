@@ -87,4 +87,34 @@ describe('result batches', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(65536);
     expect(got.find((r) => r.taskId === 's1.t40')!.error?.message).toMatch(/over the \d+ a NATS message can carry/);
   });
+
+  it('gives every result batch its own de-duplication id, across workers and a worker connecting again: none is dropped as a duplicate', async () => {
+    requireNats();
+    const nats = await startNatsServer();
+    cleanups.push(() => nats.stop());
+    const coordNc = await connect({ servers: nats.url });
+    cleanups.push(() => coordNc.close());
+    const coord = await NatsTransport.open(coordNc);
+    const got: string[] = [];
+    const closer = coord.consumeResults(async (batch) => { for (const d of batch) { got.push(d.result.taskId); d.ack(); } }, (e) => { throw e; });
+    cleanups.push(() => closer.close());
+    const ids: string[] = [];
+    const sub = coordNc.subscribe('limolab.result.>', { callback: (_e, m) => { ids.push(m.headers?.get('Nats-Msg-Id') ?? ''); } });
+    cleanups.push(() => sub.unsubscribe());
+    await coordNc.flush();
+    // Two workers, then the first one again on a new connection (a restarted worker process):
+    // 20 separate batches each (each publish awaited, so each is a message of its own).
+    let n = 0;
+    for (const w of ['a', 'b', 'a']) {
+      const nc = await connect({ servers: nats.url });
+      const worker = await NatsTransport.open(nc);
+      for (let i = 0; i < 20; i++) await worker.publishResult(TaskResult.fromPartial({ ...result(n, 0), taskId: `s1.${w}${n++}` }));
+      await worker.close();
+    }
+    await waitFor(() => got.length >= 60, '60 results', 15_000, 50);
+    expect(new Set(got).size).toBe(60);
+    expect(ids).toHaveLength(60);
+    expect(ids.every((id) => /^rb-[\w-]{12}-[0-9a-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(60);
+  });
 });
