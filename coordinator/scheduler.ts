@@ -368,7 +368,6 @@ export class Scheduler extends EventEmitter {
             t.takenMs = undefined;
             this.setStatus(t, 'queued');
           }
-          this.inFlight += batch.length;
           // Not awaited: the next batch (results that came in meanwhile) goes out without
           // waiting for this one's acks; the rows already say queued either way.
           void this.publishQueued(batch);
@@ -391,7 +390,6 @@ export class Scheduler extends EventEmitter {
     } catch (err) {
       this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
       for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; this.enqueue(t); }
-      this.inFlight -= batch.length;
       // If this write fails too, the rows still say queued: a restart publishes them again,
       // which the msg-id dedup and idempotent ingest absorb.
       this.tryWrite({ tasks: batch.map(updateOf) }, 'unpublished tasks recorded as queued');
@@ -548,8 +546,6 @@ export class Scheduler extends EventEmitter {
   private commit(plan: Plan<LiveTask>): LiveTask[] {
     const changed: LiveTask[] = [];
     for (const [t, u] of plan.entries()) {
-      const was = t.status;
-      if ((was === 'queued' || was === 'running') && u.status !== 'queued' && u.status !== 'running') this.inFlight--;
       Object.assign(t, u.fields);
       if (u.status === 'pending') { t.leaseAttempt = undefined; t.takenMs = undefined; }
       this.setStatus(t, u.status);
@@ -567,11 +563,15 @@ export class Scheduler extends EventEmitter {
     return changed;
   }
 
+  /** Every status change of a live task goes through here: its sweep's counts and active set,
+   *  and the coordinator's in-flight count (queued or running), follow it. */
   private setStatus(t: LiveTask, s: TaskStatus): void {
+    const was = t.status === 'queued' || t.status === 'running', is = s === 'queued' || s === 'running';
+    if (was !== is) this.inFlight += is ? 1 : -1;
     const sw = this.sweeps.get(t.sweepId);
     if (sw) {
       sw.counts[t.status]--; sw.counts[s]++;
-      if (s === 'queued' || s === 'running') sw.active.add(t); else sw.active.delete(t);
+      if (is) sw.active.add(t); else sw.active.delete(t);
     }
     t.status = s;
   }
@@ -842,7 +842,6 @@ export class Scheduler extends EventEmitter {
     for (const [id, maxRetries] of budgets) {
       const t = this.tasks.get(id);
       if (!t || t.sweepId !== sweepId) continue;
-      if (t.status === 'queued' || t.status === 'running') this.inFlight--;
       Object.assign(t, { maxRetries, workerId: null, nextDispatchMs: null, startedMs: null, finishedMs: null, error: null, leaseAttempt: undefined });
       this.setStatus(t, 'pending');
       reopened.push(t);

@@ -17,11 +17,12 @@ function rows(db: string, sql: string, ...args: unknown[]) {
 }
 
 /** Watches the scheduler's per-sweep set of queued and running tasks (what its once-a-second
- *  watch and placement check walk, instead of every task of the sweep) against the tasks'
- *  own statuses, every 2 ms: the mismatches seen, and how many looks found tasks in it. */
+ *  watch and placement check walk, instead of every task of the sweep) and its in-flight count
+ *  (what bounds dispatch) against the tasks' own statuses, every 2 ms: the mismatches seen, and
+ *  how many looks found tasks in the set. */
 function watchActive(c: Cluster) {
   type T = { id: string; status: string };
-  const s = c.coordinator!.coord.scheduler as unknown as { sweeps: Map<string, { taskIds: string[]; active: Set<T> }>; tasks: Map<string, T> };
+  const s = c.coordinator!.coord.scheduler as unknown as { sweeps: Map<string, { taskIds: string[]; active: Set<T> }>; tasks: Map<string, T>; inFlightCount: number };
   const mismatches: string[] = [];
   let busyLooks = 0;
   const timer = setInterval(() => {
@@ -30,6 +31,8 @@ function watchActive(c: Cluster) {
       if (sw.active.size) busyLooks++;
       if (want.length !== sw.active.size || want.some((t) => !sw.active.has(t))) mismatches.push(`sweep ${id}: ${want.length} task(s) queued or running, ${sw.active.size} in its active set`);
     }
+    const queuedOrRunning = [...s.tasks.values()].filter((t) => t.status === 'queued' || t.status === 'running').length;
+    if (s.inFlightCount !== queuedOrRunning) mismatches.push(`in-flight count ${s.inFlightCount}, ${queuedOrRunning} task(s) queued or running`);
   }, 2);
   return { stop: () => { clearInterval(timer); return { mismatches, busyLooks }; } };
 }
