@@ -1,6 +1,7 @@
-// What the dispatch benchmarks share: percentiles, the load average as printed, a sweep of
-// no-op tasks run to its end on a coordinator started in this process, and the Ray baseline.
-import { spawnSync } from 'node:child_process';
+// What the dispatch benchmarks share: percentiles, the load average as printed, worker
+// processes and the wait for them, a sweep of no-op tasks run to its end on a coordinator
+// started in this process, and the Ray baseline.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,19 @@ export const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 export function fullGc(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
+}
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
+
+/** A `limolab worker` process on natsUrl with BENCH_SLOTS (256) slots, its output dropped;
+ *  nodeArgs go to node before the script (e.g. --cpu-prof). */
+export function spawnWorker(natsUrl: string, id: string, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, BIN, 'worker', '--nats', natsUrl, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', id], { stdio: 'ignore' });
+}
+
+/** Resolves once the coordinator has seen n workers. */
+export async function waitForWorkers(c: Awaited<ReturnType<typeof startCoordinator>>, n: number): Promise<void> {
+  while (c.coord.listWorkers().length < n) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Submits a sweep of n no-op diag tasks and resolves with its id once it has closed. */

@@ -17,7 +17,7 @@
 // and the targets are judged on the medians: on this 2-core machine one run's figures swing by
 // 20-40% (raw JetStream alone 10.8k-17.2k msg/s within ten minutes).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes)
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
-import { fullGc, load, median, pct, rayBaseline, runNoopSweep } from './common.js';
+import { fullGc, load, median, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
@@ -47,7 +47,6 @@ const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ??
 const PROF = process.env.BENCH_PROF;
 let bestE2e = 0;
 let runs = 0;
-const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 
@@ -114,9 +113,9 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
-    procs.push(spawn(process.execPath, [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), BIN, 'worker', '--nats', nats.url, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', `bench-${i}`], { stdio: 'ignore' }));
+    procs.push(spawnWorker(nats.url, `bench-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
   }
-  while (c.coord.listWorkers().length < workers) await new Promise((r) => setTimeout(r, 100));
+  await waitForWorkers(c, workers);
   // Warm-up: the workers are fresh processes, and their first tasks run cold code (JIT, first
   // pulls); a sweep of `warmup` tasks runs first.
   if (warmup > 0) await runNoopSweep(c, 'warmup', warmup);

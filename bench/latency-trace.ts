@@ -9,7 +9,6 @@
 // flight (bench/ray_baseline.py --inflight; skipped with a line where .venv has no Ray). The load
 // average is printed with each run: figures are comparable only on an idle machine.
 // Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,23 +16,22 @@ import Database from 'better-sqlite3';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
 import type { WriteBatch } from '../coordinator/store/store.js';
-import { fullGc, load, pct, rayBaseline, runNoopSweep } from './common.js';
+import { fullGc, load, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
 
 const N = Number(process.env.N ?? 20_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 64);
 const RUNS = Number(process.env.RUNS ?? 3);
 /** Untimed tasks first, so that the runs measure the steady state (the hot paths compiled), as bench:dispatch's latency rows. */
 const WARMUP = Number(process.env.WARMUP ?? 3000);
-const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-trace-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 let repulls = 0;
 const c = await startCoordinator({ db: join(dir, 'trace.db'), nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight: IN_FLIGHT, log: (l) => { if (/pulling again/.test(l)) repulls++; } });
-const worker = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', '256', '--id', 'trace-0'], { stdio: 'ignore' });
+const worker = spawnWorker(nats.url, 'trace-0');
 const exited = new Promise((r) => worker.once('exit', r));
 try {
-  while (c.coord.listWorkers().length < 1) await new Promise((r) => setTimeout(r, 100));
+  await waitForWorkers(c, 1);
   // Every store write of the coordinator, timed (wall ms, results, task rows, voluntary context switches).
   const store = c.coord.store as { apply(b: WriteBatch): void };
   const apply = store.apply.bind(store);

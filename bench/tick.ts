@@ -7,17 +7,15 @@
 // ticks in 8 s, against 13 ms and 42 ms for a 20k-task sweep); after, up to 7.5-21 ms (18-41 ms
 // in 8 s; the longest ones vary from run to run, a garbage collection can land in a tick).
 // Run: npm run bench:tick   (env SIZES=20000,100000 SECONDS=8)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
-import { load, pct } from './common.js';
+import { load, pct, spawnWorker, waitForWorkers } from './common.js';
 
 const SIZES = (process.env.SIZES ?? '20000,100000').split(',').map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 8);
-const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 const dir = mkdtempSync(join(tmpdir(), 'limolab-tick-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 try {
@@ -25,9 +23,9 @@ try {
   console.log('sweep tasks  ticks  p50 ms  p99 ms  max ms  total ms');
   for (const [i, n] of SIZES.entries()) {
     const c = await startCoordinator({ db: join(dir, `tick-${i}.db`), nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight: 64, log: () => {} });
-    const w = spawn(process.execPath, [BIN, 'worker', '--nats', nats.url, '--slots', '256', '--id', `tick-${i}`], { stdio: 'ignore' });
+    const w = spawnWorker(nats.url, `tick-${i}`);
     try {
-      while (c.coord.listWorkers().length < 1) await new Promise((r) => setTimeout(r, 100));
+      await waitForWorkers(c, 1);
       const s = c.coord.scheduler as unknown as { tick(): void };
       const tick = s.tick.bind(s);
       const ms: number[] = [];
