@@ -8,10 +8,10 @@ import { createInbox, headers, type NatsConnection, type Subscription } from '@n
 
 export interface PubAck { stream: string; seq: number; duplicate: boolean }
 
-/** One publishAll call: its acks by position, settled when none is left. */
 const utf8 = new TextDecoder();
 
-interface Batch { base: number; acks: (PubAck | undefined)[]; left: number; error: Error | null; done(): void }
+/** One publishEach call: each message's ack or error by position, settled when none is left. */
+interface Batch { base: number; msgs: readonly { subject: string }[]; acks: (PubAck | Error | undefined)[]; left: number; done(err?: Error): void }
 
 export class BulkPublisher {
   private sub: Subscription | null = null;
@@ -34,7 +34,7 @@ export class BulkPublisher {
         this.waiting.delete(id);
         let error: Error | null = null;
         if (m.headers?.code === 503 || (!m.data.length && m.headers?.hasError)) {
-          error = new Error(`no JetStream stream takes subject ${m.subject} (${m.headers?.code ?? ''} ${m.headers?.description ?? 'no responders'})`);
+          error = new Error(`no JetStream stream takes subject ${b.msgs[id - b.base]!.subject} (${m.headers?.code ?? ''} ${m.headers?.description || 'no responders'})`);
         } else {
           try {
             const a = JSON.parse(utf8.decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
@@ -45,7 +45,7 @@ export class BulkPublisher {
             error = new Error(`unreadable JetStream publish ack: ${(e as Error).message}`);
           }
         }
-        if (error) b.error ??= error;
+        if (error) b.acks[id - b.base] = error;
         if (--b.left === 0) b.done();
       },
     });
@@ -54,7 +54,7 @@ export class BulkPublisher {
   private failAll(err: Error): void {
     const bs = new Set(this.waiting.values());
     this.waiting.clear();
-    for (const b of bs) { b.error ??= err; b.left = 0; b.done(); }
+    for (const b of bs) b.done(err);
   }
 
   /**
@@ -62,26 +62,39 @@ export class BulkPublisher {
    * resolves with their acks in order once all are in; rejects with the first failure, or
    * when timeoutMs pass without every ack.
    */
-  publishAll(msgs: { subject: string; data: Uint8Array; msgId: string }[]): Promise<PubAck[]> {
+  async publishAll(msgs: { subject: string; data: Uint8Array; msgId: string }[]): Promise<PubAck[]> {
+    const out = await this.publishEach(msgs);
+    const failed = out.find((a): a is Error => a instanceof Error);
+    if (failed) throw failed;
+    return out as PubAck[];
+  }
+
+  /**
+   * Publishes every message as publishAll does, and resolves once each has its answer: its
+   * ack, or the Error that says why it failed (JetStream refused it, no ack came within
+   * timeoutMs, the connection failed). Never rejects. A message whose ack did not come may
+   * still have been stored; publishing it again with the same msgId is what tells.
+   */
+  publishEach(msgs: { subject: string; data: Uint8Array; msgId: string }[]): Promise<(PubAck | Error)[]> {
     if (!msgs.length) return Promise.resolve([]);
-    this.ensureSub();
-    return new Promise<PubAck[]>((resolve, reject) => {
+    return new Promise<(PubAck | Error)[]>((resolve) => {
       const base = this.next;
       this.next += msgs.length;
       const b: Batch = {
-        base, acks: new Array(msgs.length), left: msgs.length, error: null,
-        done: () => {
+        base, msgs, acks: new Array(msgs.length), left: msgs.length,
+        done: (err?: Error) => {
           clearTimeout(timer);
-          for (let i = 0; i < msgs.length; i++) this.waiting.delete(base + i);
-          if (b.error) reject(b.error); else resolve(b.acks as PubAck[]);
+          for (let i = 0; i < msgs.length; i++) {
+            this.waiting.delete(base + i);
+            b.acks[i] ??= err ?? new Error(`no JetStream publish ack within ${this.timeoutMs} ms`);
+          }
+          b.left = 0;
+          resolve(b.acks as (PubAck | Error)[]);
         },
       };
-      const timer = setTimeout(() => {
-        b.error ??= new Error(`no JetStream publish ack within ${this.timeoutMs} ms for ${b.left} of ${msgs.length} message(s)`);
-        b.left = 0;
-        b.done();
-      }, this.timeoutMs);
+      const timer = setTimeout(() => b.done(), this.timeoutMs);
       try {
+        this.ensureSub();
         for (let i = 0; i < msgs.length; i++) {
           const m = msgs[i]!;
           this.waiting.set(base + i, b);
@@ -90,9 +103,7 @@ export class BulkPublisher {
           this.nc.publish(m.subject, m.data, { reply: `${this.prefix}.${base + i}`, headers: h });
         }
       } catch (err) {
-        b.error ??= err as Error;
-        b.left = 0;
-        b.done();
+        b.done(err as Error);
       }
     });
   }

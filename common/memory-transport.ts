@@ -25,7 +25,7 @@ import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } 
 import { DirArtifacts, MemoryArtifacts } from './artifacts.js';
 import { ConnectionError } from './errors.js';
 import { decodeResult, decodeTask } from './wire.js';
-import type { ArtifactStore, Closer, DeliveredResult, DeliveredTask, Transport } from './transport.js';
+import type { ArtifactStore, Closer, DeliveredResult, DeliveredTask, PublishOutcome, Transport } from './transport.js';
 
 export interface MemoryTransportOptions {
   ackWaitMs?: number;          // task lease; default 30 s
@@ -363,13 +363,13 @@ export class MemoryTransport implements Transport {
   }
 
   /** (Never reports a task as taken: this queue lives and dies with the coordinator's process.) */
-  async publishTasks(tasks: Task[]): Promise<string[]> {
+  async publishTasks(tasks: Task[]): Promise<PublishOutcome> {
     this.live('publishing tasks');
     for (const t of tasks) {
       if (!this.taskIds.fresh(`${t.id}#${t.attempt}`)) continue;
       this.pool(t.resources?.pool || 'default').q.add(Task.encode(t).finish(), t.sweepId);
     }
-    return [];
+    return { taken: [], unpublished: [] };
   }
 
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {

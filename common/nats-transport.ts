@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
 import { BulkPublisher } from './js-publish.js';
-import type { Closer, ConsumeResultsOptions, DeliveredResult, DeliveredTask, Transport } from './transport.js';
+import type { Closer, ConsumeResultsOptions, DeliveredResult, DeliveredTask, PublishOutcome, Transport } from './transport.js';
 
 export interface NatsTransportOptions {
   namespace?: string;       // subject/stream prefix; default "limolab"
@@ -106,23 +106,29 @@ export class NatsTransport implements Transport {
 
   async prepareConsumer(pool: string) { await withJetStream(`consumer pool_${pool}`, () => this.consumerFor(pool), { log: this.opts.log }); }
 
-  async publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<string[]> {
+  async publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<PublishOutcome> {
     const dups: { id: string; seq: number }[] = [];
+    const unpublished: string[] = [];
     // In windows of 500, at most four of them awaiting their acks: tens of thousands of
     // messages in flight at once cost more than they gain, and workers can start on the
-    // first window while the next ones go out.
+    // first window while the next ones go out. After a failure no further window is sent
+    // (a full stream or a lost server refuses those too); their tasks are unpublished.
     const inFlight: Promise<void>[] = [];
-    let failed: unknown = null;
-    for (let i = 0; i < tasks.length && !failed; i += 500) {
+    let error: Error | undefined;
+    let i = 0;
+    for (; i < tasks.length && !error; i += 500) {
       const window = tasks.slice(i, i + 500);
       const msgs = window.map((t, j) => ({ subject: `${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, data: encoded?.[i + j] ?? encodeTask(t), msgId: `${t.id}#${t.attempt}` }));
-      inFlight.push(this.publisher.publishAll(msgs).then((acks) => {
-        for (let j = 0; j < acks.length; j++) if (acks[j]!.duplicate) dups.push({ id: window[j]!.id, seq: acks[j]!.seq });
-      }, (err) => { failed ??= err; }));
+      inFlight.push(this.publisher.publishEach(msgs).then((acks) => {
+        for (let j = 0; j < acks.length; j++) {
+          const a = acks[j]!;
+          if (a instanceof Error) { error ??= a; unpublished.push(window[j]!.id); } else if (a.duplicate) dups.push({ id: window[j]!.id, seq: a.seq });
+        }
+      }));
       if (inFlight.length >= 4) await inFlight.shift();
     }
     await Promise.all(inFlight);
-    if (failed) throw failed;
+    for (let k = i; k < tasks.length; k++) unpublished.push(tasks[k]!.id);
     // A duplicate (a publish again after a restart, or after a lost ack) names the first
     // message's sequence. Still in the work queue: it is queued or held by a worker. Gone: a
     // worker acked it, and the dedup window kept this publish from putting it back.
@@ -131,11 +137,14 @@ export class NatsTransport implements Transport {
       // (nats.js answers null for a sequence that is not there; older versions threw.)
       const gone = await this.jsm.streams.getMessage(`${this.upper}_TASKS`, { seq: d.seq }).then((m) => !m, (err: Error) => {
         if (/no message found|not found/i.test(err.message)) return true;
-        throw err;
+        // Unknown: the task stays queued (the message was stored once); a worker that took it
+        // reports its result, which counts.
+        this.opts.log?.(`coordinator: could not look up task ${d.id}'s earlier message (${err.message}); counting it as still queued`);
+        return false;
       });
       if (gone) taken.push(d.id);
     }
-    return taken;
+    return { taken, unpublished, ...(error ? { error } : {}) };
   }
 
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {

@@ -46,12 +46,15 @@ export interface Transport {
 
   // --- coordinator side
   /**
-   * Publishes tasks, de-duplicated by task id and attempt. Resolves with the ids of tasks
-   * that were published before and whose message has since left the queue (a worker acked
-   * it): the duplicate was dropped and nothing of theirs is queued any more. `encoded`, where
-   * given, holds each task's protobuf bytes already made (the transport may send those).
+   * Publishes tasks, de-duplicated by task id and attempt. `taken`: the ids of tasks that
+   * were published before and whose message has since left the queue (a worker acked it):
+   * the duplicate was dropped and nothing of theirs is queued any more. `unpublished`: the
+   * ids whose publish failed or was not tried after a failure (`error` says why); a message
+   * whose ack timed out may still have been stored, so these are published again with the
+   * same attempt, never given a new one. Rejects only when nothing could be tried. `encoded`,
+   * where given, holds each task's protobuf bytes already made (the transport may send those).
    */
-  publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<string[]>;
+  publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<PublishOutcome>;
   /** Removes queued (not yet delivered) tasks of a sweep; returns how many. */
   purgeSweepTasks(sweepId: string, pools: string[]): Promise<number>;
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void, opts?: ConsumeResultsOptions): Closer;
@@ -74,6 +77,9 @@ export interface Transport {
 
   close(): Promise<void>;
 }
+
+/** What publishTasks did: see there. */
+export interface PublishOutcome { taken: string[]; unpublished: string[]; error?: Error }
 
 export interface ConsumeResultsOptions {
   /** Whether results are due (the coordinator has tasks in flight). A transport that watches its

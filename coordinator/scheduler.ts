@@ -11,7 +11,7 @@ import { Task, type ArtifactRef, type TaskEvent, type TaskResult } from '../gen/
 import { LimolabError, NotFoundError } from '../common/errors.js';
 import { newId } from '../common/hash.js';
 import { encodeAttempt } from '../common/wire.js';
-import type { DeliveredResult, Transport } from '../common/transport.js';
+import type { DeliveredResult, PublishOutcome, Transport } from '../common/transport.js';
 import { parseSweepSpec } from './spec.js';
 import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
 import { emptyLedger, storageTrouble } from './store/sqlite-store.js';
@@ -128,6 +128,12 @@ export class Scheduler extends EventEmitter {
   /** Pending tasks waiting out a retry delay, by when they are due (tick() takes the due ones;
    *  an entry whose task has moved on since is dropped when it comes up). */
   private delayed = new MinHeap<LiveTask>();
+  /** Queued tasks whose publish failed, with the dispatch it was for: they stay queued (the
+   *  message may have been stored though its ack was lost) and tick() publishes the same
+   *  attempt again once `republishAt` is reached; the delay doubles while publishes fail. */
+  private unpublished = new Map<LiveTask, number>();
+  private republishAt = 0;
+  private republishDelayMs = 1000;
   private seq = 0;
   private inFlight = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -167,7 +173,7 @@ export class Scheduler extends EventEmitter {
     const requeue = [...this.tasks.values()].filter((t) => t.status === 'queued');
     if (requeue.length) {
       this.log(`coordinator: resuming ${this.sweeps.size} sweep(s); re-publishing ${requeue.length} queued task(s)`);
-      this.taken(await this.transport.publishTasks(requeue.map((t) => this.buildTask(t))));
+      await this.publishQueued(requeue);
     }
     this.closers.push(this.transport.consumeResults((b) => this.onResults(b), (e) => this.log(`coordinator: rejected a result message: ${e.message}`), { expecting: () => this.inFlight > 0 }));
     this.closers.push(this.transport.subscribeEvents((e) => this.onEvent(e), (e) => this.log(`coordinator: rejected an event message: ${e.message}`)));
@@ -378,22 +384,50 @@ export class Scheduler extends EventEmitter {
     })();
   }
 
-  /** Publishes tasks already marked queued (and counted in flight); on failure they go
-   * back to pending and the next tick tries again. */
+  /** Publishes tasks already marked queued (and counted in flight). Those whose publish
+   * fails stay queued, with the same attempt: a message whose ack was lost may have been
+   * stored and taken by a worker, whose result must still count, so the task cannot go
+   * back to pending and come out again under another attempt. tick() publishes them again
+   * (JetStream's de-duplication by task id and attempt keeps a stored one from being
+   * queued twice). */
   private async publishQueued(batch: LiveTask[]): Promise<void> {
+    const ts = Date.now();
+    let out: PublishOutcome;
     try {
-      const ts = Date.now();
       const encoded: (Uint8Array | undefined)[] = [];
       const tasks = batch.map((t) => this.buildTask(t, encoded));
-      this.taken(await this.transport.publishTasks(tasks, encoded));
-      if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
+      out = await this.transport.publishTasks(tasks, encoded);
     } catch (err) {
-      this.log(`coordinator: publishing ${batch.length} task(s) failed (${(err as Error).message}); retrying`);
-      for (const t of batch) { t.dispatches--; this.setStatus(t, 'pending'); t.nextDispatchMs = Date.now() + 1000; this.enqueue(t); }
-      // If this write fails too, the rows still say queued: a restart publishes them again,
-      // which the msg-id dedup and idempotent ingest absorb.
-      this.tryWrite({ tasks: batch.map(updateOf) }, 'unpublished tasks recorded as queued');
+      out = { taken: [], unpublished: batch.map((t) => t.id), error: err as Error };
     }
+    this.taken(out.taken);
+    if (!out.unpublished.length) {
+      this.republishDelayMs = 1000;
+      if (this.listenerCount('dispatched')) this.emit('dispatched', batch.map((t) => t.id), ts);
+      return;
+    }
+    const failed = new Set(out.unpublished);
+    let n = 0;
+    for (const t of batch) {
+      if (!failed.has(t.id) || this.tasks.get(t.id) !== t || t.status !== 'queued') continue;   // moved on meanwhile (a result, a cancel)
+      this.unpublished.set(t, t.dispatches);
+      n++;
+    }
+    if (!n) return;
+    const delay = this.republishDelayMs;
+    this.republishAt = Date.now() + delay;
+    this.republishDelayMs = Math.min(delay * 2, 30_000);
+    this.log(`coordinator: publishing ${n} of ${batch.length} task(s) failed (${out.error?.message ?? 'no reason given'}); they stay queued and are published again in ${delay / 1000} s (one JetStream did store is not queued twice)`);
+  }
+
+  /** tick(): the queued tasks whose publish failed, once their delay is over, published again
+   *  with the attempt they had (those cancelled, finished or re-dispatched since are dropped). */
+  private republish(now: number): void {
+    if (!this.unpublished.size || now < this.republishAt || this.stopping) return;
+    const batch: LiveTask[] = [];
+    for (const [t, dispatch] of this.unpublished) if (this.tasks.get(t.id) === t && t.status === 'queued' && t.dispatches === dispatch) batch.push(t);
+    this.unpublished.clear();
+    if (batch.length) void this.publishQueued(batch);
   }
 
   /** The task as it goes out (this dispatch's attempt number, its inputs). With `encoded`, a
@@ -765,6 +799,7 @@ export class Scheduler extends EventEmitter {
       }
     }
     this.saveStarted();
+    this.republish(now);
     let due = false;
     // Retries whose delay is over: O(due), not a walk over every task of every sweep (at
     // 20k tasks that walk took ~5 ms of every 250 ms tick, a pause for whatever waited on it).

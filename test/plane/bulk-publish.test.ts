@@ -1,7 +1,7 @@
 // BulkPublisher: JetStream publishes through one reply-inbox subscription (what the
 // coordinator sends tasks with). Acks come back in order with their sequences, a message
 // seen before within the stream's de-duplication window is flagged, a subject no stream
-// takes fails with an error that says so, and the transport's task encoding with the
+// takes fails with an error that says so (publishEach: that message alone, beside the others' acks), and the transport's task encoding with the
 // attempt appended decodes as the task. Real nats-server.
 import { jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,9 +34,12 @@ describe('bulk publish', () => {
     expect(again.map((a) => [a.seq, a.duplicate])).toEqual([[6, true], [8, true], [1201, false]]);
     expect((await jsm.streams.info('BP')).state.messages).toBe(1201);
 
-    await expect(p.publishAll([{ subject: 'nostream.x', data: new Uint8Array(1), msgId: 'n1' }])).rejects.toThrow(/no JetStream stream takes subject/);
+    await expect(p.publishAll([{ subject: 'nostream.x', data: new Uint8Array(1), msgId: 'n1' }])).rejects.toThrow(/no JetStream stream takes subject nostream\.x/);
+    // publishEach: each message's own answer, the refused one among stored ones.
+    const each = await p.publishEach([{ subject: 'bp.z', data: new Uint8Array(1), msgId: 'e1' }, { subject: 'nostream.y', data: new Uint8Array(1), msgId: 'e2' }, { subject: 'bp.z', data: new Uint8Array(1), msgId: 'e3' }]);
+    expect(each.map((a) => (a instanceof Error ? a.message : a.seq))).toEqual([1202, 'no JetStream stream takes subject nostream.y (503 no responders)', 1203]);
     // Still usable after a refusal.
-    expect((await p.publishAll([{ subject: 'bp.y', data: new Uint8Array(1), msgId: 'after' }]))[0]!.seq).toBe(1202);
+    expect((await p.publishAll([{ subject: 'bp.y', data: new Uint8Array(1), msgId: 'after' }]))[0]!.seq).toBe(1204);
   });
 
   it('encodes with one shared writer to the generated encoders\' bytes, message after message', () => {

@@ -16,15 +16,15 @@ describe('task republish', () => {
   it('reports tasks whose earlier message a worker already took and acked, and only those', async () => {
     const { nc } = await natsWithConnection(cleanups);
     const t = await NatsTransport.open(nc, { ackWaitMs: 5000 });
-    expect(await t.publishTasks([task('a'), task('b'), task('c')])).toEqual([]);
+    expect(await t.publishTasks([task('a'), task('b'), task('c')])).toEqual({ taken: [], unpublished: [] });
     // A worker takes 'a' and acks it, takes 'b' and holds it; 'c' stays queued.
     const got: string[] = [];
     await t.pullTasks('default', 2, 2000, (d) => { got.push(d.task.id); if (d.task.id === 'a') void d.ack(); }, (e) => { throw e; });
     expect(got.sort()).toEqual(['a', 'b']);
     await nc.flush();
     await new Promise((r) => setTimeout(r, 200));
-    expect(await t.publishTasks([task('a'), task('b'), task('c')])).toEqual(['a']);
+    expect(await t.publishTasks([task('a'), task('b'), task('c')])).toEqual({ taken: ['a'], unpublished: [] });
     // A new attempt of the same task is a new message, not a duplicate.
-    expect(await t.publishTasks([{ ...task('a'), attempt: 2 }])).toEqual([]);
+    expect(await t.publishTasks([{ ...task('a'), attempt: 2 }])).toEqual({ taken: [], unpublished: [] });
   });
 });
