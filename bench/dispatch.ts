@@ -16,6 +16,7 @@
 // The raw, throughput, dashboard, latency and Ray figures are each measured REPEATS (3) times, every run printed,
 // and the targets are judged on the medians: on this 2-core machine one run's figures swing by
 // 20-40% (raw JetStream alone 10.8k-17.2k msg/s within ten minutes).
+// DB_SYNC=normal runs the coordinator with --db-sync normal instead of the default full (what a power-safe commit costs).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes)
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -45,6 +46,7 @@ const LAT_WARMUP = Number(process.env.LAT_WARMUP ?? 3000);
 const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ?? TASKS), RAY_SEQ = Number(process.env.RAY_SEQ ?? 1000);
 /** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
 const PROF = process.env.BENCH_PROF;
+const DB_SYNC = process.env.DB_SYNC === 'normal' ? 'normal' as const : 'full' as const;
 let bestE2e = 0;
 let runs = 0;
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
@@ -110,7 +112,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   // watchdog (common/nats-transport.ts) is counted and printed beside the run.
   let repulls = 0;
   const log = (l: string) => { if (/pulling again/.test(l)) repulls++; };
-  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
+  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, dbSync: DB_SYNC, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
     procs.push(spawnWorker(nats.url, `bench-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
@@ -152,7 +154,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
 
 
 try {
-  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP}), ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
+  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP}), results database --db-sync ${DB_SYNC}, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raws: number[] = [];
   for (let k = 0; k < REPEATS; k++) raws.push(await rawJetStream(TASKS));
   const raw = median(raws);

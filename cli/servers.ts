@@ -2,6 +2,7 @@
 import { TaskKind } from '../gen/limolab/v1/task.js';
 import { SpecError } from '../common/errors.js';
 import { startCoordinator } from '../coordinator/main.js';
+import { DB_SYNC_MODES, type DbSync } from '../coordinator/store/sqlite-store.js';
 import { startWorker } from '../worker/main.js';
 import { accessFromEnv, makeAccess } from '../worker/runners/access.js';
 import { NATS_HELP, NATS_OPTIONS, int, natsFrom, parse } from './args.js';
@@ -11,6 +12,10 @@ const COORD_USAGE = `Usage: limolab coordinator [options]
 Runs the scheduler and the gRPC service (limolab.v1.Coordinator, plus grpc.health.v1 and
 reflection), recording everything in a SQLite file.
   --db FILE                SQLite file (default ./limolab.db)
+  --db-sync MODE           full (default): each commit reaches the disk before its results are
+                           acked to JetStream; normal: a commit survives a crash of any process,
+                           but the last ones before a power cut or OS crash can roll back after
+                           their results were acked (faster where fsync is slow; docs/cluster.md)
   --listen HOST:PORT       gRPC address (default 127.0.0.1:50551; use 0.0.0.0:50551 to serve a cluster)
   --token T                require "authorization: Bearer T" on every call (LIMOLAB_TOKEN)
   --http HOST:PORT         also serve the web dashboard there (e.g. 127.0.0.1:8470; same token
@@ -29,14 +34,17 @@ ${NATS_HELP}`;
 
 export async function coordinatorMain(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    ...NATS_OPTIONS, db: { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, token: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+    ...NATS_OPTIONS, db: { type: 'string' }, 'db-sync': { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, token: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
     'tls-ca': { type: 'string' }, 'ack-wait-ms': { type: 'string' }, 'lost-after-ms': { type: 'string' }, 'max-in-flight': { type: 'string' },
     replicas: { type: 'string' }, 'artifact-dir': { type: 'string' }, standby: { type: 'boolean' }, 'lease-ttl-ms': { type: 'string' }, 'max-tasks': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, COORD_USAGE);
   if (v.help) { console.log(COORD_USAGE); return 0; }
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new SpecError('--tls-cert and --tls-key go together');
+  const dbSync = (v['db-sync'] ?? 'full') as DbSync;
+  if (!DB_SYNC_MODES.includes(dbSync)) throw new SpecError(`--db-sync must be one of ${DB_SYNC_MODES.join(', ')}, not ${JSON.stringify(v['db-sync'])}`);
   const c = await startCoordinator({
+    dbSync,
     db: v.db ?? 'limolab.db', nats: natsFrom(v), listen: v.listen ?? '127.0.0.1:50551', http: v.http, token: v.token ?? process.env.LIMOLAB_TOKEN,
     tls: v['tls-cert'] ? { cert: v['tls-cert'], key: v['tls-key']!, ca: v['tls-ca'] } : undefined,
     ackWaitMs: int(v['ack-wait-ms'], 'ack-wait-ms', 30_000), lostAfterMs: int(v['lost-after-ms'], 'lost-after-ms', 10_000),

@@ -10,7 +10,7 @@ import type { Transport } from '../common/transport.js';
 import { Coordinator } from './coordinator.js';
 import { startGrpcServer } from './grpc-server.js';
 import { defaultPlanners } from './planners/index.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { SqliteStore, type DbSync } from './store/sqlite-store.js';
 import { lockFile, type DbLock } from './store/db-lock.js';
 import { makeQueryHandler } from './results.js';
 import { startHttpServer } from './http/server.js';
@@ -27,6 +27,8 @@ export interface CoordinatorConfig {
   tls?: { cert: string; key: string; ca?: string };
   ackWaitMs?: number;
   lostAfterMs?: number;
+  /** SQLite synchronous mode of the results database: 'full' (default) or 'normal' (see SqliteStore). */
+  dbSync?: DbSync;
   maxInFlight?: number;
   replicas?: number;
   artifactDir?: string;
@@ -72,7 +74,7 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
     }
     const dbLock: DbLock | undefined = cfg.dbLocked || cfg.db === ':memory:' ? undefined : lockFile(cfg.db, 'a coordinator');
     if (dbLock) undo.push(() => dbLock.release());
-    const store = new SqliteStore(cfg.db, { backgroundCheckpoints: true });
+    const store = new SqliteStore(cfg.db, { backgroundCheckpoints: true, sync: cfg.dbSync });
     undo.push(() => store.close());
     const coordTransport = transport;
     const limits: Partial<PlanLimits> = { ...cfg.limits };
