@@ -12,10 +12,11 @@ const COORD_USAGE = `Usage: limolab coordinator [options]
 Runs the scheduler and the gRPC service (limolab.v1.Coordinator, plus grpc.health.v1 and
 reflection), recording everything in a SQLite file.
   --db FILE                SQLite file (default ./limolab.db)
-  --db-sync MODE           full (default): each commit reaches the disk before its results are
-                           acked to JetStream; normal: a commit survives a crash of any process,
-                           but the last ones before a power cut or OS crash can roll back after
-                           their results were acked (faster where fsync is slow; docs/cluster.md)
+  --db-sync MODE           full (default): results are acked to JetStream only once their commit
+                           is on the disk (one background flush of the WAL covers all commits
+                           before it); normal: no flush, so the last commits before a power cut
+                           or OS crash can roll back after their results were acked
+                           (docs/cluster.md, Durability)
   --listen HOST:PORT       gRPC address (default 127.0.0.1:50551; use 0.0.0.0:50551 to serve a cluster)
   --token T                require "authorization: Bearer T" on every call (LIMOLAB_TOKEN)
   --http HOST:PORT         also serve the web dashboard there (e.g. 127.0.0.1:8470; same token

@@ -75,6 +75,7 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
     const dbLock: DbLock | undefined = cfg.dbLocked || cfg.db === ':memory:' ? undefined : lockFile(cfg.db, 'a coordinator');
     if (dbLock) undo.push(() => dbLock.release());
     const store = new SqliteStore(cfg.db, { backgroundCheckpoints: true, sync: cfg.dbSync });
+    store.onWalFlushError = (err) => log(`coordinator: ${err.message}`);
     undo.push(() => store.close());
     const coordTransport = transport;
     const limits: Partial<PlanLimits> = { ...cfg.limits };

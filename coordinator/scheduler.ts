@@ -568,9 +568,9 @@ export class Scheduler extends EventEmitter {
       }
     }
     this.store.apply({ attempts, results, tasks: plan.updates() });
-    // Stored: now memory follows, then the acks.
+    // Stored: now memory follows, then the acks, once the commit is on the disk (--db-sync).
     const changed = this.commit(plan);
-    for (const d of batch) d.ack();   // a method call: a transport's delivered result may be a class
+    this.store.afterDurable(() => { for (const d of batch) d.ack(); });   // a method call: a transport's delivered result may be a class
     for (const l of logs) this.log(l);
     for (const t of changed) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
     for (const id of touched) this.checkDone(id);

@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import * as s from './schema.js';
 import type { ArtifactRef, LedgerEntry, Metric } from '../../gen/limolab/v1/task.js';
 import type { ArmRow, AttemptRow, CachedTask, ResultRecord, Store, SweepRow, TaskRow, WorkerRow, WriteBatch } from './store.js';
@@ -44,14 +44,29 @@ export class SqliteStore implements Store {
   /** readOnly: open an existing file without creating, migrating or writing anything (the
    *  read commands); a file without limolab's tables is refused rather than extended.
    *  backgroundCheckpoints: WAL checkpoints on a thread of their own (the coordinator).
-   *  sync: SQLite's synchronous setting in WAL mode. 'full' (the default): every commit is
-   *  flushed to the disk before it returns, so a result stored and then acked survives a
-   *  power cut or an OS crash. 'normal': a commit survives a crash of any process, but the
-   *  last ones before a power cut can roll back (the WAL is flushed only at checkpoints).
-   *  Measured (2-core VM, virtio disk; .scratch-style runs of 10k-20k no-op tasks): no
-   *  throughput difference between the two there; on a disk whose fsync is slow, full costs
-   *  one fsync per transaction (a batch of results). */
-  constructor(readonly path: string, opts: { readOnly?: boolean; backgroundCheckpoints?: boolean; sync?: DbSync } = {}) {
+   *  sync: when a commit counts as stored. 'full' (the default): once it is on the disk, so a
+   *  result acked after afterDurable() survives a power cut or an OS crash. The commit itself
+   *  runs with SQLite's synchronous=NORMAL (no fsync on the event loop); afterDurable() then
+   *  waits for an fdatasync of the WAL, on libuv's thread pool, that began after the commit:
+   *  one such flush covers every commit made before it began (a group commit). 'normal': a
+   *  commit survives a crash of any process, but the last ones before a power cut can roll
+   *  back (SQLite flushes the WAL only at checkpoints), after their results were acked.
+   *  walSync: the flush (fs.fdatasync; a test can slow it down). */
+  private durable: boolean;
+  private walSync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void;
+  private walFd: number | null = null;
+  private flushing = false;
+  private closed = false;
+  /** Waiting for the next flush (those of the flush under way wait in its closure). */
+  private waiting: (() => void)[] = [];
+  /** WAL flushes done, and those that failed (their acks were dropped: JetStream redelivers). */
+  walFlushes = 0;
+  walFlushErrors = 0;
+  onWalFlushError: (err: Error) => void = () => {};
+
+  constructor(readonly path: string, opts: { readOnly?: boolean; backgroundCheckpoints?: boolean; sync?: DbSync; walSync?: SqliteStore['walSync'] } = {}) {
+    this.durable = !opts.readOnly && opts.sync !== 'normal' && path !== ':memory:';
+    this.walSync = opts.walSync ?? fdatasync;
     if (opts.readOnly) {
       this.sqlite = openReadOnly(path);
       this.db = drizzle(this.sqlite, { schema: s });
@@ -66,7 +81,7 @@ export class SqliteStore implements Store {
         // was 2.3 s against 3.0 s with 4 KiB pages.
         this.sqlite.pragma(`page_size = ${PAGE_SIZE}`);
         this.sqlite.pragma('journal_mode = WAL');
-        this.sqlite.pragma(`synchronous = ${opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
+        this.sqlite.pragma('synchronous = NORMAL');   // durability: afterDurable()
         this.sqlite.pragma('busy_timeout = 5000');
         this.db = drizzle(this.sqlite, { schema: s });
         migrate(this.db, { migrationsFolder: MIGRATIONS });
@@ -242,7 +257,51 @@ export class SqliteStore implements Store {
     return this.db.select().from(s.workers).all().map(({ infoJson, runningJson, ...w }) => ({ ...w, info: JSON.parse(infoJson), running: JSON.parse(runningJson) as string[] }));
   }
 
-  close(): void { this.checkpointer?.stop(); this.sqlite.close(); }
+  afterDurable(fn: () => void): void {
+    if (!this.durable) { fn(); return; }
+    if (this.closed) return;
+    this.waiting.push(fn);
+    if (!this.flushing) this.flushWal();
+  }
+
+  private flushWal(): void {
+    const fns = this.waiting;
+    this.waiting = [];
+    let fd: number;
+    try {
+      fd = this.walFd ??= openSync(`${this.path}-wal`, 'r+');
+    } catch (err) {
+      // No WAL file: nothing was committed through it (a commit always leaves one in WAL mode).
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { for (const f of fns) f(); return; }
+      this.walFlushFailed(err as Error, fns.length);
+      return;
+    }
+    this.flushing = true;
+    this.walSync(fd, (err) => {
+      this.flushing = false;
+      if (this.closed) { closeSync(fd); return; }   // closed meanwhile: nothing to ack on
+      if (err) this.walFlushFailed(err, fns.length);
+      else { this.walFlushes++; for (const f of fns) f(); }
+      if (this.waiting.length) this.flushWal();
+    });
+  }
+
+  /** A flush that failed: its commits may not be on the disk, so their results are not acked
+   *  (JetStream delivers them again after the ack wait; storing them again changes nothing). */
+  private walFlushFailed(err: Error, n: number): void {
+    this.walFlushErrors++;
+    this.onWalFlushError(new Error(`flushing the results database's WAL to the disk failed (${err.message}); ${n} batch(es) of results left unacked, to be delivered again`));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.checkpointer?.stop();
+    this.sqlite.close();
+    // A flush under way closes its descriptor when it ends (closing it now could hand the
+    // number to another file before the flush runs).
+    if (this.walFd !== null && !this.flushing) closeSync(this.walFd);
+    this.walFd = null;
+  }
 }
 
 /**

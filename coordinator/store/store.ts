@@ -67,6 +67,9 @@ export interface Store {
   sweepArms(sweepId: string): ArmRow[];
   activeSweeps(): SweepRow[];
   apply(batch: WriteBatch): void;
+  /** Calls fn once every commit made so far is on the disk (the results it stored may then be
+   *  acked); at once where the store does not wait for the disk (--db-sync normal, memory). */
+  afterDurable(fn: () => void): void;
   /** Output artifacts of succeeded tasks, by task id. */
   outputsOf(taskIds: string[]): Map<string, ArtifactRef[]>;
   findCached(cacheKey: string): CachedTask | null;
