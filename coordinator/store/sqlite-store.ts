@@ -41,19 +41,9 @@ export class SqliteStore implements Store {
 
   private checkpointer: Checkpointer | null = null;
 
-  /** readOnly: open an existing file without creating, migrating or writing anything (the
-   *  read commands); a file without limolab's tables is refused rather than extended.
-   *  backgroundCheckpoints: WAL checkpoints on a thread of their own (the coordinator).
-   *  sync: when a commit counts as stored. 'full' (the default): once it is on the disk, so a
-   *  result acked after afterDurable() survives a power cut or an OS crash. The commit itself
-   *  runs with SQLite's synchronous=NORMAL (no fsync on the event loop); afterDurable() then
-   *  waits for an fdatasync of the WAL, on libuv's thread pool, that began after the commit:
-   *  one such flush covers every commit made before it began (a group commit). 'normal': a
-   *  commit survives a crash of any process, but the last ones before a power cut can roll
-   *  back (SQLite flushes the WAL only at checkpoints), after their results were acked.
-   *  walSync: the flush (fs.fdatasync; a test can slow it down). */
-  private durable: boolean;
-  private walSync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void;
+  private readonly durable: boolean;
+  /** The WAL flush: fs.fdatasync (a test replaces it to slow a flush down or make it fail). */
+  private walSync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void = fdatasync;
   private walFd: number | null = null;
   private flushing = false;
   private closed = false;
@@ -64,9 +54,18 @@ export class SqliteStore implements Store {
   walFlushErrors = 0;
   onWalFlushError: (err: Error) => void = () => {};
 
-  constructor(readonly path: string, opts: { readOnly?: boolean; backgroundCheckpoints?: boolean; sync?: DbSync; walSync?: SqliteStore['walSync'] } = {}) {
+  /** readOnly: open an existing file without creating, migrating or writing anything (the
+   *  read commands); a file without limolab's tables is refused rather than extended.
+   *  backgroundCheckpoints: WAL checkpoints on a thread of their own (the coordinator).
+   *  sync: when a commit counts as stored. 'full' (the default): once it is on the disk, so a
+   *  result acked after afterDurable() survives a power cut or an OS crash. The commit itself
+   *  runs with SQLite's synchronous=NORMAL (no fsync on the event loop); afterDurable() then
+   *  waits for an fdatasync of the WAL, on libuv's thread pool, that began after the commit:
+   *  one such flush covers every commit made before it began (a group commit). 'normal': a
+   *  commit survives a crash of any process, but the last ones before a power cut can roll
+   *  back (SQLite flushes the WAL only at checkpoints), after their results were acked. */
+  constructor(readonly path: string, opts: { readOnly?: boolean; backgroundCheckpoints?: boolean; sync?: DbSync } = {}) {
     this.durable = !opts.readOnly && opts.sync !== 'normal' && path !== ':memory:';
-    this.walSync = opts.walSync ?? fdatasync;
     if (opts.readOnly) {
       this.sqlite = openReadOnly(path);
       this.db = drizzle(this.sqlite, { schema: s });
@@ -304,16 +303,16 @@ export class SqliteStore implements Store {
   }
 }
 
+/** SqliteStore's `sync` option: see its constructor. */
+export type DbSync = 'normal' | 'full';
+export const DB_SYNC_MODES: readonly DbSync[] = ['normal', 'full'];
+
 /**
  * Why a write failed, when the cause is the storage and not the data: the disk (or the
  * database's page limit) is full, the file cannot be written, or another process holds
  * it. Such a write succeeds later unchanged, so the caller keeps it and retries; any
  * other error (a constraint) belongs to the rows written and retrying cannot fix it.
  */
-/** SqliteStore's `sync` option: see its constructor. */
-export type DbSync = 'normal' | 'full';
-export const DB_SYNC_MODES: readonly DbSync[] = ['normal', 'full'];
-
 export function storageTrouble(err: unknown): string | null {
   const code = String((err as { code?: unknown })?.code ?? '');
   if (code === 'SQLITE_FULL') return 'disk full';
