@@ -8,13 +8,8 @@ import { z } from 'zod';
 import { TaskKind } from '../gen/limolab/v1/task.js';
 import { formatZodIssues } from '../coordinator/spec.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
-import { datasetPathProblem } from '../worker/runners/math-tasks.js';
+import { DatasetPath } from '../worker/runners/model-ref.js';
 import { ExternalBaseSchema, externalPlanners } from './external.js';
-
-const DatasetPath = z.string().superRefine((p, c) => {
-  const why = datasetPathProblem(p);
-  if (why) c.addIssue({ code: 'custom', message: why });
-});
 
 // Arm params are flat (lists expand as a grid), so LoRA is lora_r (0: full fine-tune) + lora_alpha.
 const TrainKnobs = {

@@ -13,12 +13,7 @@ import { z } from 'zod';
 import { TaskKind } from '../gen/limolab/v1/task.js';
 import { formatZodIssues } from '../coordinator/spec.js';
 import type { MethodPlanner, PlanArgs, PlannedTask } from '../coordinator/planner.js';
-import { OpenAIModelRefSchema, datasetPathProblem } from '../worker/runners/openai-runner.js';
-
-const DatasetPath = z.string().superRefine((p, c) => {
-  const why = datasetPathProblem(p);
-  if (why) c.addIssue({ code: 'custom', message: why });
-});
+import { DatasetPath, OpenAIModelRefSchema } from '../worker/runners/model-ref.js';
 
 export const HfModelRefSchema = z.strictObject({
   kind: z.literal('hf'),

@@ -11,12 +11,8 @@ import { getTemplate, renderExample } from '../../experiments/datasets/index.js'
 import type { ArtifactRef, Task } from '../../gen/limolab/v1/task.js';
 import { BadTaskInputError, type TaskContext } from '../runner.js';
 import type { WorkerAccess } from './access.js';
-import { datasetPathProblem, readLimoFile } from './math-tasks.js';
-
-const DatasetPath = z.string().superRefine((p, c) => {
-  const why = datasetPathProblem(p);
-  if (why) c.addIssue({ code: 'custom', message: why });
-});
+import { readLimoFile } from './math-tasks.js';
+import { DatasetPath } from './model-ref.js';
 
 /** train.options of an hf TRAIN task; the planner (experiments/external-train.ts) checks the same. */
 export const HfTrainOptionsSchema = z.strictObject({

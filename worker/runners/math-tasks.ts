@@ -14,22 +14,12 @@ import { verify } from '../../experiments/math/index.js';
 import { deriveSeed, Rng } from '../../experiments/domain/rng.js';
 import { BadTaskInputError, type TaskContext } from '../runner.js';
 import { resolveDataPath, type WorkerAccess } from './access.js';
+import { datasetPathProblem, DatasetPath } from './model-ref.js';
+
+export { datasetPathProblem };
 
 export type EvalSpec = NonNullable<Extract<Task['spec'], { $case: 'eval' }>>['value'];
 export type RolloutSpec = NonNullable<Extract<Task['spec'], { $case: 'rollout' }>>['value'];
-
-/** A dataset path the worker may read: no "..", a .jsonl or .json file. "" when fine, else why not. */
-export function datasetPathProblem(path: string): string {
-  if (path.trim() === '') return 'is empty';
-  if (path.split(/[\\/]/).includes('..') || path.includes('..')) return `${JSON.stringify(path)} contains ".."; name the file directly (absolute, or relative to the worker's working directory, under one of its --data-root directories)`;
-  if (!/\.(jsonl|json)$/i.test(path)) return `${JSON.stringify(path)} does not end in .jsonl or .json; LIMO-format data is JSON lines`;
-  return '';
-}
-
-const DatasetPath = z.string().superRefine((p, c) => {
-  const why = datasetPathProblem(p);
-  if (why) c.addIssue({ code: 'custom', message: why });
-});
 
 const SamplingOptions = {
   max_tokens: z.number().int().min(1).default(1024),

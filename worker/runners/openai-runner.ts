@@ -23,22 +23,10 @@ import { evaluateMath, makePrompter, parseWith, rolloutMath, type EvalSpec, type
 // Shared with the hf runner; re-exported here for existing importers.
 export { datasetPathProblem, ExternalEvalOptionsSchema, ExternalRolloutOptionsSchema, passAtK, readLimoFile } from './math-tasks.js';
 
-/** model_ref of kind "openai" (also used by the external planners to validate sweeps). */
-export const OpenAIModelRefSchema = z.strictObject({
-  kind: z.literal('openai'),
-  base_url: z.string({ error: 'base_url is required: the server root, e.g. http://127.0.0.1:8000/v1' }).regex(/^https?:\/\/\S+$/, 'base_url must be an http(s) URL such as http://127.0.0.1:8000 (with or without /v1)'),
-  model: z.string({ error: 'model is required: the name the server serves (GET /v1/models lists it)' }).min(1, 'model is the name the server serves, e.g. "Qwen/Qwen2.5-7B-Instruct"'),
-  params: z.number({ error: 'params is required: the declared parameter count of the served model (e.g. 7.6e9), for the FLOPs ledger' }).positive('params is the declared parameter count of the served model (e.g. 7.6e9); it is needed for the FLOPs ledger'),
-  api: z.enum(['completions', 'chat']).default('completions'),
-  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'api_key_env names an environment variable on the worker').optional(),
-  concurrency: z.number().int().min(1).max(1024).default(8),
-  timeout_ms: z.number().int().min(1).default(600_000),
-  retries: z.number().int().min(0).max(20).default(4),
-  backoff_ms: z.number().int().min(0).default(500),
-  template: z.string().optional().describe('prompt template (experiments/datasets/templates.ts); default plain for completions, chatml user text for chat'),
-  device_kind: z.string().min(1).optional().describe('what the ledger records as the device; default remote:<model>'),
-});
-export type OpenAIModelRef = z.output<typeof OpenAIModelRefSchema>;
+// model_ref of kind "openai" lives in model-ref.ts (the coordinator's planners validate with it
+// without loading this runner); re-exported here for existing importers.
+export { OpenAIModelRefSchema, type OpenAIModelRef } from './model-ref.js';
+import { OpenAIModelRefSchema, type OpenAIModelRef } from './model-ref.js';
 
 function prompter(ref: OpenAIModelRef, override: string | undefined, stop: string[] | undefined): Prompter {
   // api chat: the server applies the model's own chat template; send only the user's message.
