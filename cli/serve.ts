@@ -14,7 +14,8 @@ const USAGE = `Usage: limolab serve <checkpoint-dir | model.safetensors> [option
 
 Serves an embedded-engine checkpoint over an OpenAI-compatible HTTP API:
 POST /v1/completions, POST /v1/chat/completions, GET /v1/models. Usage token counts are
-the engine's tokens (prompt with BOS; generated tokens including a final EOS). Stop strings
+the engine's tokens (prompt with BOS, counted once per sample: each of a request's n samples
+runs its own prefill; generated tokens including a final EOS). Stop strings
 cut the returned text after generation; usage still counts every generated token. Requests
 run one at a time.
   --host HOST          address to bind (default 127.0.0.1; anything else is reachable
@@ -87,6 +88,7 @@ export function engineHandler(engine: Engine, modelName: string): CompletionHand
     return run;
   };
   return {
+    promptUsage: 'sample',   // complete() runs one sample, its prefill included
     models: [modelName],
     complete: (prompt: string, o: ServerCompletionOptions) => serial(async (): Promise<ServerCompletion> => {
       const ids = [tok.bos, ...tok.encode(prompt)];

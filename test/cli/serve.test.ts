@@ -70,7 +70,8 @@ describe('limolab serve', () => {
     const batch = await client.complete(prompts, { n: 2, temperature: 0, maxTokens: 6 });
     const want = await Promise.all(prompts.map((p) => greedy(p, 6)));
     expect(batch.texts).toEqual(want.map((w) => [w.text, w.text]));
-    expect(batch.promptTokens).toBe(prompts.reduce((a, p) => a + p.length + 1, 0)); // + BOS, once per request
+    // + BOS; once per sample (n = 2), as each sample runs its own prefill: the ledger counts what ran.
+    expect(batch.promptTokens).toBe(2 * prompts.reduce((a, p) => a + p.length + 1, 0));
     expect(batch.generatedTokens).toBe(2 * (want[0]!.tokens + want[1]!.tokens));
     expect(want.map((w) => w.text.length)).toEqual([6, 6]); // random weights never emit EOS this early here
     expect(batch.flops).toBe(2 * s.params * (batch.promptTokens + batch.generatedTokens));

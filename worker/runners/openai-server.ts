@@ -27,6 +27,11 @@ export interface CompletionHandler {
   renderChat?(messages: { role: string; content: string }[]): string;
   /** Model names for /v1/models. Default ["limolab"]. */
   models?: string[];
+  /** How usage.prompt_tokens counts a request's n samples. 'request' (default): once, as OpenAI,
+   *  vLLM and SGLang do (they prefill a prompt once for all n). 'sample': once per sample, for a
+   *  handler whose complete() runs each sample's prefill (limolab serve), so that the client's
+   *  FLOPs ledger (2 x params x tokens) counts the compute that ran. */
+  promptUsage?: 'request' | 'sample';
 }
 
 class HttpError extends Error {
@@ -122,7 +127,7 @@ export function createOpenAICompatServer(handler: CompletionHandler): Server {
         for (const [pi, prompt] of prompts.entries()) {
           for (let k = 0; k < n; k++) {
             const c = await handler.complete(prompt, { ...base, index: k });
-            if (k === 0) promptTokens += c.promptTokens; // the prompt is processed once per request
+            if (k === 0 || handler.promptUsage === 'sample') promptTokens += c.promptTokens;
             completionTokens += c.completionTokens;
             const finish = c.finishReason ?? (c.completionTokens >= base.maxTokens ? 'length' : 'stop');
             const index = pi * n + k;
