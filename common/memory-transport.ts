@@ -363,11 +363,11 @@ export class MemoryTransport implements Transport {
   }
 
   /** (Never reports a task as taken: this queue lives and dies with the coordinator's process.) */
-  async publishTasks(tasks: Task[]): Promise<PublishOutcome> {
+  async publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<PublishOutcome> {
     this.live('publishing tasks');
-    for (const t of tasks) {
+    for (const [i, t] of tasks.entries()) {
       if (!this.taskIds.fresh(`${t.id}#${t.attempt}`)) continue;
-      this.pool(t.resources?.pool || 'default').q.add(Task.encode(t).finish(), t.sweepId);
+      this.pool(t.resources?.pool || 'default').q.add(encoded?.[i] ?? Task.encode(t).finish(), t.sweepId);
     }
     return { taken: [], unpublished: [] };
   }

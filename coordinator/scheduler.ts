@@ -32,6 +32,7 @@ export interface SchedulerOptions {
 }
 
 interface LiveTask extends TaskRow {
+  /** The tasks that wait for this one (shared empty array until one does: most tasks have none). */
   dependents: string[];
   /** Estimated work on the longest chain of dependents that starts here (itself included; see
    *  chainRanks): among ready tasks of equal priority the most work left goes first, so a
@@ -115,6 +116,8 @@ function plannedCost(t: TaskRow): number | undefined {
   try { return Task.decode(Buffer.from(t.taskProto, 'base64')).costEstimate; } catch { return undefined; }
 }
 
+/** LiveTask.dependents of a task nothing waits for (never pushed to: load() gives a task its own array first). */
+const NO_DEPENDENTS: string[] = [];
 const emptyCounts = (): Counts => ({ total: 0, pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, cached: 0 });
 
 function updateOf(t: TaskRow): TaskUpdate {
@@ -310,7 +313,7 @@ export class Scheduler extends EventEmitter {
     for (const r of rows) {
       // The rows are this call's own (just planned, or just read): taken over rather than copied.
       const t = r as LiveTask;
-      t.dependents = []; t.rank = 1; t.waiting = 0; t.progress = 0; t.backoffMs = backoff;
+      t.dependents = NO_DEPENDENTS; t.rank = 1; t.waiting = 0; t.progress = 0; t.backoffMs = backoff;
       // A task recorded running when this coordinator started: its lease clock starts now.
       if (t.status === 'running') t.leaseStartMs = Date.now();
       this.tasks.set(t.id, t);
@@ -325,12 +328,19 @@ export class Scheduler extends EventEmitter {
       for (const d of t.deps) {
         const dep = this.tasks.get(d.task);
         if (!dep) continue;
+        if (dep.dependents === NO_DEPENDENTS) dep.dependents = [];
         dep.dependents.push(t.id);
         if (dep.status !== 'succeeded' && dep.status !== 'cached') t.waiting++;
       }
     }
     const ranks = planRanks ?? taskRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
-    for (const id of sw.taskIds) this.tasks.get(id)!.rank = ranks.get(id) ?? 1;
+    for (const id of sw.taskIds) {
+      const t = this.tasks.get(id)!;
+      t.rank = ranks.get(id) ?? 1;
+      // A task without inputs goes out as its stored bytes (buildTask): the decoded Task the
+      // planner made (five objects a task, a third of a sweep's memory) is not kept for it.
+      if (!t.deps.length) t.task = undefined;
+    }
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
       if (t.status === 'pending' && t.waiting === 0) this.enqueue(t);
@@ -435,9 +445,14 @@ export class Scheduler extends EventEmitter {
    * attempt appended (a later value of a protobuf field replaces an earlier one), instead of
    * encoding the whole message again. */
   private buildTask(t: LiveTask, encoded?: (Uint8Array | undefined)[]): Task {
+    if (encoded && !t.deps.length) {
+      // What a transport reads besides the bytes: the subject's pool and sweep, the msg id's task and attempt.
+      encoded.push(withAttempt(t.taskProto, t.dispatches));
+      return { id: t.id, sweepId: t.sweepId, attempt: t.dispatches, resources: { pool: t.pool } } as Task;
+    }
     const task: Task = t.task ? { ...t.task } : Task.decode(Buffer.from(t.taskProto, 'base64'));
     task.attempt = t.dispatches;
-    if (encoded) encoded.push(t.deps.length ? undefined : withAttempt(t.taskProto, t.dispatches));
+    if (encoded) encoded.push(undefined);
     if (t.deps.length) {
       const outs = this.store.outputsOf(t.deps.map((d) => d.task));
       const inputs: ArtifactRef[] = [];
