@@ -1,8 +1,9 @@
 // Where a task's latency goes at a fixed number in flight: one coordinator (this process), one
 // worker process, one nats-server, RUNS sweeps of N no-op tasks with at most IN_FLIGHT in flight,
 // after WARMUP (3000) untimed warm-up tasks, as bench:dispatch's latency rows. For each run it
-// prints the publish-to-row latency (p50, p99, max), the split of slow tasks (over 20 ms) and of
-// the others into pickup (publish to worker start) and back (worker finish to row), the
+// prints the publish-to-row latency (p50, p99, max), p99 of the tasks published in the sweep's
+// first 500 ms and of those after (a fresh sweep's objects are still being collected then),
+// the split of slow tasks (over 20 ms) and of the others into pickup (publish to worker start) and back (worker finish to row), the
 // coordinator's store writes (store.apply: count, p50, p99, max, total, how many took over 5 ms
 // and the voluntary context switches in those, which are waits on the disk), and how often the
 // results watchdog pulled again. Then the baseline in the same run: Ray with the same number in
@@ -56,10 +57,15 @@ try {
     const rows = db.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(id) as { id: string; s: number; f: number; r: number }[];
     const t = rows.map((x) => ({ d: dispatched.get(x.id)!, ...x })).filter((x) => Number.isFinite(x.d));
     const lat = t.map((x) => x.r - x.d);
+    // The first half second of the sweep apart: the tasks just planned are new objects, and the
+    // garbage collector copies and promotes them then (pauses of 10-15 ms measured).
+    const first = Math.min(...t.map((x) => x.d));
+    const early = t.filter((x) => x.d <= first + 500).map((x) => x.r - x.d), late = t.filter((x) => x.d > first + 500).map((x) => x.r - x.d);
     const split = (xs: typeof t) => `pickup p50 ${pct(xs.map((x) => x.s - x.d), 50)} ms, back p50 ${pct(xs.map((x) => x.r - x.f), 50)} ms`;
     const slow = t.filter((x) => x.r - x.d > 20), fast = t.filter((x) => x.r - x.d <= 20);
     const ms = applies.map((a) => a.ms), long = applies.filter((a) => a.ms > 5);
     console.log(`\nrun ${run} (loadavg ${l0} -> ${load()}): publish-to-row p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms over ${t.length} tasks, ${rate.toFixed(0)} tasks/s`);
+    console.log(`  published in the sweep's first 500 ms: ${early.length} tasks, p99 ${pct(early, 99)} ms; after: ${late.length} tasks, p99 ${pct(late, 99)} ms`);
     console.log(`  ${slow.length} tasks over 20 ms: ${slow.length ? split(slow) : '-'}; the others: ${split(fast)}`);
     console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)`);
     console.log(`  results pull made again by the watchdog: ${repulls} time(s)`);
