@@ -64,6 +64,11 @@ export async function startWorker(cfg: WorkerConfig) {
     const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` },
       log);
     transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir, log });
+    // The pool's consumer first: its lease (ack wait) is the coordinator's --ack-wait-ms where
+    // the coordinator made it, and the worker renews its tasks' leases at a third of it. Read
+    // later (at the first pull), the worker renewed at a third of its own default (30 s), so a
+    // task longer than a shorter lease was handed out a second time while it still ran.
+    await (transport as NatsTransport).prepareConsumer(cfg.pool ?? 'default');
   }
   const runners = await builtinRunners(access);
   if (cfg.processRunner) {
