@@ -48,6 +48,9 @@ interface LiveTask extends TaskRow {
   /** Recorded queued, but its message had already left the queue (acked by a worker that
    * never reported back, seen at a publish again): since when. Watched like a running task. */
   takenMs?: number;
+  /** Running on a worker that is alive but whose heartbeats (received after this attempt
+   *  started) stopped listing it: since the first such heartbeat. */
+  unheldSinceMs?: number;
 }
 
 export type Counts = Record<TaskStatus, number> & { total: number };
@@ -382,6 +385,7 @@ export class Scheduler extends EventEmitter {
             t.nextDispatchMs = null;
             t.leaseAttempt = undefined;
             t.takenMs = undefined;
+            t.unheldSinceMs = undefined;
             this.setStatus(t, 'queued');
           }
           // Not awaited: the next batch (results that came in meanwhile) goes out without
@@ -596,7 +600,7 @@ export class Scheduler extends EventEmitter {
     const changed: LiveTask[] = [];
     for (const [t, u] of plan.entries()) {
       Object.assign(t, u.fields);
-      if (u.status === 'pending') { t.leaseAttempt = undefined; t.takenMs = undefined; }
+      if (u.status === 'pending') { t.leaseAttempt = undefined; t.takenMs = undefined; t.unheldSinceMs = undefined; }
       this.setStatus(t, u.status);
       if (TERMINAL.has(u.status)) t.finishedMs ??= Date.now();
       changed.push(t);
@@ -672,6 +676,7 @@ export class Scheduler extends EventEmitter {
         t.workerId = ev.workerId;
         t.leaseAttempt = ev.attemptId;
         t.leaseStartMs = Date.now();
+        t.unheldSinceMs = undefined;
         this.startedTasks.push(t);
       }
     } else if (ev.event.$case === 'progress' && t) {
@@ -722,9 +727,13 @@ export class Scheduler extends EventEmitter {
    * or held by a worker that has been silent for longer than a lease would last (after a
    * coordinator restart too: the clock starts when this coordinator did). JetStream
    * redelivers a dead worker's task by itself; this catches what it cannot (the message
-   * is gone, or its holder hangs while extending the lease). The attempt is given up and
-   * the task goes out again as a new dispatch; the old attempt's result, if it ever
-   * comes, is ignored as late.
+   * is gone, or its holder hangs while extending the lease). Also an attempt whose worker
+   * is alive but no longer holds it (its heartbeats stop listing the task, which a worker does
+   * only once the result is stored) while no result came for as long as a lost worker's would
+   * take: the result message was lost on the way (refused as corrupt, or rolled back with the
+   * database after its ack), and without this the task would wait forever unless it had a
+   * timeout_s. The attempt is given up and the task goes out again as a new dispatch; the old
+   * attempt's result, if it ever comes, is ignored as late.
    */
   private watchAttempts(now: number): void {
     const GONE_FLOOR_MS = 30_000;
@@ -742,6 +751,13 @@ export class Scheduler extends EventEmitter {
         const w = t.workerId && !taken ? this.registry.get(t.workerId) : undefined;
         const gone = !w || w.state === 'lost' || w.state === 'stopped';
         const silentMs = now - Math.max(w?.lastSeenMs ?? 0, this.startedMs, since);
+        // A heartbeat received after the start (same connection as the start event, so sent
+        // after it) that does not list the task: the worker has let it go.
+        if (!gone && w && w.lastSeenMs > since) {
+          if (w.holds?.has(t.id)) t.unheldSinceMs = undefined;
+          else t.unheldSinceMs ??= w.lastSeenMs;
+        }
+        const unheldMs = !gone && t.unheldSinceMs !== undefined ? now - t.unheldSinceMs : 0;
         let why: string | null = null;
         if (timeoutMs > 0 && now - since > timeoutMs + this.graceMs) why = `timed out: running ${Math.round((now - since) / 1000)} s, over its timeout_s ${timeoutMs / 1000} (enforced by the coordinator)`;
         // JetStream hands a dead worker's unacked task to the next worker that fetches, which
@@ -751,9 +767,13 @@ export class Scheduler extends EventEmitter {
           why = taken ? `was taken off the queue by a worker that never reported, and no result came in ${Math.round(silentMs / 1000)} s`
             : `its worker ${t.workerId ?? '(unknown)'} is gone (no heartbeat for ${Math.round(silentMs / 1000)} s) and the task did not come back`;
         }
+        else if (unheldMs > this.lostAfterMs + 2 * leaseMs + this.graceMs) {
+          why = `its worker ${t.workerId} is alive but has not held it for ${Math.round(unheldMs / 1000)} s (its heartbeats stopped listing it) and no result came in: the result was lost on the way`;
+        }
         if (!why) continue;
-        if (t.workerId && !gone) stop.push({ worker: t.workerId, task: t.id });
-        const retry = t.dispatches <= t.maxRetries || gone;   // a vanished worker is not the task's failure
+        const lostResult = unheldMs > 0 && !why.startsWith('timed out');
+        if (t.workerId && !gone && !lostResult) stop.push({ worker: t.workerId, task: t.id });
+        const retry = t.dispatches <= t.maxRetries || gone || lostResult;   // a vanished worker or result is not the task's failure
         if (retry) {
           plan.set(t, { status: 'pending', error: why, nextDispatchMs: null });
           logs.push(`coordinator: task ${t.name} (${t.id}) attempt ${t.dispatches} ${why}; dispatching it again`);
