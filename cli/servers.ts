@@ -1,9 +1,9 @@
 // `limolab coordinator` and `limolab worker`: the long-running cluster programs.
 import { TaskKind } from '../gen/limolab/v1/task.js';
 import { SpecError } from '../common/errors.js';
-import { startCoordinator } from '../coordinator/main.js';
-import { DB_SYNC_MODES, type DbSync } from '../coordinator/store/sqlite-store.js';
-import { startWorker } from '../worker/main.js';
+// The coordinator's and the worker's modules are loaded by their own command only: a worker
+// does not load the coordinator's (drizzle, gRPC, the HTTP API), nor the other way round.
+import type { DbSync } from '../coordinator/store/sqlite-store.js';
 import { accessFromEnv, makeAccess } from '../worker/runners/access.js';
 import { NATS_HELP, NATS_OPTIONS, int, natsFrom, parse } from './args.js';
 
@@ -42,6 +42,7 @@ export async function coordinatorMain(argv: string[]): Promise<number> {
   }, COORD_USAGE);
   if (v.help) { console.log(COORD_USAGE); return 0; }
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new SpecError('--tls-cert and --tls-key go together');
+  const [{ startCoordinator }, { DB_SYNC_MODES }] = await Promise.all([import('../coordinator/main.js'), import('../coordinator/store/sqlite-store.js')]);
   const dbSync = (v['db-sync'] ?? 'full') as DbSync;
   if (!DB_SYNC_MODES.includes(dbSync)) throw new SpecError(`--db-sync must be one of ${DB_SYNC_MODES.join(', ')}, not ${JSON.stringify(v['db-sync'])}`);
   const c = await startCoordinator({
@@ -109,6 +110,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     });
     processRunner = { command: v['runner-cmd'].split(' ').filter(Boolean), kinds, timeoutMs: v['runner-timeout-ms'] ? int(v['runner-timeout-ms'], 'runner-timeout-ms', 0) : undefined };
   }
+  const { startWorker } = await import('../worker/main.js');
   const { worker, done } = await startWorker({
     nats: natsFrom(v), pool, slots: int(v.slots, 'slots', 1), id: v.id, heartbeatMs: int(v['heartbeat-ms'], 'heartbeat-ms', 2000),
     artifactDir: v['artifact-dir'], processRunner, access: workerAccess(v['data-root'], v['allow-endpoint']),
