@@ -18,14 +18,14 @@
 //   events, heartbeats, control: broadcast to subscribers on a microtask, never inside
 //             the publisher's call.
 //   artifacts: in memory by sha256 digest (checked on get), or DirArtifacts.
-// Every message is encoded to protobuf bytes when published and decoded (with the same
+// Every message travels as protobuf bytes (tasks are published as bytes) and is decoded (with the same
 // validation as over NATS) for each receiver: no object is shared between sender and
 // receiver, and what would not survive the wire fails here too.
 import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
 import { DirArtifacts, MemoryArtifacts } from './artifacts.js';
 import { ConnectionError } from './errors.js';
 import { decodeResult, decodeTask } from './wire.js';
-import type { ArtifactStore, Closer, DeliveredResult, DeliveredTask, PublishOutcome, Transport } from './transport.js';
+import type { ArtifactStore, Closer, DeliveredResult, DeliveredTask, OutgoingTask, PublishOutcome, Transport } from './transport.js';
 
 export interface MemoryTransportOptions {
   ackWaitMs?: number;          // task lease; default 30 s
@@ -363,11 +363,11 @@ export class MemoryTransport implements Transport {
   }
 
   /** (Never reports a task as taken: this queue lives and dies with the coordinator's process.) */
-  async publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<PublishOutcome> {
+  async publishTasks(tasks: OutgoingTask[]): Promise<PublishOutcome> {
     this.live('publishing tasks');
-    for (const [i, t] of tasks.entries()) {
+    for (const t of tasks) {
       if (!this.taskIds.fresh(`${t.id}#${t.attempt}`)) continue;
-      this.pool(t.resources?.pool || 'default').q.add(encoded?.[i] ?? Task.encode(t).finish(), t.sweepId);
+      this.pool(t.pool).q.add(t.data, t.sweepId);
     }
     return { taken: [], unpublished: [] };
   }

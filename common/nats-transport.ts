@@ -10,12 +10,12 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
-import { decodeTask, decodeResultBatch, encodeTask, packResults } from './wire.js';
+import { decodeTask, decodeResultBatch, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
 import { BulkPublisher } from './js-publish.js';
-import type { Closer, ConsumeResultsOptions, DeliveredResult, DeliveredTask, PublishOutcome, Transport } from './transport.js';
+import type { Closer, ConsumeResultsOptions, DeliveredResult, DeliveredTask, OutgoingTask, PublishOutcome, Transport } from './transport.js';
 
 export interface NatsTransportOptions {
   namespace?: string;       // subject/stream prefix; default "limolab"
@@ -106,7 +106,7 @@ export class NatsTransport implements Transport {
 
   async prepareConsumer(pool: string) { await withJetStream(`consumer pool_${pool}`, () => this.consumerFor(pool), { log: this.opts.log }); }
 
-  async publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<PublishOutcome> {
+  async publishTasks(tasks: OutgoingTask[]): Promise<PublishOutcome> {
     const dups: { id: string; seq: number }[] = [];
     const unpublished: string[] = [];
     // In windows of 500, at most four of them awaiting their acks: tens of thousands of
@@ -118,7 +118,7 @@ export class NatsTransport implements Transport {
     let i = 0;
     for (; i < tasks.length && !error; i += 500) {
       const window = tasks.slice(i, i + 500);
-      const msgs = window.map((t, j) => ({ subject: `${this.ns}.task.${t.resources?.pool || 'default'}.${t.sweepId}`, data: encoded?.[i + j] ?? encodeTask(t), msgId: `${t.id}#${t.attempt}` }));
+      const msgs = window.map((t) => ({ subject: `${this.ns}.task.${t.pool}.${t.sweepId}`, data: t.data, msgId: `${t.id}#${t.attempt}` }));
       inFlight.push(this.publisher.publishEach(msgs).then((acks) => {
         for (let j = 0; j < acks.length; j++) {
           const a = acks[j]!;

@@ -38,6 +38,11 @@ export interface ArtifactStore {
   has(digest: string): Promise<boolean>;
 }
 
+/** A task message as it is published: its bytes (a limolab.v1.Task, attempt included) and what
+ *  its subject (pool, sweep) and de-duplication id (task id and attempt) are made of.
+ *  wire.ts's outgoingTask() makes one from a Task. */
+export interface OutgoingTask { id: string; sweepId: string; attempt: number; pool: string; data: Uint8Array }
+
 export interface Transport {
   readonly kind: 'nats' | 'memory';
   /** Lease length: a task not acked or extended within it is redelivered. */
@@ -51,10 +56,9 @@ export interface Transport {
    * the duplicate was dropped and nothing of theirs is queued any more. `unpublished`: the
    * ids whose publish failed or was not tried after a failure (`error` says why); a message
    * whose ack timed out may still have been stored, so these are published again with the
-   * same attempt, never given a new one. Rejects only when nothing could be tried. `encoded`,
-   * where given, holds each task's protobuf bytes already made (the transport may send those).
+   * same attempt, never given a new one. Rejects only when nothing could be tried.
    */
-  publishTasks(tasks: Task[], encoded?: (Uint8Array | undefined)[]): Promise<PublishOutcome>;
+  publishTasks(tasks: OutgoingTask[]): Promise<PublishOutcome>;
   /** Removes queued (not yet delivered) tasks of a sweep; returns how many. */
   purgeSweepTasks(sweepId: string, pools: string[]): Promise<number>;
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBadMessage: (err: Error) => void, opts?: ConsumeResultsOptions): Closer;

@@ -4,6 +4,7 @@
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Task, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
 import { WireError } from './errors.js';
+import type { OutgoingTask } from './transport.js';
 
 // One writer for the hot encoders. A generated encode() makes a new writer whose buffer starts
 // at 128 bytes and doubles as it fills (three or four copies for a task); finish() copies out
@@ -13,6 +14,10 @@ const writer = new BinaryWriter();
 
 /** Task bytes, as Task.encode(t).finish() gives them. */
 export function encodeTask(t: Task): Uint8Array { return Task.encode(t, writer).finish(); }
+/** A Task as publishTasks takes it. */
+export function outgoingTask(t: Task): OutgoingTask {
+  return { id: t.id, sweepId: t.sweepId, attempt: t.attempt, pool: t.resources?.pool || 'default', data: encodeTask(t) };
+}
 /** TaskResult bytes, as TaskResult.encode(r).finish() gives them. */
 export function encodeResult(r: TaskResult): Uint8Array { return TaskResult.encode(r, writer).finish(); }
 /** The bytes of a Task's `attempt` field alone (field 9, uint32: tag 72, as the generated

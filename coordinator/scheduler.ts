@@ -10,8 +10,8 @@ import { EventEmitter } from 'node:events';
 import { Task, type ArtifactRef, type TaskEvent, type TaskResult } from '../gen/limolab/v1/task.js';
 import { LimolabError, NotFoundError } from '../common/errors.js';
 import { newId } from '../common/hash.js';
-import { encodeAttempt } from '../common/wire.js';
-import type { DeliveredResult, PublishOutcome, Transport } from '../common/transport.js';
+import { encodeAttempt, outgoingTask } from '../common/wire.js';
+import type { DeliveredResult, OutgoingTask, PublishOutcome, Transport } from '../common/transport.js';
 import { parseSweepSpec } from './spec.js';
 import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
 import { emptyLedger, storageTrouble } from './store/sqlite-store.js';
@@ -340,7 +340,7 @@ export class Scheduler extends EventEmitter {
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
       t.rank = ranks.get(id) ?? 1;
-      // A task without inputs goes out as its stored bytes (buildTask): the decoded Task the
+      // A task without inputs goes out as its stored bytes (outgoing()): the decoded Task the
       // planner made (five objects a task, a third of a sweep's memory) is not kept for it.
       if (!t.deps.length) t.task = undefined;
     }
@@ -408,9 +408,7 @@ export class Scheduler extends EventEmitter {
     const ts = Date.now();
     let out: PublishOutcome;
     try {
-      const encoded: (Uint8Array | undefined)[] = [];
-      const tasks = batch.map((t) => this.buildTask(t, encoded));
-      out = await this.transport.publishTasks(tasks, encoded);
+      out = await this.transport.publishTasks(batch.map((t) => this.outgoing(t)));
     } catch (err) {
       out = { taken: [], unpublished: batch.map((t) => t.id), error: err as Error };
     }
@@ -444,26 +442,19 @@ export class Scheduler extends EventEmitter {
     if (batch.length) void this.publishQueued(batch);
   }
 
-  /** The task as it goes out (this dispatch's attempt number, its inputs). With `encoded`, a
-   * task without inputs also gets its bytes there: the planned message as stored, with the
-   * attempt appended (a later value of a protobuf field replaces an earlier one), instead of
-   * encoding the whole message again. */
-  private buildTask(t: LiveTask, encoded?: (Uint8Array | undefined)[]): Task {
-    if (encoded && !t.deps.length) {
-      // What a transport reads besides the bytes: the subject's pool and sweep, the msg id's task and attempt.
-      encoded.push(withAttempt(t.taskProto, t.dispatches));
-      return { id: t.id, sweepId: t.sweepId, attempt: t.dispatches, resources: { pool: t.pool } } as Task;
-    }
+  /** The task's message as it goes out under this dispatch's attempt number. A task without
+   * inputs goes as the planned message stored, with the attempt appended (a later value of a
+   * protobuf field replaces an earlier one), instead of being encoded again; one with inputs
+   * gets the outputs of its dependencies, as they are now, and is encoded. */
+  private outgoing(t: LiveTask): OutgoingTask {
+    if (!t.deps.length) return { id: t.id, sweepId: t.sweepId, attempt: t.dispatches, pool: t.pool, data: withAttempt(t.taskProto, t.dispatches) };
     const task: Task = t.task ? { ...t.task } : Task.decode(Buffer.from(t.taskProto, 'base64'));
     task.attempt = t.dispatches;
-    if (encoded) encoded.push(undefined);
-    if (t.deps.length) {
-      const outs = this.store.outputsOf(t.deps.map((d) => d.task));
-      const inputs: ArtifactRef[] = [];
-      for (const d of t.deps) for (const o of outs.get(d.task) ?? []) if (o.role === d.role) inputs.push(o);
-      task.inputs = inputs;
-    }
-    return task;
+    const outs = this.store.outputsOf(t.deps.map((d) => d.task));
+    const inputs: ArtifactRef[] = [];
+    for (const d of t.deps) for (const o of outs.get(d.task) ?? []) if (o.role === d.role) inputs.push(o);
+    task.inputs = inputs;
+    return outgoingTask(task);
   }
 
   // ---------------------------------------------------------------- results

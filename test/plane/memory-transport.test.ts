@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DiagSpec, Heartbeat, Task, TaskKind, TaskResult, WorkerState, type TaskEvent } from '../../gen/limolab/v1/task.js';
 import type { Sweep } from '../../gen/limolab/v1/coordinator.js';
 import { IntegrityError, NotFoundError, WireError } from '../../common/errors.js';
+import { outgoingTask } from '../../common/wire.js';
 import { sha256Hex } from '../../common/hash.js';
 import { MemoryArtifacts, MemoryTransport } from '../../common/memory-transport.js';
 import type { DeliveredResult, DeliveredTask } from '../../common/transport.js';
@@ -51,8 +52,8 @@ describe('MemoryTransport: task queue', () => {
     const p = t.pullTasks('default', 3, 10_000, (d) => seen.push(d.task.id), () => {});
     await sleep(50);
     expect(seen).toEqual([]);
-    await t.publishTasks([task('a'), task('b')]);
-    await t.publishTasks([task('c'), task('d')]);
+    await t.publishTasks([task('a'), task('b')].map(outgoingTask));
+    await t.publishTasks([task('c'), task('d')].map(outgoingTask));
     expect(await p).toBe(3);
     expect(Date.now() - t0).toBeLessThan(2000); // did not wait for expiry
     expect(seen).toEqual(['a', 'b', 'c']);
@@ -68,7 +69,7 @@ describe('MemoryTransport: task queue', () => {
 
   it('resolves with fewer than max when expiresMs passes', async () => {
     const t = open();
-    await t.publishTasks([task('a'), task('b', { pool: 'gpu' })]);
+    await t.publishTasks([task('a'), task('b', { pool: 'gpu' })].map(outgoingTask));
     const t0 = Date.now();
     const r = await pull(t, 5, 300);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
@@ -78,7 +79,7 @@ describe('MemoryTransport: task queue', () => {
 
   it('redelivers an unacked task after the lease with delivery+1, and not before', async () => {
     const t = open({ ackWaitMs: 400 });
-    await t.publishTasks([task('a')]);
+    await t.publishTasks([task('a')].map(outgoingTask));
     const first = await pull(t, 1, 1000);
     expect(first.got[0]!.delivery).toBe(1);
     const t0 = Date.now();
@@ -101,7 +102,7 @@ describe('MemoryTransport: task queue', () => {
 
   it('working() extends the lease', async () => {
     const t = open({ ackWaitMs: 300 });
-    await t.publishTasks([task('a')]);
+    await t.publishTasks([task('a')].map(outgoingTask));
     const held = (await pull(t, 1, 500)).got[0]!;
     const keep = setInterval(() => held.working(), 100);
     try {
@@ -113,7 +114,7 @@ describe('MemoryTransport: task queue', () => {
 
   it('nak(delay) requeues after the delay with delivery+1; term drops; ack removes', async () => {
     const t = open({ ackWaitMs: 10_000 });
-    await t.publishTasks([task('n'), task('x'), task('k')]);
+    await t.publishTasks([task('n'), task('x'), task('k')].map(outgoingTask));
     const { got } = await pull(t, 3, 500);
     const [n, x, k] = got;
     n!.nak(300);
@@ -132,32 +133,32 @@ describe('MemoryTransport: task queue', () => {
 
   it('a redelivered task goes before tasks published after it', async () => {
     const t = open({ ackWaitMs: 10_000 });
-    await t.publishTasks([task('first')]);
+    await t.publishTasks([task('first')].map(outgoingTask));
     const d = (await pull(t, 1, 200)).got[0]!;
-    await t.publishTasks([task('second')]);
+    await t.publishTasks([task('second')].map(outgoingTask));
     d.nak(0);
     expect((await pull(t, 2, 200)).ids).toEqual(['first', 'second']);
   });
 
   it('de-duplicates publishTasks by task id and attempt within the window', async () => {
     const t = open({ duplicateWindowMs: 300 });
-    await t.publishTasks([task('a'), task('a')]);
-    await t.publishTasks([task('a'), task('a', { attempt: 2 })]);
+    await t.publishTasks([task('a'), task('a')].map(outgoingTask));
+    await t.publishTasks([task('a'), task('a', { attempt: 2 })].map(outgoingTask));
     const r = await pull(t, 10, 100);
     expect(r.got.map((d) => `${d.task.id}#${d.task.attempt}`)).toEqual(['a#1', 'a#2']);
     // Still a duplicate after the first copy was acked...
     for (const d of r.got) await d.ack();
-    await t.publishTasks([task('a')]);
+    await t.publishTasks([task('a')].map(outgoingTask));
     expect((await pull(t, 10, 50)).n).toBe(0);
     // ...but not once the window has passed.
     await sleep(350);
-    await t.publishTasks([task('a')]);
+    await t.publishTasks([task('a')].map(outgoingTask));
     expect((await pull(t, 10, 50)).ids).toEqual(['a']);
   });
 
   it('purgeSweepTasks removes the undelivered tasks of one sweep only, and the in-flight ones do not come back', async () => {
     const t = open({ ackWaitMs: 300 });
-    await t.publishTasks([task('x1', { sweep: 'x' }), task('y1', { sweep: 'y' }), task('x2', { sweep: 'x' }), task('x3', { sweep: 'x', pool: 'gpu' })]);
+    await t.publishTasks([task('x1', { sweep: 'x' }), task('y1', { sweep: 'y' }), task('x2', { sweep: 'x' }), task('x3', { sweep: 'x', pool: 'gpu' })].map(outgoingTask));
     const inflight = await pull(t, 1, 100);
     expect(inflight.ids).toEqual(['x1']);
     const held = inflight.got[0]!;
@@ -172,7 +173,7 @@ describe('MemoryTransport: task queue', () => {
   it('rejects malformed task messages through onBad (same validation as over NATS) and drops them', async () => {
     const t = open({ ackWaitMs: 200 });
     const noSpec = Task.fromPartial({ id: 'bad', sweepId: 'sw1', kind: TaskKind.TASK_KIND_DIAG, attempt: 1 });
-    await t.publishTasks([noSpec, task('good')]);
+    await t.publishTasks([noSpec, task('good')].map(outgoingTask));
     // The malformed message counts toward max (the pull ends after 2 messages) but not
     // toward what it resolves with: only tasks handed to onTask are counted.
     const t0 = Date.now();
@@ -191,7 +192,7 @@ describe('MemoryTransport: task queue', () => {
   it('shares no object between publisher and receiver', async () => {
     const t = open({ ackWaitMs: 100 });
     const a = task('a');
-    await t.publishTasks([a]);
+    await t.publishTasks([a].map(outgoingTask));
     a.id = 'changed';
     (a.spec as { value: DiagSpec }).value.sleepMs = 99;
     const d1 = (await pull(t, 1, 200)).got[0]!;
@@ -206,7 +207,7 @@ describe('MemoryTransport: task queue', () => {
 
   it('a pull that throws in onTask rejects, and the task returns after its lease', async () => {
     const t = open({ ackWaitMs: 200 });
-    await t.publishTasks([task('a')]);
+    await t.publishTasks([task('a')].map(outgoingTask));
     await expect(t.pullTasks('default', 1, 500, () => { throw new Error('handler blew up'); }, () => {})).rejects.toThrow('handler blew up');
     const r = await pull(t, 1, 1000);
     expect(r.ids).toEqual(['a']);
@@ -216,11 +217,11 @@ describe('MemoryTransport: task queue', () => {
   it('close() ends waiting pulls with what they got and refuses further use', async () => {
     const t = open();
     const p = pull(t, 5, 60_000);
-    await t.publishTasks([task('a')]);
+    await t.publishTasks([task('a')].map(outgoingTask));
     await sleep(20);
     await t.close();
     expect(await p).toMatchObject({ n: 1, ids: ['a'] });
-    await expect(t.publishTasks([task('b')])).rejects.toThrow(/closed/);
+    await expect(t.publishTasks([task('b')].map(outgoingTask))).rejects.toThrow(/closed/);
     await expect(t.pullTasks('default', 1, 10, () => {}, () => {})).rejects.toThrow(/closed/);
   });
 });
