@@ -8,8 +8,6 @@ import type { WorkerRow } from './store/store.js';
 
 export interface WorkerView {
   info: WorkerInfo; state: string; running: string[]; lastSeenMs: number; firstSeenMs: number; completed: number; failed: number;
-  /** The tasks its last heartbeat said it holds (running, or publishing their results), as a set. */
-  holds?: Set<string>;
 }
 
 const STATE_NAMES: Record<number, string> = {
@@ -51,7 +49,7 @@ export class WorkerRegistry {
     }
     this.workers.set(id, {
       info: hb.info!, state: STATE_NAMES[hb.state] ?? 'idle', running: hb.running, lastSeenMs: now,
-      firstSeenMs: prev?.firstSeenMs ?? now, completed: hb.completed, failed: hb.failed, holds: new Set(hb.running),
+      firstSeenMs: prev?.firstSeenMs ?? now, completed: hb.completed, failed: hb.failed,
     });
     this.dirty.add(id);
   }

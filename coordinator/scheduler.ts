@@ -16,7 +16,7 @@ import { parseSweepSpec } from './spec.js';
 import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
 import { emptyLedger, storageTrouble } from './store/sqlite-store.js';
 import { TERMINAL, type AttemptRow, type CachedTask, type ResultRecord, type Store, type SweepRow, type SweepStatus, type TaskRow, type TaskStatus, type TaskUpdate, type WriteBatch } from './store/store.js';
-import { WorkerRegistry } from './registry.js';
+import { WorkerRegistry, type WorkerView } from './registry.js';
 import { MinHeap } from './heap.js';
 import { Plan, nonFinite, refusal } from './ingest.js';
 
@@ -732,6 +732,8 @@ export class Scheduler extends EventEmitter {
     const logs: string[] = [];
     const stop: { worker: string; task: string }[] = [];
     const leaseMs = this.transport.ackWaitMs;
+    /** The tasks each live worker's last heartbeat listed, made once per worker per watch. */
+    const held = new Map<WorkerView, Set<string>>();
     for (const sw of this.sweeps.values()) {
       if (!sw.counts.running && !sw.counts.queued) continue;
       for (const t of sw.active) {
@@ -745,11 +747,14 @@ export class Scheduler extends EventEmitter {
         // A heartbeat received after the start (same connection as the start event, so sent
         // after it) that does not list the task: the worker has let it go.
         if (!gone && w && w.lastSeenMs > since) {
-          if (w.holds?.has(t.id)) t.unheldSinceMs = undefined;
+          let holds = held.get(w);
+          if (!holds) held.set(w, holds = new Set(w.running));
+          if (holds.has(t.id)) t.unheldSinceMs = undefined;
           else t.unheldSinceMs ??= w.lastSeenMs;
         }
         const unheldMs = !gone && t.unheldSinceMs !== undefined ? now - t.unheldSinceMs : 0;
         let why: string | null = null;
+        let lostResult = false;
         if (timeoutMs > 0 && now - since > timeoutMs + this.graceMs) why = `timed out: running ${Math.round((now - since) / 1000)} s, over its timeout_s ${timeoutMs / 1000} (enforced by the coordinator)`;
         // JetStream hands a dead worker's unacked task to the next worker that fetches, which
         // can be a worker still starting up: give it two leases and at least 30 s before
@@ -760,9 +765,9 @@ export class Scheduler extends EventEmitter {
         }
         else if (unheldMs > this.lostAfterMs + 2 * leaseMs + this.graceMs) {
           why = `its worker ${t.workerId} is alive but has not held it for ${Math.round(unheldMs / 1000)} s (its heartbeats stopped listing it) and no result came in: the result was lost on the way`;
+          lostResult = true;
         }
         if (!why) continue;
-        const lostResult = unheldMs > 0 && !why.startsWith('timed out');
         if (t.workerId && !gone && !lostResult) stop.push({ worker: t.workerId, task: t.id });
         const retry = t.dispatches <= t.maxRetries || gone || lostResult;   // a vanished worker or result is not the task's failure
         if (retry) {
