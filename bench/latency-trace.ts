@@ -3,12 +3,13 @@
 // after WARMUP (3000) untimed warm-up tasks, as bench:dispatch's latency rows. For each run it
 // prints the publish-to-row latency (p50, p99, max), p99 of the tasks published in the sweep's
 // first 500 ms and of those after (a fresh sweep's objects are still being collected then),
-// the split of slow tasks (over 20 ms) and of the others into pickup (publish to worker start) and back (worker finish to row), the
-// coordinator's store writes (store.apply: count, p50, p99, max, total, how many took over 5 ms
-// and the voluntary context switches in those, which are waits on the disk), and how often the
-// results watchdog pulled again. Then the baseline in the same run: Ray with the same number in
-// flight (bench/ray_baseline.py --inflight; skipped with a line where .venv has no Ray). The load
-// average is printed with each run: figures are comparable only on an idle machine.
+// the split of slow tasks (over 20 ms) and of the others into pickup (publish to worker start)
+// and back (worker finish to row), the coordinator's store writes (store.apply: count, p50,
+// p99, max, total, how many took over 5 ms and the voluntary context switches in those, which
+// are waits on the disk), and how often the results watchdog pulled again. Then the baseline
+// in the same run: Ray with the same number in flight (bench/ray_baseline.py --inflight; skipped
+// with a line where .venv has no Ray). The load average is printed with each run: figures are
+// comparable only on an idle machine.
 // Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -63,12 +63,13 @@ export async function startWorker(cfg: WorkerConfig) {
     // Its own reply-inbox prefix, so NATS permissions can deny workers the coordinator's _INBOX.>.
     const nc = await connectNats({ ...cfg.nats!, inboxPrefix: cfg.nats!.inboxPrefix ?? WORKER_INBOX_PREFIX, name: `limolab-worker-${process.pid}` },
       log);
-    transport = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir, log });
+    const nt = await NatsTransport.open(nc, { artifactDir: cfg.artifactDir, log });
+    transport = nt;
     // The pool's consumer first: its lease (ack wait) is the coordinator's --ack-wait-ms where
     // the coordinator made it, and the worker renews its tasks' leases at a third of it. Read
     // later (at the first pull), the worker renewed at a third of its own default (30 s), so a
     // task longer than a shorter lease was handed out a second time while it still ran.
-    await (transport as NatsTransport).prepareConsumer(cfg.pool ?? 'default');
+    await nt.prepareConsumer(cfg.pool ?? 'default');
   }
   const runners = await builtinRunners(access);
   if (cfg.processRunner) {

@@ -9,9 +9,10 @@ import type { TopLevelSpec } from 'vega-lite';
 import { AnalysisError, type RunRecord } from '../analysis/index.js';
 import { plotSpec, type PlotName, type PlotOptions } from './plots.js';
 
-/** Vega-Lite spec -> SVG text, via vega's headless View (no hand-assembled SVG). */
+/** vega and vega-lite, imported on the first figure. */
 let renderers: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
 
+/** Vega-Lite spec -> SVG text, via vega's headless View (no hand-assembled SVG). */
 export async function specToSvg(spec: TopLevelSpec): Promise<string> {
   let view: import('vega').View | undefined;
   try {

@@ -16,8 +16,6 @@ import { BadTaskInputError, type TaskContext } from '../runner.js';
 import { resolveDataPath, type WorkerAccess } from './access.js';
 import { datasetPathProblem, DatasetPath } from './model-ref.js';
 
-export { datasetPathProblem };
-
 export type EvalSpec = NonNullable<Extract<Task['spec'], { $case: 'eval' }>>['value'];
 export type RolloutSpec = NonNullable<Extract<Task['spec'], { $case: 'rollout' }>>['value'];
 

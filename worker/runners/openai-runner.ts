@@ -21,11 +21,10 @@ import { accessFromEnv, checkEndpoint, type WorkerAccess } from './access.js';
 import { evaluateMath, makePrompter, parseWith, rolloutMath, type EvalSpec, type Prompter, type RolloutSpec, type SampleFn } from './math-tasks.js';
 
 // Shared with the hf runner; re-exported here for existing importers.
-export { datasetPathProblem, ExternalEvalOptionsSchema, ExternalRolloutOptionsSchema, passAtK, readLimoFile } from './math-tasks.js';
+export { ExternalEvalOptionsSchema, ExternalRolloutOptionsSchema, passAtK, readLimoFile } from './math-tasks.js';
 
-// model_ref of kind "openai" lives in model-ref.ts (the coordinator's planners validate with it
-// without loading this runner); re-exported here for existing importers.
-export { OpenAIModelRefSchema, type OpenAIModelRef } from './model-ref.js';
+// model_ref of kind "openai" lives in model-ref.ts: the coordinator's planners validate with it
+// without loading this runner.
 import { OpenAIModelRefSchema, type OpenAIModelRef } from './model-ref.js';
 
 function prompter(ref: OpenAIModelRef, override: string | undefined, stop: string[] | undefined): Prompter {
