@@ -2,7 +2,7 @@
 // processes and the wait for them, a sweep of no-op tasks run to its end on a coordinator
 // started in this process, and the Ray baseline.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -38,7 +38,7 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 /** A `limolab worker` process on natsUrl with BENCH_SLOTS (256) slots, its output dropped;
  *  nodeArgs go to node before the script (e.g. --cpu-prof). */
 export function spawnWorker(natsUrl: string, id: string, nodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, BIN, 'worker', '--nats', natsUrl, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', id], { stdio: 'ignore' });
+  return spawn(process.execPath, [...nodeArgs, ...(process.env.WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), BIN, 'worker', '--nats', natsUrl, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', id], { stdio: 'ignore' });
 }
 
 /** Resolves once the coordinator has seen n workers. */
@@ -70,3 +70,12 @@ export function rayBaseline<T>(args: string[]): T | null {
   if (r.status !== 0 || !last.startsWith('{')) { console.log(`ray baseline failed: ${(r.stderr ?? '').trim().split('\n').at(-1) ?? r.signal} (on a busy machine Ray's raylet can time out waiting for its dashboard agent; rerun when load average is below the core count)`); return null; }
   return JSON.parse(last) as T;
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 where there is none). */
+export function cpuSecs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;   // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return 0; }
+}
+export const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };

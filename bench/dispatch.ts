@@ -10,16 +10,19 @@
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each end-to-end run) and of the workers.
 // Every throughput run first sends WARMUP (200) no-op tasks through its fresh workers, untimed, as
 // the Ray baseline warms its worker pool with 200 tasks. The latency rows measure the steady state
-// of a long sweep: their fresh workers first run LAT_WARMUP (3000) untimed tasks, enough for V8 to
-// have compiled the hot paths (measured at 64 in flight, 1 worker: p99 42 ms after 200, 20-26 ms
-// after 3,000; that cold start is the first second or two of a sweep).
+// of a long sweep: their fresh workers first run LAT_WARMUP (3000) untimed tasks per worker, enough
+// for V8 to have compiled the hot paths (measured at 64 in flight, 1 worker: p99 42 ms after 200,
+// 20-26 ms after 3,000; that cold start is the first second or two of a sweep). Per worker: the
+// warm-up sweep is shared out among them, and 4 workers warmed by 3,000 in all (750 each) still
+// used 199-212 us of CPU a task in the next sweep, against 124-141 us in the ones after it and
+// 124-139 us after 12,000 (bench:trace WORKERS=4, 2026-12-04).
 // The raw, throughput, dashboard, latency and Ray figures are each measured REPEATS (3) times, every run printed,
 // and the targets are judged on the medians: on this 2-core machine one run's figures swing by
 // 20-40% (raw JetStream alone 10.8k-17.2k msg/s within ten minutes).
 // DB_SYNC=normal runs the coordinator with --db-sync normal instead of the default full (what a power-safe commit costs).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes)
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get as httpGet, type ClientRequest } from 'node:http';
@@ -31,7 +34,7 @@ import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
-import { fullGc, load, median, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
+import { cpuSecs, fullGc, load, median, ownCpu, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
@@ -52,14 +55,6 @@ let runs = 0;
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 
-/** CPU seconds (user + system) a process has used so far, from /proc (0 where there is none). */
-function cpuSecs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;   // utime, stime in clock ticks (USER_HZ 100)
-  } catch { return 0; }
-}
-const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
 
 async function rawJetStream(n: number): Promise<number> {
@@ -154,7 +149,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
 
 
 try {
-  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP}), results database --db-sync ${DB_SYNC}, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
+  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP} per worker), results database --db-sync ${DB_SYNC}, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raws: number[] = [];
   for (let k = 0; k < REPEATS; k++) raws.push(await rawJetStream(TASKS));
   const raw = median(raws);
@@ -186,14 +181,14 @@ try {
     }
     if (REPEATS > 1) console.log(`${'median'.padStart(11)}  ${SSE_CLIENTS} clients / none: ${median(ratios).toFixed(3)}`);
   }
-  console.log(`\nlatency: at most 64 tasks in flight, on workers warmed by ${LAT_WARMUP} tasks (ms from publish to worker start / to SQLite row / from the worker's finish to the row; loadavg ${load()})`);
+  console.log(`\nlatency: at most 64 tasks in flight, on workers warmed by ${LAT_WARMUP} tasks each (ms from publish to worker start / to SQLite row / from the worker's finish to the row; loadavg ${load()})`);
   console.log('With 64 always in flight the mean publish-to-row time is 64 / throughput (Little\'s law): the last two columns, measured and implied.');
   console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  result max  finish-to-row p50  p99  tasks/s  result mean  64/rate  cpu us/task: coord  workers  nats');
   let worstP99 = 0;
   for (const w of WORKERS) {
     const p99s: number[] = [];
     for (let k = 0; k < REPEATS; k++) {
-      const r = await endToEnd(w, LAT_TASKS, 64, 0, LAT_WARMUP);
+      const r = await endToEnd(w, LAT_TASKS, 64, 0, LAT_WARMUP * w);
       p99s.push(r.totalP99);
       console.log(`${String(w).padStart(7)}  ${LAT_TASKS}  ${r.pickupP50.toFixed(1).padStart(10)}  ${r.pickupP99.toFixed(1).padStart(10)}  ${r.totalP50.toFixed(1).padStart(10)}  ${r.totalP99.toFixed(1).padStart(10)}  ${r.totalMax.toFixed(0).padStart(10)}  ${r.backP50.toFixed(1).padStart(17)}  ${r.backP99.toFixed(1).padStart(3)}  ${r.rate.toFixed(0).padStart(7)}  ${r.totalMean.toFixed(1).padStart(11)}  ${(64_000 / r.rate).toFixed(1).padStart(7)}  ${(r.cpu.coord * 1e6 / LAT_TASKS).toFixed(0).padStart(18)}  ${(r.cpu.workers * 1e6 / LAT_TASKS).toFixed(0).padStart(7)}  ${(r.cpu.nats * 1e6 / LAT_TASKS).toFixed(0).padStart(4)}`);
     }
@@ -216,7 +211,7 @@ try {
     ['end to end, best row (tasks/s)', bestE2e.toFixed(0), '>= 8000', bestE2e >= 8000],   // medians of REPEATS runs
     ['end to end / raw JetStream', (bestE2e / raw).toFixed(2), '>= 0.5', bestE2e / raw >= 0.5],
     ['end to end / Ray', Number.isFinite(rayRate) ? (bestE2e / rayRate).toFixed(2) : '-', '>= 3', Number.isFinite(rayRate) ? bestE2e / rayRate >= 3 : null],
-    ['result p99 at 64 in flight, worst row (ms)', worstP99.toFixed(1), '< 20', worstP99 < 20],   // after LAT_WARMUP tasks
+    ['result p99 at 64 in flight, worst row (ms)', worstP99.toFixed(1), '< 20', worstP99 < 20],   // after LAT_WARMUP tasks per worker
   ];
   console.log(`\ntargets (medians of ${REPEATS} run(s) per row; loadavg ${load()})`);
   console.log(`${'figure'.padEnd(44)}  ${'measured'.padStart(8)}  ${'target'.padEnd(8)}  met`);

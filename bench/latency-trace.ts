@@ -1,6 +1,7 @@
-// Where a task's latency goes at a fixed number in flight: one coordinator (this process), one
-// worker process, one nats-server, RUNS sweeps of N no-op tasks with at most IN_FLIGHT in flight,
-// after WARMUP (3000) untimed warm-up tasks, as bench:dispatch's latency rows. For each run it
+// Where a task's latency goes at a fixed number in flight: one coordinator (this process),
+// WORKERS (1) worker processes, one nats-server, RUNS sweeps of N no-op tasks with at most
+// IN_FLIGHT in flight, after WARMUP (3000) untimed warm-up tasks per worker, as bench:dispatch's
+// latency rows. For each run it
 // prints the publish-to-row latency (p50, p99, max), p99 of the tasks published in the sweep's
 // first 500 ms and of those after (a fresh sweep's objects are still being collected then),
 // the split of slow tasks (over 20 ms) and of the others into pickup (publish to worker start)
@@ -10,30 +11,37 @@
 // in the same run: Ray with the same number in flight (bench/ray_baseline.py --inflight; skipped
 // with a line where .venv has no Ray). The load average is printed with each run: figures are
 // comparable only on an idle machine.
-// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000)
-import { mkdtempSync, rmSync } from 'node:fs';
+// Each run also prints the CPU microseconds per task of the coordinator, the workers and nats-server.
+// BENCH_PROF=<dir> writes CPU profiles of the coordinator (each timed run) and of the workers.
+// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
 import type { WriteBatch } from '../coordinator/store/store.js';
-import { fullGc, load, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
+import { cpuSecs, fullGc, ownCpu, load, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
 
 const N = Number(process.env.N ?? 20_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 64);
 const RUNS = Number(process.env.RUNS ?? 3);
 /** Untimed tasks first, so that the runs measure the steady state (the hot paths compiled), as bench:dispatch's latency rows. */
 const WARMUP = Number(process.env.WARMUP ?? 3000);
+const WORKERS = Math.max(1, Number(process.env.WORKERS ?? 1));
+const PROF = process.env.BENCH_PROF;
 
 const dir = mkdtempSync(join(tmpdir(), 'limolab-trace-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 let repulls = 0;
 const c = await startCoordinator({ db: join(dir, 'trace.db'), nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight: IN_FLIGHT, log: (l) => { if (/pulling again/.test(l)) repulls++; } });
-const worker = spawnWorker(nats.url, 'trace-0');
-const exited = new Promise((r) => worker.once('exit', r));
+const workers = Array.from({ length: WORKERS }, (_, i) => spawnWorker(nats.url, `trace-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
+const exited = Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+const stopWorkers = async () => { for (const w of workers) w.kill('SIGTERM'); await exited; };
+const cpuNow = () => ({ coord: ownCpu(), workers: workers.reduce((a, w) => a + cpuSecs(w.pid!), 0), nats: cpuSecs(nats.pid) });
 try {
-  await waitForWorkers(c, 1);
+  await waitForWorkers(c, WORKERS);
   // Every store write of the coordinator, timed (wall ms, results, task rows, voluntary context switches).
   const store = c.coord.store as { apply(b: WriteBatch): void };
   const apply = store.apply.bind(store);
@@ -44,16 +52,25 @@ try {
   };
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
-  if (WARMUP > 0) await runNoopSweep(c, 'warmup', WARMUP);
-  console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, 1 worker process (after ${WARMUP} warm-up tasks)`);
+  if (WARMUP > 0) await runNoopSweep(c, 'warmup', WARMUP * WORKERS);
+  console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, ${WORKERS} worker process(es) (after ${WARMUP} warm-up tasks per worker)`);
   const db = new Database(join(dir, 'trace.db'), { readonly: true });
   for (let run = 1; run <= RUNS; run++) {
     fullGc();
     applies = [];
     repulls = 0;
     const l0 = load();
+    const prof = PROF ? new Session() : null;
+    if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
+    const cpu0 = cpuNow();
     const t0 = performance.now();
     const id = await runNoopSweep(c, 'trace', N);
+    const cpu1 = cpuNow();
+    if (prof) {
+      const { profile } = await prof.post('Profiler.stop');
+      writeFileSync(join(PROF!, `coordinator-${WORKERS}w-run${run}.cpuprofile`), JSON.stringify(profile));
+      prof.disconnect();
+    }
     const rate = N / ((performance.now() - t0) / 1000);
     const rows = db.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(id) as { id: string; s: number; f: number; r: number }[];
     const t = rows.map((x) => ({ d: dispatched.get(x.id)!, ...x })).filter((x) => Number.isFinite(x.d));
@@ -69,18 +86,17 @@ try {
     console.log(`  published in the sweep's first 500 ms: ${early.length} tasks, p99 ${pct(early, 99)} ms; after: ${late.length} tasks, p99 ${pct(late, 99)} ms`);
     console.log(`  ${slow.length} tasks over 20 ms: ${slow.length ? split(slow) : '-'}; the others: ${split(fast)}`);
     console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)`);
+    console.log(`  cpu us/task: coordinator ${((cpu1.coord - cpu0.coord) * 1e6 / N).toFixed(0)}, workers ${((cpu1.workers - cpu0.workers) * 1e6 / N).toFixed(0)}, nats-server ${((cpu1.nats - cpu0.nats) * 1e6 / N).toFixed(0)}`);
     console.log(`  results pull made again by the watchdog: ${repulls} time(s)`);
   }
   db.close();
   // The baseline: Ray with the same number in flight on the same cores (no durable record),
-  // once limolab's worker has stopped.
-  worker.kill('SIGTERM');
-  await exited;
+  // once limolab's workers have stopped.
+  await stopWorkers();
   const ray = rayBaseline<{ ray: string; tasks_per_s: number; p50_ms: number; p99_ms: number; max_ms: number }>(['--tasks', String(N), '--inflight', String(IN_FLIGHT)]);
   if (ray) console.log(`\nray ${ray.ray} baseline, ${N} no-op tasks, ${IN_FLIGHT} in flight, num_cpus=2 (loadavg ${load()}): submit-to-result p50 ${ray.p50_ms.toFixed(1)} ms, p99 ${ray.p99_ms.toFixed(1)} ms, max ${ray.max_ms.toFixed(1)} ms, ${ray.tasks_per_s.toFixed(0)} tasks/s`);
 } finally {
-  worker.kill('SIGTERM');
-  await exited;
+  await stopWorkers();
   await c.stop();
   await nats.stop();
   rmSync(dir, { recursive: true, force: true });
