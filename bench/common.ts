@@ -36,7 +36,9 @@ export function fullGc(): void {
 const BIN = join(import.meta.dirname, '..', 'bin', 'limolab.js');
 
 /** A `limolab worker` process on natsUrl with BENCH_SLOTS (256) slots, its output dropped;
- *  nodeArgs go to node before the script (e.g. --cpu-prof). */
+ *  nodeArgs, then the space-separated WORKER_NODE_ARGS, go to node before the script (e.g.
+ *  --cpu-prof; WORKER_NODE_ARGS to try V8 flags on the workers alone: --min-semi-space-size=16
+ *  --max-semi-space-size=32 changed nothing, 4 workers, 2026-12-04). */
 export function spawnWorker(natsUrl: string, id: string, nodeArgs: string[] = []): ChildProcess {
   return spawn(process.execPath, [...nodeArgs, ...(process.env.WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), BIN, 'worker', '--nats', natsUrl, '--slots', process.env.BENCH_SLOTS ?? '256', '--id', id], { stdio: 'ignore' });
 }
