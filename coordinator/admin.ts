@@ -265,7 +265,7 @@ export class SweepAdmin {
     const t = this.db.findTask(id);
     if (t === 'ambiguous') throw new SpecError(`"${id}" is the start of several task ids; give more of it`);
     if (!t) throw new NotFoundError(`no sweep or task with id ${id}; \`limolab sweep list\` shows sweeps and \`limolab sweep status <sweep> --tasks\` their task ids`);
-    const inMemory = sched.liveSweep(t.sweepId)?.tasks.find((x) => x.id === t.id);
+    const inMemory = sched.liveSweep(t.sweepId)?.task(t.id);
     return { sweepId: t.sweepId, tasks: [inMemory ?? this.store.sweepTasks(t.sweepId).find((x) => x.id === t.id)!], single: true };
   }
 

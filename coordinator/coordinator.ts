@@ -64,11 +64,14 @@ export class Coordinator {
 
   getSweep(id: string, includeTasks = false): Sweep {
     const live = this.scheduler.liveSweep(id);
-    if (live) return this.toSweep(live.row, live.counts, includeTasks ? live.tasks : [], live.tasks);
+    if (live) return this.toSweep(live.row, live.counts, includeTasks ? live.tasks : [], live.arms);
     const row = this.store.getSweep(id);
     if (!row) throw new NotFoundError(`no sweep with id ${id}; \`limolab sweep list\` shows the sweeps`);
+    // Without its tasks: counts and arms from SQL, not from every task row read and parsed
+    // (365 ms a call for a finished 20k-task sweep, measured 2026-12-04).
+    if (!includeTasks) return this.toSweep(row, countsFrom(this.store.taskCounts(id)), [], this.store.sweepArmNames(id));
     const tasks = this.store.sweepTasks(id);
-    return this.toSweep(row, countsOf(tasks), includeTasks ? tasks : [], tasks);
+    return this.toSweep(row, countsOf(tasks), tasks, armsOf(tasks));
   }
 
   listSweeps(limit = 50, status?: string, opts: { includeArchived?: boolean; tag?: string } = {}): Sweep[] {
@@ -173,11 +176,12 @@ export class Coordinator {
     return `coordinator: ${p.why} since ${new Date(p.sinceMs).toISOString()}: results are held unacked and nothing is dispatched until the database can be written again (it resumes by itself)`;
   }
 
-  private toSweep(row: SweepRow, c: Counts, tasks: (TaskRow & { progress?: number })[], all: TaskRow[] = tasks, meta?: Parameters<SweepAdmin['sweepFields']>[1]): Sweep {
+  /** arms: the sweep's arm instances; by default those of `tasks`. */
+  private toSweep(row: SweepRow, c: Counts, tasks: (TaskRow & { progress?: number })[], arms: readonly string[] = armsOf(tasks), meta?: Parameters<SweepAdmin['sweepFields']>[1]): Sweep {
     const counts: TaskCounts = { total: c.total, pending: c.pending, queued: c.queued, running: c.running, succeeded: c.succeeded, failed: c.failed, skipped: c.skipped, cancelled: c.cancelled, cached: c.cached };
     return {
       id: row.id, name: row.name, status: row.status, createdMs: row.createdMs, finishedMs: row.finishedMs ?? 0, counts,
-      tasks: tasks.map(summary), spec: row.specText, arms: [...new Set(all.map((t) => t.arm))],
+      tasks: tasks.map(summary), spec: row.specText, arms: [...arms],
       error: row.error ?? this.storageNote(row), ...this.admin.sweepFields(row.id, meta),
     };
   }
@@ -188,6 +192,11 @@ async function outputExists(transport: Transport, ref: ArtifactRef, artifactDir?
   // Files live in the artifact directory under their digest; the uri's path is not trusted.
   if (ref.uri.startsWith('file://') && artifactDir && transport.kind === 'nats') return existsSync(join(artifactDir, ref.digest));
   return transport.artifacts.has(ref.digest).catch(() => false);
+}
+
+/** The distinct arm instances of `tasks`, in their order. */
+function armsOf(tasks: readonly TaskRow[]): string[] {
+  return [...new Set(tasks.map((t) => t.arm))];
 }
 
 function countsFrom(by: Partial<Record<string, number>>): Counts {

@@ -57,7 +57,29 @@ export type Counts = Record<TaskStatus, number> & { total: number };
 /** active: the sweep's queued and running tasks (kept by setStatus), the ones the once-a-second
  *  watch and the placement check look at: O(in flight) per tick, not O(sweep) (a walk over a
  *  100k-task sweep took 27-59 ms of every second, a pause for everything waiting on it). */
-interface LiveSweep { row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>; active: Set<LiveTask> }
+interface LiveSweep {
+  row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>; active: Set<LiveTask>;
+  /** Its arm instances, in plan order: set at load (a live sweep's tasks keep their arms). */
+  arms: string[];
+}
+
+/** What the views see of a running sweep. row, counts, arms and task() cost the same at any size;
+ *  `tasks` is built on each read, O(sweep): a getSweep or a dashboard's summary that walked every
+ *  task took 26-35 ms a call on a 100k-task sweep, and a watch asks every 200 ms. */
+export class LiveSweepView {
+  constructor(private readonly sw: LiveSweep, private readonly all: Map<string, LiveTask>) {}
+  get row(): SweepRow { return this.sw.row; }
+  /** A copy: the live counts change under a caller that keeps it. */
+  get counts(): Counts { return { ...this.sw.counts }; }
+  get arms(): readonly string[] { return this.sw.arms; }
+  /** Every task, in plan order (O(sweep) on each read). */
+  get tasks(): LiveTask[] { return this.sw.taskIds.map((i) => this.all.get(i)!); }
+  /** One of its tasks by id, or undefined. */
+  task(id: string): LiveTask | undefined {
+    const t = this.all.get(id);
+    return t?.sweepId === this.sw.row.id ? t : undefined;
+  }
+}
 
 export interface SweepChange { sweepId: string; task?: LiveTask; message?: string }
 
@@ -311,8 +333,9 @@ export class Scheduler extends EventEmitter {
   private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>): void {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
-    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set() };
+    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [] };
     this.sweeps.set(row.id, sw);
+    const arms = new Set<string>();
     for (const r of rows) {
       // The rows are this call's own (just planned, or just read): taken over rather than copied.
       const t = r as LiveTask;
@@ -321,11 +344,13 @@ export class Scheduler extends EventEmitter {
       if (t.status === 'running') t.leaseStartMs = Date.now();
       this.tasks.set(t.id, t);
       sw.taskIds.push(t.id);
+      arms.add(t.arm);
       sw.pools.add(t.pool);
       sw.counts.total++;
       sw.counts[t.status]++;
       if (t.status === 'queued' || t.status === 'running') { this.inFlight++; sw.active.add(t); }
     }
+    sw.arms = [...arms];
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
       for (const d of t.deps) {
@@ -924,10 +949,9 @@ export class Scheduler extends EventEmitter {
 
   // ---------------------------------------------------------------- views
 
-  liveSweep(id: string): { row: SweepRow; counts: Counts; tasks: LiveTask[] } | null {
+  liveSweep(id: string): LiveSweepView | null {
     const sw = this.sweeps.get(id);
-    if (!sw) return null;
-    return { row: sw.row, counts: { ...sw.counts }, tasks: sw.taskIds.map((i) => this.tasks.get(i)!) };
+    return sw ? new LiveSweepView(sw, this.tasks) : null;
   }
 
   get inFlightCount() { return this.inFlight; }

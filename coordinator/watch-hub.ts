@@ -4,7 +4,7 @@
 // A thousand watchers of one sweep therefore cost one read and one encode per flush, not a
 // thousand (which is what let GetSweep calls time out behind them).
 import { SweepEvent, type TaskSummary } from '../gen/limolab/v1/coordinator.js';
-import type { Coordinator } from './coordinator.js';
+import { summary, type Coordinator } from './coordinator.js';
 import type { SweepChange } from './scheduler.js';
 import type { SweepRow } from './store/store.js';
 
@@ -78,8 +78,13 @@ export class WatchHub {
     const changed = f.pending;
     f.pending = new Set();
     const few = changed.size > 0 && changed.size <= this.maxTaskEvents && changed.size * f.watchers.size <= this.maxWrites;
-    const sweep = this.coord.getSweep(id, few);
-    const tasks: TaskSummary[] = few ? sweep.tasks.filter((t) => changed.has(t.id)) : [];
+    // The changed tasks alone, from memory while the sweep runs (not every task's summary,
+    // filtered: O(sweep) every flush); after it has ended, from its stored tasks.
+    const live = few ? this.coord.scheduler.liveSweep(id) : null;
+    const sweep = this.coord.getSweep(id, few && !live);
+    const tasks: TaskSummary[] = !few ? []
+      : live ? [...changed].map((t) => live.task(t)).filter((t) => t !== undefined).map(summary)
+      : sweep.tasks.filter((t) => changed.has(t.id));
     const view = { ...sweep, tasks: [] };
     const now = Date.now();
     const events = few

@@ -34,7 +34,7 @@ export function taskDetail(coord: Coordinator, logs: LogTails, id: string) {
   const db = (coord.store as SqliteStore).sqlite;
   const r = db.prepare('select * from tasks where id = ?').get(id) as TaskDbRow | undefined;
   if (!r) return null;
-  const live = coord.scheduler.liveSweep(r.sweep_id)?.tasks.find((t) => t.id === id);
+  const live = coord.scheduler.liveSweep(r.sweep_id)?.task(id);
   let spec: unknown;
   try { spec = Task.toJSON(Task.decode(Buffer.from(r.task_proto, 'base64'))); } catch (e) { spec = { error: `cannot decode the planned task: ${(e as Error).message}` }; }
   const attempts = coord.store.attemptsOf(id).sort((a, b) => a.dispatch - b.dispatch || a.delivery - b.delivery);

@@ -39,7 +39,7 @@ export function summarize(coord: Coordinator, row: SweepRow): SweepSummary {
   return {
     id: current.id, name: current.name, status: current.status, createdMs: current.createdMs, finishedMs: current.finishedMs ?? 0,
     error: current.error, tags: tagsOf(row), counts, progress: progressOf(counts),
-    arms: live ? new Set(live.tasks.map((t) => t.arm)).size : coord.store.sweepArms(row.id).length,
+    arms: live ? live.arms.length : coord.store.sweepArms(row.id).length,
   };
 }
 

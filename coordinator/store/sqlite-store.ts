@@ -168,6 +168,11 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
+  sweepArmNames(sweepId: string): string[] {
+    // First appearance in plan order (rowid), as the tasks come back from sweepTasks.
+    return this.sqlite.prepare('select arm from tasks where sweep_id = ? group by arm order by min(rowid)').pluck().all(sweepId) as string[];
+  }
+
   sweepArms(sweepId: string): ArmRow[] {
     return this.db.select().from(s.arms).where(eq(s.arms.sweepId, sweepId)).all()
       .map(({ paramsJson, ...a }) => ({ ...a, params: JSON.parse(paramsJson) as Record<string, unknown> }));

@@ -64,6 +64,8 @@ export interface Store {
   sweepTasks(sweepId: string): TaskRow[];
   /** Tasks of a sweep by status, counted in SQL. */
   taskCounts(sweepId: string): Partial<Record<TaskStatus, number>>;
+  /** The distinct arm instances of a sweep's tasks, in plan order (without reading the tasks). */
+  sweepArmNames(sweepId: string): string[];
   sweepArms(sweepId: string): ArmRow[];
   activeSweeps(): SweepRow[];
   apply(batch: WriteBatch): void;

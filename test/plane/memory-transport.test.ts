@@ -435,6 +435,41 @@ arms:
     expect(plane.transport.stats().results).toEqual({ ready: 0, inflight: 0 });
   });
 
+  it('reads a sweep without its tasks the same way while it runs (from memory) and once it has ended (counts and arms from SQL)', async () => {
+    plane = await new Plane().start();
+    const other = plane.submit('name: other\narms: [{name: o, method: diag, params: {tasks: 2}}]');
+    const id = plane.submit(`
+name: views
+arms:
+  - {name: b, method: diag, params: {tasks: 3}}
+  - {name: a, method: diag, params: {tasks: 2, stages: 2}}
+  - {name: c, method: diag, params: {tasks: 1, sleep_ms: 1}}
+`);
+    // What the views derive without reading the tasks, against what the tasks say.
+    const expectSame = (light: Sweep, full: Sweep) => {
+      expect(light.tasks).toEqual([]);
+      expect(light.arms).toEqual([...new Set(full.tasks.map((t) => t.arm))]);
+      expect(light.arms.length).toBe(3);
+      const counts: Record<string, number> = { total: full.tasks.length };
+      for (const t of full.tasks) counts[t.status] = (counts[t.status] ?? 0) + 1;
+      expect(Object.fromEntries(Object.entries(light.counts).filter(([, n]) => n > 0))).toEqual(counts);
+    };
+    expectSame(plane.coord.coord.getSweep(id), plane.sweep(id));
+    const live = plane.coord.coord.scheduler.liveSweep(id)!;
+    const mine = plane.sweep(id).tasks[0]!.id, theirs = plane.sweep(other).tasks[0]!.id;
+    expect(live.task(mine)?.id).toBe(mine);
+    expect(live.task(theirs)).toBeUndefined();
+    // counts is a copy: a caller that keeps it does not see (or change) the live one.
+    live.counts.total = -1;
+    expect(live.counts.total).toBe(8);   // b 3, a 2 x 2 stages, c 1
+    await plane.worker('w1', 4);
+    const done = await plane.finished(id);
+    expect(done.status).toBe('succeeded');
+    expect(plane.coord.coord.scheduler.liveSweep(id)).toBeNull();
+    expectSame(plane.coord.coord.getSweep(id), done);
+    expect(plane.coord.coord.getSweep(id).counts.succeeded).toBe(8);
+  });
+
   it('dispatches a failed task again once its backoff is over, not before, while thousands of others wait', async () => {
     plane = await new Plane().start();
     await plane.worker('w1', 2);
