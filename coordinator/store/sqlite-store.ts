@@ -168,6 +168,11 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
+  phaseCounts(sweepId: string): { phase: string; status: TaskRow['status']; n: number; progress: number; firstStart: number | null }[] {
+    return this.sqlite.prepare(`select phase, status, count(*) n, 0 progress, min(started_ms) firstStart from tasks where sweep_id = ? group by phase, status`)
+      .all(sweepId) as { phase: string; status: TaskRow['status']; n: number; progress: number; firstStart: number | null }[];
+  }
+
   sweepArmNames(sweepId: string): string[] {
     // First appearance in plan order (rowid), as the tasks come back from sweepTasks.
     return this.sqlite.prepare('select arm from tasks where sweep_id = ? group by arm order by min(rowid)').pluck().all(sweepId) as string[];

@@ -64,6 +64,9 @@ export interface Store {
   sweepTasks(sweepId: string): TaskRow[];
   /** Tasks of a sweep by status, counted in SQL. */
   taskCounts(sweepId: string): Partial<Record<TaskStatus, number>>;
+  /** A sweep's tasks counted by phase and status, with the first start of each group (progress 0:
+   *  the store keeps no running task's progress). */
+  phaseCounts(sweepId: string): { phase: string; status: TaskStatus; n: number; progress: number; firstStart: number | null }[];
   /** The distinct arm instances of a sweep's tasks, in plan order (without reading the tasks). */
   sweepArmNames(sweepId: string): string[];
   sweepArms(sweepId: string): ArmRow[];
