@@ -61,7 +61,13 @@ interface LiveSweep {
   row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>; active: Set<LiveTask>;
   /** Its arm instances, in plan order: set at load (a live sweep's tasks keep their arms). */
   arms: string[];
+  /** Per phase: its tasks by status (kept by setStatus, as counts) and the earliest start among
+   *  those that have left the active set (the active ones are looked at when asked). */
+  phases: Map<string, { counts: Counts; firstStart: number }>;
 }
+
+/** A running sweep's tasks counted by phase and status, as phasesFrom (http/views.ts) takes them. */
+export interface PhaseGroup { phase: string; status: TaskStatus; n: number; progress: number; firstStart: number | null }
 
 /** What the views see of a running sweep. row, counts, arms and task() cost the same at any size;
  *  `tasks` is built on each read, O(sweep): a getSweep or a dashboard's summary that walked every
@@ -74,6 +80,24 @@ export class LiveSweepView {
   get arms(): readonly string[] { return this.sw.arms; }
   /** Every task, in plan order (O(sweep) on each read). */
   get tasks(): LiveTask[] { return this.sw.taskIds.map((i) => this.all.get(i)!); }
+  /** Its tasks by phase and status, with the running ones' summed progress and each phase's
+   *  first start: O(phases + tasks in flight), not O(sweep) (the dashboard asks every 300 ms). */
+  phaseGroups(): PhaseGroup[] {
+    const progress = new Map<string, number>(), start = new Map<string, number>();
+    for (const t of this.sw.active) {
+      if (t.status === 'running') progress.set(t.phase, (progress.get(t.phase) ?? 0) + Math.min(1, Math.max(0, t.progress || 0)));
+      if (t.startedMs && t.startedMs < (start.get(t.phase) ?? Infinity)) start.set(t.phase, t.startedMs);
+    }
+    const out: PhaseGroup[] = [];
+    for (const [phase, { counts, firstStart }] of this.sw.phases) {
+      const first = Math.min(firstStart, start.get(phase) ?? Infinity);
+      for (const status of TASK_STATUSES) {
+        const n = counts[status];
+        if (n > 0) out.push({ phase, status, n, progress: status === 'running' ? progress.get(phase) ?? 0 : 0, firstStart: Number.isFinite(first) ? first : null });
+      }
+    }
+    return out;
+  }
   /** One of its tasks by id, or undefined. */
   task(id: string): LiveTask | undefined {
     const t = this.all.get(id);
@@ -143,6 +167,7 @@ function plannedCost(t: TaskRow): number | undefined {
 
 /** LiveTask.dependents of a task nothing waits for (never pushed to: load() gives a task its own array first). */
 const NO_DEPENDENTS: string[] = [];
+const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'cached'];
 const emptyCounts = (): Counts => ({ total: 0, pending: 0, queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, cached: 0 });
 
 function updateOf(t: TaskRow): TaskUpdate {
@@ -333,7 +358,7 @@ export class Scheduler extends EventEmitter {
   private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>): void {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
-    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [] };
+    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map() };
     this.sweeps.set(row.id, sw);
     const arms = new Set<string>();
     for (const r of rows) {
@@ -348,6 +373,11 @@ export class Scheduler extends EventEmitter {
       sw.pools.add(t.pool);
       sw.counts.total++;
       sw.counts[t.status]++;
+      let ph = sw.phases.get(t.phase);
+      if (!ph) sw.phases.set(t.phase, ph = { counts: emptyCounts(), firstStart: Infinity });
+      ph.counts.total++;
+      ph.counts[t.status]++;
+      if (t.startedMs && t.startedMs < ph.firstStart) ph.firstStart = t.startedMs;
       if (t.status === 'queued' || t.status === 'running') { this.inFlight++; sw.active.add(t); }
     }
     sw.arms = [...arms];
@@ -640,6 +670,9 @@ export class Scheduler extends EventEmitter {
     const sw = this.sweeps.get(t.sweepId);
     if (sw) {
       sw.counts[t.status]--; sw.counts[s]++;
+      const ph = sw.phases.get(t.phase)!;
+      ph.counts[t.status]--; ph.counts[s]++;
+      if (t.startedMs && t.startedMs < ph.firstStart) ph.firstStart = t.startedMs;
       if (is) sw.active.add(t); else sw.active.delete(t);
     }
     t.status = s;

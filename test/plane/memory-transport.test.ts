@@ -15,7 +15,7 @@ import { MemoryArtifacts, MemoryTransport } from '../../common/memory-transport.
 import type { DeliveredResult, DeliveredTask } from '../../common/transport.js';
 import { startCoordinator } from '../../coordinator/main.js';
 import { chainRanks } from '../../coordinator/scheduler.js';
-import { phasesOf, sweepProgress } from '../../coordinator/http/views.js';
+import { phasesFrom, phasesOf, sweepProgress } from '../../coordinator/http/views.js';
 import { startWorker } from '../../worker/main.js';
 import { waitFor } from '../helpers/cluster.js';
 
@@ -442,7 +442,7 @@ arms:
     const id = plane.submit(`
 name: views
 arms:
-  - {name: b, method: diag, params: {tasks: 3}}
+  - {name: b, method: diag, params: {tasks: 3, sleep_ms: 400}}
   - {name: a, method: diag, params: {tasks: 2, stages: 2}}
   - {name: c, method: diag, params: {tasks: 1, sleep_ms: 1}}
 `);
@@ -463,7 +463,14 @@ arms:
     // counts is a copy: a caller that keeps it does not see (or change) the live one.
     live.counts.total = -1;
     expect(live.counts.total).toBe(8);   // b 3, a 2 x 2 stages, c 1
-    await plane.worker('w1', 4);
+    // Per-phase progress as the scheduler counts it, against a walk over every task: before
+    // any task ran, and with some done and some running.
+    const now = Date.now();
+    expect(phasesFrom(live.phaseGroups(), now)).toEqual(phasesOf(live.tasks, now));
+    await plane.worker('w1', 2);
+    await waitFor(() => live.counts.succeeded > 0 && live.counts.running > 0, 'some tasks done and some running', 10_000);
+    expect(phasesFrom(live.phaseGroups(), now)).toEqual(phasesOf(live.tasks, now));
+    expect(phasesFrom(live.phaseGroups(), now)[0]!.etaS).not.toBeNull();
     const done = await plane.finished(id);
     expect(done.status).toBe('succeeded');
     expect(plane.coord.coord.scheduler.liveSweep(id)).toBeNull();
