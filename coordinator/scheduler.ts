@@ -80,6 +80,9 @@ export class LiveSweepView {
   get arms(): readonly string[] { return this.sw.arms; }
   /** Every task, in plan order (O(sweep) on each read). */
   get tasks(): LiveTask[] { return this.sw.taskIds.map((i) => this.all.get(i)!); }
+  get size(): number { return this.sw.taskIds.length; }
+  /** Tasks start..end-1 in plan order (a page: O(page)). */
+  slice(start: number, end: number): LiveTask[] { return this.sw.taskIds.slice(start, end).map((i) => this.all.get(i)!); }
   /** Its tasks by phase and status, with the running ones' summed progress and each phase's
    *  first start: O(phases + tasks in flight), not O(sweep) (the dashboard asks every 300 ms). */
   phaseGroups(): PhaseGroup[] {

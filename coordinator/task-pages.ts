@@ -34,8 +34,8 @@ export function listTaskPage(coord: Coordinator, req: ListTasksRequest): ListTas
   let total: number;
   const sqlite = (coord.store as Partial<SqliteStore>).sqlite;
   if (live) {
-    rows = live.tasks.slice(offset, offset + size);
-    total = live.tasks.length;
+    rows = live.slice(offset, offset + size);
+    total = live.size;
   } else if (sqlite) {
     coord.getSweep(req.sweepId, false); // NOT_FOUND for a wrong id
     total = (sqlite.prepare('select count(*) n from tasks where sweep_id = ?').get(req.sweepId) as { n: number }).n;
