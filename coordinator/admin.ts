@@ -158,11 +158,11 @@ export class SweepAdmin {
   }
 
   /** A sweep ended: its live lines go (the results carried the tails), its worker hosts are recorded. */
-  closed(sweepId: string): void {
+  closed(sweepId: string, workerIds: string[] | null = null): void {
     for (const [id, l] of this.live) if (l.sweepId === sweepId) this.live.delete(id);
     for (const [id, c] of this.curves) if (c.sweepId === sweepId) this.curves.delete(id);
     this.metaCache.delete(sweepId);
-    try { this.db.recordWorkerHosts(sweepId); } catch (err) { this.log(`coordinator: could not record the worker hosts of sweep ${sweepId}: ${(err as Error).message}`); }
+    try { this.db.recordWorkerHosts(sweepId, workerIds); } catch (err) { this.log(`coordinator: could not record the worker hosts of sweep ${sweepId}: ${(err as Error).message}`); }
   }
 
   submitted(sweepId: string, meta: { tags: string[]; note: string }): void {
@@ -178,7 +178,13 @@ export class SweepAdmin {
     // A finished sweep's hosts are stored with it; a running one's change as attempts start,
     // so they are asked for again at most once a second.
     const now = Date.now();
-    if (c.meta && !c.meta.workerHosts && (!c.hosts || now - c.hostsMs > HOSTS_MS)) { c.hosts = this.db.workerHosts(sweepId); c.hostsMs = now; }
+    if (c.meta && !c.meta.workerHosts && (!c.hosts || now - c.hostsMs > HOSTS_MS)) {
+      // A running sweep's workers are kept in memory as its attempts are stored: no scan of
+      // every sweep's attempts (attempts has no sweep index) once a second while it is watched.
+      const live = this.scheduler().liveSweep(sweepId);
+      c.hosts = live ? this.db.hostsOf([...live.workerIds((id) => this.db.attemptWorkers(id))]) : this.db.workerHosts(sweepId);
+      c.hostsMs = now;
+    }
     if (this.metaCache.size > 10_000) this.metaCache.clear();
     this.metaCache.set(sweepId, c);
     const m = c.meta;

@@ -34,7 +34,7 @@ export class Coordinator {
     this.artifactDir = opts.artifactDir;
     this.admin = new SweepAdmin(store, (store as SqliteStore).sqlite, () => this.scheduler, transport, summary, opts.log ?? ((l) => console.error(l)));
     this.scheduler = new Scheduler(store, this.admin.capture(transport), planners, opts);
-    this.scheduler.on('closed', (row: SweepRow) => this.admin.closed(row.id));
+    this.scheduler.on('closed', (row: SweepRow, workerIds: string[] | null) => this.admin.closed(row.id, workerIds));
   }
 
   start() {

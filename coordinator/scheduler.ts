@@ -64,6 +64,9 @@ interface LiveSweep {
   /** Per phase: its tasks by status (kept by setStatus, as counts) and the earliest start among
    *  those that have left the active set (the active ones are looked at when asked). */
   phases: Map<string, { counts: Counts; firstStart: number }>;
+  /** The workers its stored attempts name, added as they are stored; null for a sweep loaded
+   *  after a restart until they are first asked for (read from its attempts then, once). */
+  workerIds: Set<string> | null;
 }
 
 /** A running sweep's tasks counted by phase and status, as phasesFrom (http/views.ts) takes them. */
@@ -100,6 +103,12 @@ export class LiveSweepView {
       }
     }
     return out;
+  }
+  /** The workers its attempts name so far: kept in memory as attempts are stored, rather than
+   *  found by a scan of every sweep's attempts (50 ms at a million rows; asked once a second
+   *  while anyone watches the sweep). `fromStore` reads them once for a sweep loaded after a restart. */
+  workerIds(fromStore: (sweepId: string) => string[]): ReadonlySet<string> {
+    return this.sw.workerIds ??= new Set(fromStore(this.sw.row.id));
   }
   /** One of its tasks by id, or undefined. */
   task(id: string): LiveTask | undefined {
@@ -361,7 +370,8 @@ export class Scheduler extends EventEmitter {
   private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>): void {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
-    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map() };
+    // Just planned: no attempts yet. Read back after a restart: its attempts are in the store.
+    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map(), workerIds: planned ? new Set() : null };
     this.sweeps.set(row.id, sw);
     const arms = new Set<string>();
     for (const r of rows) {
@@ -636,6 +646,7 @@ export class Scheduler extends EventEmitter {
       }
     }
     this.store.apply({ attempts, results, tasks: plan.updates() });
+    this.attemptsStored(attempts);
     // Stored: now memory follows, then the acks, once the commit is on the disk (--db-sync).
     const changed = this.commit(plan);
     this.store.afterDurable(() => { for (const d of batch) d.ack(); });   // a method call: a transport's delivered result may be a class
@@ -702,7 +713,8 @@ export class Scheduler extends EventEmitter {
     // Finished sweeps leave memory; the store answers for them from now on.
     for (const id of sw.taskIds) this.tasks.delete(id);
     this.sweeps.delete(sw.row.id);
-    this.emit('closed', sw.row);
+    // With the workers its attempts named (null: not known in memory, after a restart).
+    this.emit('closed', sw.row, sw.workerIds ? [...sw.workerIds] : null);
     return true;
   }
 
@@ -849,6 +861,7 @@ export class Scheduler extends EventEmitter {
       }
     }
     if (!this.tryWrite({ tasks: plan.updates(), attempts }, 'stuck attempts not re-queued yet')) return;
+    this.attemptsStored(attempts);
     const changed = this.commit(plan);
     for (const l of logs) this.log(l);
     for (const s of stop) void this.transport.control(s.worker, { op: { $case: 'cancelTask', value: s.task } }, 2000).catch(() => {});
@@ -871,12 +884,18 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /** Stored attempts' workers join their (running) sweep's set. */
+  private attemptsStored(attempts: readonly AttemptRow[]): void {
+    for (const a of attempts) if (a.workerId) this.sweeps.get(a.sweepId)?.workerIds?.add(a.workerId);
+  }
+
   /** Writes the attempt starts reported since the last call. */
   private saveStarted(): void {
     if (!this.startedBatch.length && !this.lostBatch.length) return;
     const tasks = this.startedTasks.filter((t) => !TERMINAL.has(t.status));
     // Started events only annotate: kept for the next tick if the disk is full.
     if (this.tryWrite({ attempts: this.startedBatch, lostAttempts: this.lostBatch, tasks: tasks.map(updateOf) }, 'attempt starts not saved')) {
+      this.attemptsStored(this.startedBatch);
       for (const t of tasks) this.emit('change', { sweepId: t.sweepId, task: t } satisfies SweepChange);
       this.startedBatch = []; this.startedTasks = []; this.lostBatch = [];
     }

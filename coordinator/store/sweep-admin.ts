@@ -52,13 +52,29 @@ export class SweepAdminStore {
   workerHosts(sweepId: string): string[] {
     const stored = this.meta(sweepId)?.workerHosts;
     if (stored) return stored;
-    return this.db.prepare(`select distinct coalesce(w.host, a.worker_id) from attempts a left join workers w on w.id = a.worker_id
-      where a.sweep_id = ? and a.worker_id is not null order by 1`).pluck().all(sweepId) as string[];
+    return this.hostsOf(this.attemptWorkers(sweepId));
   }
 
-  recordWorkerHosts(sweepId: string): void {
+  /** The workers a sweep's attempts name: a scan of every sweep's attempts (attempts has no
+   *  sweep index, which every attempt would pay for), so the scheduler keeps a running sweep's. */
+  attemptWorkers(sweepId: string): string[] {
+    return this.db.prepare('select distinct worker_id from attempts where sweep_id = ? and worker_id is not null').pluck().all(sweepId) as string[];
+  }
+
+  /** The hosts of these workers, by the workers table (the id itself for a worker it no longer
+   *  has), distinct and sorted. */
+  hostsOf(workerIds: readonly string[]): string[] {
+    if (!workerIds.length) return [];
+    return this.db.prepare(`select distinct coalesce(w.host, j.value) from json_each(?) j left join workers w on w.id = j.value order by 1`)
+      .pluck().all(JSON.stringify(workerIds)) as string[];
+  }
+
+  /** Stores the sweep's worker hosts (of `workerIds`, the workers its attempts named, where the
+   *  caller kept them; else found from its attempts). */
+  recordWorkerHosts(sweepId: string, workerIds: readonly string[] | null = null): void {
     this.db.prepare('update sweeps set worker_hosts_json = null where id = ?').run(sweepId);
-    this.db.prepare('update sweeps set worker_hosts_json = ? where id = ?').run(JSON.stringify(this.workerHosts(sweepId)), sweepId);
+    const hosts = workerIds ? this.hostsOf(workerIds) : this.workerHosts(sweepId);
+    this.db.prepare('update sweeps set worker_hosts_json = ? where id = ?').run(JSON.stringify(hosts), sweepId);
   }
 
   /** Deletes every row of a sweep (its artifacts rows only when no other sweep's result names

@@ -3,7 +3,7 @@
 // SQLite store and real Worker objects running sweeps over it in one process.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiagSpec, Heartbeat, Task, TaskKind, TaskResult, WorkerState, type TaskEvent } from '../../gen/limolab/v1/task.js';
@@ -471,10 +471,14 @@ arms:
     await waitFor(() => live.counts.succeeded > 0 && live.counts.running > 0, 'some tasks done and some running', 10_000);
     expect(phasesFrom(live.phaseGroups(), now)).toEqual(phasesOf(live.tasks, now));
     expect(phasesFrom(live.phaseGroups(), now)[0]!.etaS).not.toBeNull();
+    // Its worker hosts while it runs come from the workers its stored attempts named (kept in
+    // memory, not a scan of every attempt), and are recorded with it when it ends.
+    await waitFor(() => plane!.coord.coord.getSweep(id).provenance?.workerHosts?.[0] === hostname(), 'the running sweep to name its worker host', 10_000);
     const done = await plane.finished(id);
     expect(done.status).toBe('succeeded');
     expect(plane.coord.coord.scheduler.liveSweep(id)).toBeNull();
     expectSame(plane.coord.coord.getSweep(id), done);
+    expect(plane.rows('select worker_hosts_json h from sweeps where id = ?', id)).toEqual([{ h: JSON.stringify([hostname()]) }]);
     expect(plane.coord.coord.getSweep(id).counts?.succeeded).toBe(8);
     // The dashboard's per-phase progress of the ended sweep, counted in SQL, is what its task rows give.
     const phases = sweepProgress(plane.coord.coord, id)!.phases;
