@@ -6,14 +6,15 @@
 // first 500 ms and of those after (a fresh sweep's objects are still being collected then),
 // the split of slow tasks (over 20 ms) and of the others into pickup (publish to worker start)
 // and back (worker finish to row), the coordinator's store writes (store.apply: count, p50,
-// p99, max, total, how many took over 5 ms and the voluntary context switches in those, which
-// are waits on the disk), and how often the results watchdog pulled again. Then the baseline
-// in the same run: Ray with the same number in flight (bench/ray_baseline.py --inflight; skipped
+// p99, max, total, how many took over 5 ms and, with TRACE_VCS=1, the voluntary context switches
+// in those, which are waits on the disk; off by default, as the two process.resourceUsage() calls
+// a write took 7% of the coordinator's main thread), and how often the results watchdog pulled
+// again. Then the baseline in the same run: Ray with the same number in flight (bench/ray_baseline.py --inflight; skipped
 // with a line where .venv has no Ray). The load average is printed with each run: figures are
 // comparable only on an idle machine.
 // Each run also prints the CPU microseconds per task of the coordinator, the workers and nats-server.
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each timed run) and of the workers.
-// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1)
+// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1 TRACE_VCS=0)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -46,9 +47,10 @@ try {
   const store = c.coord.store as { apply(b: WriteBatch): void };
   const apply = store.apply.bind(store);
   let applies: { ms: number; vcs: number }[] = [];
+  const vcs = process.env.TRACE_VCS === '1' ? () => process.resourceUsage().voluntaryContextSwitches : () => 0;
   store.apply = (b: WriteBatch) => {
-    const v0 = process.resourceUsage().voluntaryContextSwitches, t0 = performance.now();
-    try { return apply(b); } finally { applies.push({ ms: performance.now() - t0, vcs: process.resourceUsage().voluntaryContextSwitches - v0 }); }
+    const v0 = vcs(), t0 = performance.now();
+    try { return apply(b); } finally { applies.push({ ms: performance.now() - t0, vcs: vcs() - v0 }); }
   };
   const dispatched = new Map<string, number>();
   c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
@@ -85,7 +87,7 @@ try {
     console.log(`\nrun ${run} (loadavg ${l0} -> ${load()}): publish-to-row p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms over ${t.length} tasks, ${rate.toFixed(0)} tasks/s`);
     console.log(`  published in the sweep's first 500 ms: ${early.length} tasks, p99 ${pct(early, 99)} ms; after: ${late.length} tasks, p99 ${pct(late, 99)} ms`);
     console.log(`  ${slow.length} tasks over 20 ms: ${slow.length ? split(slow) : '-'}; the others: ${split(fast)}`);
-    console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)`);
+    console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms${process.env.TRACE_VCS === '1' ? ` (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)` : ''}`);
     console.log(`  cpu us/task: coordinator ${((cpu1.coord - cpu0.coord) * 1e6 / N).toFixed(0)}, workers ${((cpu1.workers - cpu0.workers) * 1e6 / N).toFixed(0)}, nats-server ${((cpu1.nats - cpu0.nats) * 1e6 / N).toFixed(0)}`);
     console.log(`  results pull made again by the watchdog: ${repulls} time(s)`);
   }
