@@ -15,7 +15,7 @@ import type { DeliveredResult, OutgoingTask, PublishOutcome, Transport } from '.
 import { parseSweepSpec } from './spec.js';
 import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
 import { emptyLedger, storageTrouble } from './store/sqlite-store.js';
-import { TERMINAL, type AttemptRow, type CachedTask, type ResultRecord, type Store, type SweepRow, type SweepStatus, type TaskRow, type TaskStatus, type TaskUpdate, type WriteBatch } from './store/store.js';
+import { TERMINAL, type AttemptRow, type CachedTask, type PhaseGroup, type ResultRecord, type Store, type SweepRow, type SweepStatus, type TaskRow, type TaskStatus, type TaskUpdate, type WriteBatch } from './store/store.js';
 import { WorkerRegistry, type WorkerView } from './registry.js';
 import { MinHeap } from './heap.js';
 import { Plan, nonFinite, refusal } from './ingest.js';
@@ -61,16 +61,13 @@ interface LiveSweep {
   row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>; active: Set<LiveTask>;
   /** Its arm instances, in plan order: set at load (a live sweep's tasks keep their arms). */
   arms: string[];
-  /** Per phase: its tasks by status (kept by setStatus, as counts) and the earliest start among
-   *  those that have left the active set (the active ones are looked at when asked). */
+  /** Per phase: its tasks by status (kept by setStatus, as counts) and the earliest start seen
+   *  at a status change (a running task's start may come later: phaseGroups() looks at those). */
   phases: Map<string, { counts: Counts; firstStart: number }>;
   /** The workers its stored attempts name, added as they are stored; null for a sweep loaded
    *  after a restart until they are first asked for (read from its attempts then, once). */
   workerIds: Set<string> | null;
 }
-
-/** A running sweep's tasks counted by phase and status, as phasesFrom (http/views.ts) takes them. */
-export interface PhaseGroup { phase: string; status: TaskStatus; n: number; progress: number; firstStart: number | null }
 
 /** What the views see of a running sweep. row, counts, arms and task() cost the same at any size;
  *  `tasks` is built on each read, O(sweep): a getSweep or a dashboard's summary that walked every

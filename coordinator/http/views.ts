@@ -5,7 +5,7 @@ import { kindName } from '../../common/wire.js';
 import type { Coordinator } from '../coordinator.js';
 import { PHASES } from '../analysis/index.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
-import type { SweepRow, TaskStatus } from '../store/store.js';
+import type { PhaseGroup, SweepRow, TaskStatus } from '../store/store.js';
 
 export interface SweepSummary {
   id: string; name: string; status: string; createdMs: number; finishedMs: number; error: string | null;
@@ -99,9 +99,9 @@ export function phasesOf(tasks: readonly TaskLike[], now = Date.now()): PhasePro
   return phaseList(by, now);
 }
 
-/** The same from tasks counted by phase and status (an ended sweep's, in SQL: its rows are not
- *  read one by one). progress: the sum of the group's running tasks' progress. */
-export function phasesFrom(groups: readonly { phase: string; status: TaskStatus; n: number; progress: number; firstStart: number | null }[], now = Date.now()): PhaseProgress[] {
+/** The same from tasks counted by phase and status (a running sweep's by the scheduler, an ended
+ *  one's in SQL: neither walks its tasks one by one). */
+export function phasesFrom(groups: readonly PhaseGroup[], now = Date.now()): PhaseProgress[] {
   const by: PhaseAcc = new Map();
   for (const g of groups) addTasks(by, g.phase, g.status, g.n, g.progress, g.firstStart);
   return phaseList(by, now);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import * as s from './schema.js';
 import type { ArtifactRef, LedgerEntry, Metric } from '../../gen/limolab/v1/task.js';
-import type { ArmRow, AttemptRow, CachedTask, ResultRecord, Store, SweepRow, TaskRow, WorkerRow, WriteBatch } from './store.js';
+import type { ArmRow, AttemptRow, CachedTask, PhaseGroup, ResultRecord, Store, SweepRow, TaskRow, WorkerRow, WriteBatch } from './store.js';
 import { LimolabError } from '../../common/errors.js';
 import { Checkpointer } from './checkpointer.js';
 
@@ -168,9 +168,9 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
-  phaseCounts(sweepId: string): { phase: string; status: TaskRow['status']; n: number; progress: number; firstStart: number | null }[] {
+  phaseCounts(sweepId: string): PhaseGroup[] {
     return this.sqlite.prepare(`select phase, status, count(*) n, 0 progress, min(started_ms) firstStart from tasks where sweep_id = ? group by phase, status`)
-      .all(sweepId) as { phase: string; status: TaskRow['status']; n: number; progress: number; firstStart: number | null }[];
+      .all(sweepId) as PhaseGroup[];
   }
 
   sweepArmNames(sweepId: string): string[] {

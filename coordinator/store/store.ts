@@ -9,6 +9,10 @@ export type SweepStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface Dep { task: string; role: string }
 
+/** n tasks of one phase and status: progress is the sum of the running ones' reported progress,
+ *  firstStart the earliest start among them (null: none started). */
+export interface PhaseGroup { phase: string; status: TaskStatus; n: number; progress: number; firstStart: number | null }
+
 export interface TaskRow {
   id: string; sweepId: string; arm: string; seed: number; name: string; kind: string; phase: string; pool: string;
   status: TaskStatus; priority: number; taskProto: string; deps: Dep[]; cacheKey: string; maxRetries: number;
@@ -66,7 +70,7 @@ export interface Store {
   taskCounts(sweepId: string): Partial<Record<TaskStatus, number>>;
   /** A sweep's tasks counted by phase and status, with the first start of each group (progress 0:
    *  the store keeps no running task's progress). */
-  phaseCounts(sweepId: string): { phase: string; status: TaskStatus; n: number; progress: number; firstStart: number | null }[];
+  phaseCounts(sweepId: string): PhaseGroup[];
   /** The distinct arm instances of a sweep's tasks, in plan order (without reading the tasks). */
   sweepArmNames(sweepId: string): string[];
   sweepArms(sweepId: string): ArmRow[];
