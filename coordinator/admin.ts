@@ -256,6 +256,7 @@ export class SweepAdmin {
     if (!this.store.getSweep(id)) throw new NotFoundError(`no sweep with id ${id}; \`limolab sweep list --all\` shows the sweeps`);
     const n = this.db.deleteSweep(id);
     this.metaCache.delete(id);
+    this.scheduler().forgetEnded(id);
     this.log(`coordinator: sweep ${id} deleted (${n} task(s))`);
     return n;
   }

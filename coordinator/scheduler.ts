@@ -114,6 +114,12 @@ export class LiveSweepView {
   }
 }
 
+/** An ended sweep as it was when it closed, without its tasks: what its readers (watchers,
+ *  dashboards) ask for as it ends, answered from memory rather than by reading its task rows. */
+export interface EndedSweep { row: SweepRow; counts: Counts; arms: readonly string[]; phases: readonly PhaseGroup[] }
+/** How many ended sweeps are kept so (the newest). */
+const ENDED_KEPT = 64;
+
 export interface SweepChange { sweepId: string; task?: LiveTask; message?: string }
 
 /** A write the store could not make for a reason outside the data (disk full): since when, and why. */
@@ -186,6 +192,8 @@ function updateOf(t: TaskRow): TaskUpdate {
 export class Scheduler extends EventEmitter {
   private tasks = new Map<string, LiveTask>();
   private sweeps = new Map<string, LiveSweep>();
+  /** The last ENDED_KEPT sweeps to end, oldest first (see EndedSweep). */
+  private ended = new Map<string, EndedSweep>();
   private ready = new MinHeap<string>();
   /** Pending tasks waiting out a retry delay, by when they are due (tick() takes the due ones;
    *  an entry whose task has moved on since is dropped when it comes up). */
@@ -370,6 +378,7 @@ export class Scheduler extends EventEmitter {
     // Just planned: no attempts yet. Read back after a restart: its attempts are in the store.
     const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map(), workerIds: planned ? new Set() : null };
     this.sweeps.set(row.id, sw);
+    this.ended.delete(row.id);   // running again (a sweep retry)
     const arms = new Set<string>();
     for (const r of rows) {
       // The rows are this call's own (just planned, or just read): taken over rather than copied.
@@ -707,7 +716,10 @@ export class Scheduler extends EventEmitter {
     sw.row = { ...sw.row, status, finishedMs, error };
     this.log(`coordinator: sweep ${sw.row.id} ${status}${error ? `: ${error}` : ''}`);
     this.emit('change', { sweepId: sw.row.id, message: `sweep ${status}` } satisfies SweepChange);
-    // Finished sweeps leave memory; the store answers for them from now on.
+    // Finished sweeps leave memory; the store answers for them from now on, but for a summary
+    // of the last ones to end (their counts no longer change).
+    this.ended.set(sw.row.id, { row: sw.row, counts: { ...sw.counts }, arms: sw.arms, phases: new LiveSweepView(sw, this.tasks).phaseGroups() });
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
     for (const id of sw.taskIds) this.tasks.delete(id);
     this.sweeps.delete(sw.row.id);
     // With the workers its attempts named (null: not known in memory, after a restart).
@@ -1005,6 +1017,15 @@ export class Scheduler extends EventEmitter {
     const sw = this.sweeps.get(id);
     return sw ? new LiveSweepView(sw, this.tasks) : null;
   }
+
+  /** One of the last sweeps to end, as it closed (counts a copy), or undefined (ask the store). */
+  endedSweep(id: string): EndedSweep | undefined {
+    const e = this.ended.get(id);
+    return e && { ...e, counts: { ...e.counts } };
+  }
+
+  /** Drops an ended sweep's summary (the sweep was deleted). */
+  forgetEnded(id: string): void { this.ended.delete(id); }
 
   get inFlightCount() { return this.inFlight; }
 }
