@@ -14,7 +14,7 @@
 // every 200 ms). Measured 2026-12-04, load 1.7-1.9, 20k / 100k tasks: before getSweep stopped
 // reading every task (12:43 UTC), running 2.8 / 19.9 ms, ended 330 / 1,962 ms, loop delay with a
 // watcher p99 5.0 / 27.3 ms, max 373 / 59 ms (the 373: the watcher's last read, of every task row
-// in SQLite, as the 20k sweep ended); after (13:40 UTC), running and ended under 0.01 ms, older
+// in SQLite, as the 20k sweep ended); after (13:29 UTC), running and ended under 0.01 ms, older
 // 11 / 84 ms, loop delay p99 5.4 / 11.0 ms, max 14 / 21 ms.
 // Run: npm run bench:tick   (env SIZES=20000,100000 SECONDS=8)
 import { mkdtempSync, rmSync } from 'node:fs';
