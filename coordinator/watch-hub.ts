@@ -6,7 +6,7 @@
 import { SweepEvent, type TaskSummary } from '../gen/limolab/v1/coordinator.js';
 import { summary, type Coordinator } from './coordinator.js';
 import type { SweepChange } from './scheduler.js';
-import type { SweepRow } from './store/store.js';
+import type { SweepRow, TaskRow } from './store/store.js';
 
 /** Encoded SweepEvent bytes, written to a stream as they are. */
 export type EncodedEvent = Buffer;
@@ -15,7 +15,10 @@ interface Watcher { send(ev: EncodedEvent): void; done(): void }
 
 interface Feed {
   watchers: Set<Watcher>;
-  pending: Set<string>;          // ids of tasks that changed since the last flush
+  /** The tasks that changed since the last flush, by id: the scheduler's own task objects, which
+   *  keep their final state after the sweep ends and leaves memory (so the last flush reads no
+   *  task rows back from the store). */
+  pending: Map<string, TaskRow & { progress?: number }>;
   timer?: NodeJS.Timeout;
   state?: EncodedEvent;          // the sweep's state as of the last flush, for joiners
 }
@@ -27,7 +30,7 @@ export class WatchHub {
   private readonly onChange = (c: SweepChange) => {
     const f = this.feeds.get(c.sweepId);
     if (!f) return;
-    if (c.task) f.pending.add(c.task.id);
+    if (c.task) f.pending.set(c.task.id, c.task);
     f.timer ??= setTimeout(() => this.flush(c.sweepId), c.task ? this.intervalMs : 0);
   };
   private readonly onClosed = (row: SweepRow) => {
@@ -53,7 +56,7 @@ export class WatchHub {
     }
     send(first);
     if (!f) {
-      f = { watchers: new Set(), pending: new Set(), state: first };
+      f = { watchers: new Set(), pending: new Map(), state: first };
       if (this.feeds.size === 0) {
         this.coord.scheduler.on('change', this.onChange);
         this.coord.scheduler.on('closed', this.onClosed);
@@ -76,15 +79,12 @@ export class WatchHub {
     if (!f) return;
     f.timer = undefined;
     const changed = f.pending;
-    f.pending = new Set();
+    f.pending = new Map();
     const few = changed.size > 0 && changed.size <= this.maxTaskEvents && changed.size * f.watchers.size <= this.maxWrites;
-    // The changed tasks alone, from memory while the sweep runs (not every task's summary,
-    // filtered: O(sweep) every flush); after it has ended, from its stored tasks.
-    const live = few ? this.coord.scheduler.liveSweep(id) : null;
-    const sweep = this.coord.getSweep(id, few && !live);
-    const tasks: TaskSummary[] = !few ? []
-      : live ? [...changed].map((t) => live.task(t)).filter((t) => t !== undefined).map(summary)
-      : sweep.tasks.filter((t) => changed.has(t.id));
+    // The sweep without its tasks, and summaries of the changed ones alone (not of every task,
+    // filtered: O(sweep) every flush, and every task row read back once the sweep had ended).
+    const sweep = this.coord.getSweep(id, false);
+    const tasks: TaskSummary[] = few ? [...changed.values()].map(summary) : [];
     const view = { ...sweep, tasks: [] };
     const now = Date.now();
     const events = few

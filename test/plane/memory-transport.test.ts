@@ -7,7 +7,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiagSpec, Heartbeat, Task, TaskKind, TaskResult, WorkerState, type TaskEvent } from '../../gen/limolab/v1/task.js';
-import type { Sweep } from '../../gen/limolab/v1/coordinator.js';
+import { SweepEvent, type Sweep } from '../../gen/limolab/v1/coordinator.js';
 import { IntegrityError, NotFoundError, WireError } from '../../common/errors.js';
 import { outgoingTask } from '../../common/wire.js';
 import { sha256Hex } from '../../common/hash.js';
@@ -16,6 +16,7 @@ import type { DeliveredResult, DeliveredTask } from '../../common/transport.js';
 import { startCoordinator } from '../../coordinator/main.js';
 import { chainRanks } from '../../coordinator/scheduler.js';
 import { phasesFrom, phasesOf, sweepProgress } from '../../coordinator/http/views.js';
+import { WatchHub } from '../../coordinator/watch-hub.js';
 import { startWorker } from '../../worker/main.js';
 import { waitFor } from '../helpers/cluster.js';
 
@@ -490,6 +491,28 @@ arms:
       expect(phases).toEqual(phasesOf(plane.coord.coord.store.sweepTasks(id)));
       expect(phases.map((p) => [p.phase, p.total, p.succeeded, p.etaS])).toEqual([['diag', 8, 8, 0]]);
     }
+  });
+
+  it('a watcher hears each task end and the sweep end, and the last update, after the sweep left memory, reads no task rows back', async () => {
+    plane = await new Plane().start();
+    const id = plane.submit('name: watched\narms: [{name: a, method: diag, params: {tasks: 3, sleep_ms: 150}}]');
+    const store = plane.coord.coord.store as { sweepTasks(id: string): unknown };
+    const sweepTasks = store.sweepTasks.bind(store);
+    let reads = 0;
+    store.sweepTasks = (sid: string) => { reads++; return sweepTasks(sid); };
+    const events: SweepEvent[] = [];
+    const ac = new AbortController();
+    const watching = new WatchHub(plane.coord.coord).watch(id, (b) => events.push(SweepEvent.decode(b)), ac.signal);
+    await plane.worker('w1', 3);
+    await watching;   // resolves when the sweep has ended
+    const last = events.at(-1)!;
+    expect(last.sweep?.status).toBe('succeeded');
+    expect(last.sweep?.counts?.succeeded).toBe(3);
+    // Each task's own events, in the order they came: the last one of each says succeeded.
+    const final = new Map<string, string>();
+    for (const e of events) if (e.task) final.set(e.task.id, e.task.status);
+    expect([...final.values()]).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(reads).toBe(0);
   });
 
   it('dispatches a failed task again once its backoff is over, not before, while thousands of others wait', async () => {
