@@ -1,18 +1,18 @@
 // Where a task's latency goes at a fixed number in flight: one coordinator (this process),
 // WORKERS (1) worker processes, one nats-server, RUNS sweeps of N no-op tasks with at most
 // IN_FLIGHT in flight, after WARMUP (3000) untimed warm-up tasks per worker, as bench:dispatch's
-// latency rows. For each run it
-// prints the publish-to-row latency (p50, p99, max), p99 of the tasks published in the sweep's
-// first 500 ms and of those after (a fresh sweep's objects are still being collected then),
-// the split of slow tasks (over 20 ms) and of the others into pickup (publish to worker start)
-// and back (worker finish to row), the coordinator's store writes (store.apply: count, p50,
-// p99, max, total, how many took over 5 ms and, with TRACE_VCS=1, the voluntary context switches
-// in those, which are waits on the disk; off by default, as the two process.resourceUsage() calls
-// a write took 7% of the coordinator's main thread), and how often the results watchdog pulled
-// again. Then the baseline in the same run: Ray with the same number in flight (bench/ray_baseline.py --inflight; skipped
-// with a line where .venv has no Ray). The load average is printed with each run: figures are
-// comparable only on an idle machine.
-// Each run also prints the CPU microseconds per task of the coordinator, the workers and nats-server.
+// latency rows. For each run it prints the publish-to-row latency (p50, p99, max), p99 of the
+// tasks published in the sweep's first 500 ms and of those after (a fresh sweep's objects are
+// still being collected then), the split of slow tasks (over 20 ms) and of the others into
+// pickup (publish to worker start) and back (worker finish to row), the coordinator's store
+// writes (store.apply: count, p50, p99, max, total, how many took over 5 ms and, with
+// TRACE_VCS=1, the voluntary context switches in those, which are waits on the disk; off by
+// default, as the two process.resourceUsage() calls a write took 7% of the coordinator's main
+// thread), the CPU microseconds per task of the coordinator, the workers and nats-server, and
+// how often the results watchdog pulled again. Then the baseline in the same run: Ray with the
+// same number in flight (bench/ray_baseline.py --inflight; skipped with a line where .venv has
+// no Ray). The load average is printed with each run: figures are comparable only on an idle
+// machine.
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each timed run) and of the workers.
 // Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1 TRACE_VCS=0)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -63,10 +63,10 @@ export class Coordinator {
   }
 
   getSweep(id: string, includeTasks = false): Sweep {
-    const live = this.scheduler.liveSweep(id);
-    if (live) return this.toSweep(live.row, live.counts, includeTasks ? live.tasks : [], live.arms);
-    const ended = includeTasks ? undefined : this.scheduler.endedSweep(id);
-    if (ended) return this.toSweep(ended.row, ended.counts, [], ended.arms);
+    const live = includeTasks ? this.scheduler.liveSweep(id) : null;
+    if (live) return this.toSweep(live.row, live.counts, live.tasks, live.arms);
+    const state = includeTasks ? undefined : this.scheduler.sweepState(id);
+    if (state) return this.toSweep(state.row, state.counts, [], state.arms);
     const row = this.store.getSweep(id);
     if (!row) throw new NotFoundError(`no sweep with id ${id}; \`limolab sweep list\` shows the sweeps`);
     // Without its tasks: counts and arms from SQL, not from every task row read and parsed

@@ -72,7 +72,7 @@ interface LiveSweep {
 /** What the views see of a running sweep. row, counts, arms and task() cost the same at any size;
  *  `tasks` is built on each read, O(sweep): a getSweep or a dashboard's summary that walked every
  *  task took 26-35 ms a call on a 100k-task sweep, and a watch asks every 200 ms. */
-export class LiveSweepView {
+export class LiveSweepView implements SweepState {
   constructor(private readonly sw: LiveSweep, private readonly all: Map<string, LiveTask>) {}
   get row(): SweepRow { return this.sw.row; }
   /** A copy: the live counts change under a caller that keeps it. */
@@ -114,9 +114,23 @@ export class LiveSweepView {
   }
 }
 
-/** An ended sweep as it was when it closed, without its tasks: what its readers (watchers,
- *  dashboards) ask for as it ends, answered from memory rather than by reading its task rows. */
-export interface EndedSweep { row: SweepRow; counts: Counts; arms: readonly string[]; phases: readonly PhaseGroup[] }
+/** A sweep as the views read it without its tasks, at a cost that does not grow with it: a
+ *  running sweep's LiveSweepView, or one of the last to end as it closed (sweepState()). */
+export interface SweepState {
+  readonly row: SweepRow;
+  /** A copy. */
+  readonly counts: Counts;
+  readonly arms: readonly string[];
+  phaseGroups(): PhaseGroup[];
+}
+
+/** An ended sweep as it was when it closed: what its readers (watchers, dashboards) ask for as
+ *  it ends, answered from memory rather than by reading its task rows. */
+class EndedSweep implements SweepState {
+  constructor(readonly row: SweepRow, private readonly final: Counts, readonly arms: readonly string[], private readonly phases: readonly PhaseGroup[]) {}
+  get counts(): Counts { return { ...this.final }; }
+  phaseGroups(): PhaseGroup[] { return [...this.phases]; }
+}
 /** How many ended sweeps are kept so (the newest). */
 const ENDED_KEPT = 64;
 
@@ -718,7 +732,7 @@ export class Scheduler extends EventEmitter {
     this.emit('change', { sweepId: sw.row.id, message: `sweep ${status}` } satisfies SweepChange);
     // Finished sweeps leave memory; the store answers for them from now on, but for a summary
     // of the last ones to end (their counts no longer change).
-    this.ended.set(sw.row.id, { row: sw.row, counts: { ...sw.counts }, arms: sw.arms, phases: new LiveSweepView(sw, this.tasks).phaseGroups() });
+    this.ended.set(sw.row.id, new EndedSweep(sw.row, { ...sw.counts }, sw.arms, new LiveSweepView(sw, this.tasks).phaseGroups()));
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
     for (const id of sw.taskIds) this.tasks.delete(id);
     this.sweeps.delete(sw.row.id);
@@ -1018,10 +1032,9 @@ export class Scheduler extends EventEmitter {
     return sw ? new LiveSweepView(sw, this.tasks) : null;
   }
 
-  /** One of the last sweeps to end, as it closed (counts a copy), or undefined (ask the store). */
-  endedSweep(id: string): EndedSweep | undefined {
-    const e = this.ended.get(id);
-    return e && { ...e, counts: { ...e.counts } };
+  /** A running sweep, or one of the last to end, without its tasks; undefined: ask the store. */
+  sweepState(id: string): SweepState | undefined {
+    return this.liveSweep(id) ?? this.ended.get(id);
   }
 
   /** Drops an ended sweep's summary (the sweep was deleted). */

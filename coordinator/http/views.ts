@@ -32,14 +32,14 @@ export function progressOf(c: Record<string, number>): number {
 }
 
 export function summarize(coord: Coordinator, row: SweepRow): SweepSummary {
-  const live = coord.scheduler.liveSweep(row.id), ended = live ? undefined : coord.scheduler.endedSweep(row.id);
-  const current = live?.row ?? ended?.row ?? row;
-  const counts: Record<string, number> = live ? live.counts : ended ? ended.counts : { total: 0 };
-  if (!live && !ended) for (const [k, n] of Object.entries(coord.store.taskCounts(row.id))) { counts[k] = n ?? 0; counts.total! += n ?? 0; }
+  const state = coord.scheduler.sweepState(row.id);
+  const current = state?.row ?? row;
+  const counts: Record<string, number> = state ? state.counts : { total: 0 };
+  if (!state) for (const [k, n] of Object.entries(coord.store.taskCounts(row.id))) { counts[k] = n ?? 0; counts.total! += n ?? 0; }
   return {
     id: current.id, name: current.name, status: current.status, createdMs: current.createdMs, finishedMs: current.finishedMs ?? 0,
     error: current.error, tags: tagsOf(row), counts, progress: progressOf(counts),
-    arms: live ? live.arms.length : ended ? ended.arms.length : coord.store.sweepArms(row.id).length,
+    arms: state ? state.arms.length : coord.store.sweepArms(row.id).length,
   };
 }
 
@@ -110,13 +110,13 @@ export function phasesFrom(groups: readonly PhaseGroup[], now = Date.now()): Pha
 export interface SweepProgress { sweep: SweepSummary; phases: PhaseProgress[]; etaS: number | null }
 
 export function sweepProgress(coord: Coordinator, id: string): SweepProgress | null {
-  const live = coord.scheduler.liveSweep(id), ended = live ? undefined : coord.scheduler.endedSweep(id);
-  const row = live?.row ?? ended?.row ?? coord.store.getSweep(id);
+  const state = coord.scheduler.sweepState(id);
+  const row = state?.row ?? coord.store.getSweep(id);
   if (!row) return null;
   // Counted, not walked: a running sweep's by the scheduler as its tasks change (walking them took
   // 36 ms every 300 ms for a 100k-task sweep), one of the last to end as it closed, an older one
   // in SQL (reading every task row took 466 ms for a 20k-task sweep, as the sweep ended).
-  const phases = phasesFrom(live ? live.phaseGroups() : ended ? ended.phases : coord.store.phaseCounts(id));
+  const phases = phasesFrom(state ? state.phaseGroups() : coord.store.phaseCounts(id));
   const etas = phases.map((p) => p.etaS);
   // Phases run one after another per arm but overlap across arms: the slowest phase bounds the sweep.
   const etaS = row.status !== 'running' ? 0 : etas.some((e) => e === null) ? null : Math.max(0, ...(etas as number[]));

@@ -484,7 +484,7 @@ arms:
     const sched = plane.coord.coord.scheduler;
     for (const from of ['memory', 'sql'] as const) {
       if (from === 'sql') sched.forgetEnded(id);
-      expect(sched.endedSweep(id) !== undefined).toBe(from === 'memory');
+      expect(sched.sweepState(id) !== undefined).toBe(from === 'memory');
       expectSame(plane.coord.coord.getSweep(id), done);
       expect(plane.coord.coord.getSweep(id).counts?.succeeded).toBe(8);
       const phases = sweepProgress(plane.coord.coord, id)!.phases;
