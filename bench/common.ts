@@ -81,3 +81,22 @@ export function cpuSecs(pid: number): number {
   } catch { return 0; }
 }
 export const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+
+/** When each task was published, from the scheduler's 'dispatched' events. The events' id arrays
+ *  are kept as they come (one per publish round) and the map from task id to time is built only
+ *  when asked: a Map entry and a heap number per task, made as tasks go out, would be kept alive in
+ *  the coordinator's heap (this bench's process) and copied by every young-generation GC of the
+ *  run, a cost the coordinator alone would not have. */
+export function dispatchTimes(scheduler: { on(ev: 'dispatched', fn: (ids: string[], ts: number) => void): unknown }) {
+  let rounds: { ids: string[]; ts: number }[] = [];
+  scheduler.on('dispatched', (ids, ts) => { rounds.push({ ids, ts }); });
+  return {
+    /** Task id to publish time (ms), of what was published since the last clear(). */
+    map(): Map<string, number> {
+      const m = new Map<string, number>();
+      for (const r of rounds) for (const id of r.ids) m.set(id, r.ts);
+      return m;
+    },
+    clear(): void { rounds = []; },
+  };
+}

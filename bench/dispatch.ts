@@ -20,6 +20,11 @@
 // and the targets are judged on the medians: on this 2-core machine one run's figures swing by
 // 20-40% (raw JetStream alone 10.8k-17.2k msg/s within ten minutes).
 // DB_SYNC=normal runs the coordinator with --db-sync normal instead of the default full (what a power-safe commit costs).
+// Tasks measured to run far under a millisecond travel several to a message (the coordinator's
+// --max-bundle, default 64; see MAX_BUNDLE in coordinator/scheduler.ts): the latency rows' sweeps
+// are bundled once their first 32 results are in; the throughput rows publish every task at once,
+// before any result, so alone. MAX_BUNDLE=1 sends every task alone. Task publish times are kept
+// per publish round, not per task (dispatchTimes in common.ts).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes)
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,7 +39,7 @@ import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
-import { cpuSecs, fullGc, load, median, ownCpu, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
+import { cpuSecs, dispatchTimes, fullGc, load, median, ownCpu, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
@@ -50,6 +55,8 @@ const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ??
 /** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
 const PROF = process.env.BENCH_PROF;
 const DB_SYNC = process.env.DB_SYNC === 'normal' ? 'normal' as const : 'full' as const;
+/** MAX_BUNDLE=1: every task in a message of its own (the coordinator's --max-bundle; default 64). */
+const MAX_BUNDLE = Number(process.env.MAX_BUNDLE ?? 64);
 let bestE2e = 0;
 let runs = 0;
 const dir = mkdtempSync(join(tmpdir(), 'limolab-bench-'));
@@ -107,7 +114,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   // watchdog (common/nats-transport.ts) is counted and printed beside the run.
   let repulls = 0;
   const log = (l: string) => { if (/pulling again/.test(l)) repulls++; };
-  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, dbSync: DB_SYNC, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
+  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, maxBundle: MAX_BUNDLE, dbSync: DB_SYNC, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   for (let i = 0; i < workers; i++) {
     procs.push(spawnWorker(nats.url, `bench-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
@@ -117,8 +124,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   // pulls); a sweep of `warmup` tasks runs first.
   if (warmup > 0) await runNoopSweep(c, 'warmup', warmup);
   fullGc();
-  const dispatched = new Map<string, number>();
-  c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
+  const published = dispatchTimes(c.coord.scheduler);
   const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
   const prof = PROF ? new Session() : null;
   if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
@@ -137,6 +143,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweepId) as { id: string; s: number; f: number; r: number }[];
   const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweepId) as { n: number }).n;
   d.close();
+  const dispatched = published.map();
   const pickup = rows.map((x) => x.s - dispatched.get(x.id)!).filter(Number.isFinite);
   const total = rows.map((x) => x.r - dispatched.get(x.id)!).filter(Number.isFinite);
   const back = rows.map((x) => x.r - x.f).filter(Number.isFinite);
@@ -149,7 +156,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
 
 
 try {
-  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP} per worker), results database --db-sync ${DB_SYNC}, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
+  console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP} per worker), results database --db-sync ${DB_SYNC}, at most ${MAX_BUNDLE} task(s) a message, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raws: number[] = [];
   for (let k = 0; k < REPEATS; k++) raws.push(await rawJetStream(TASKS));
   const raw = median(raws);

@@ -13,17 +13,22 @@
 // same number in flight (bench/ray_baseline.py --inflight; skipped with a line where .venv has
 // no Ray). The load average is printed with each run: figures are comparable only on an idle
 // machine.
+// Also per run: the coordinator's event-loop delay and its garbage collector's pauses (minor and
+// major) during the timed sweep. Task publish times are kept per publish round, not per task (see
+// dispatchTimes in common.ts: a map filled as tasks go out cost the coordinator's GC).
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each timed run) and of the workers.
-// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1 TRACE_VCS=0)
+// MAX_BUNDLE=1 sends every task in a message of its own (the coordinator's --max-bundle).
+// Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1 TRACE_VCS=0 MAX_BUNDLE=64)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { startNatsServer } from '../common/nats-server.js';
 import { startCoordinator } from '../coordinator/main.js';
 import type { WriteBatch } from '../coordinator/store/store.js';
-import { cpuSecs, fullGc, ownCpu, load, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
+import { cpuSecs, dispatchTimes, fullGc, ownCpu, load, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
 
 const N = Number(process.env.N ?? 20_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 64);
@@ -36,7 +41,9 @@ const PROF = process.env.BENCH_PROF;
 const dir = mkdtempSync(join(tmpdir(), 'limolab-trace-'));
 const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
 let repulls = 0;
-const c = await startCoordinator({ db: join(dir, 'trace.db'), nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight: IN_FLIGHT, log: (l) => { if (/pulling again/.test(l)) repulls++; } });
+/** MAX_BUNDLE=1: every task in a message of its own (the coordinator's --max-bundle; default 64). */
+const MAX_BUNDLE = Number(process.env.MAX_BUNDLE ?? 64);
+const c = await startCoordinator({ db: join(dir, 'trace.db'), nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight: IN_FLIGHT, maxBundle: MAX_BUNDLE, log: (l) => { if (/pulling again/.test(l)) repulls++; } });
 const workers = Array.from({ length: WORKERS }, (_, i) => spawnWorker(nats.url, `trace-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
 const exited = Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
 const stopWorkers = async () => { for (const w of workers) w.kill('SIGTERM'); await exited; };
@@ -52,22 +59,31 @@ try {
     const v0 = vcs(), t0 = performance.now();
     try { return apply(b); } finally { applies.push({ ms: performance.now() - t0, vcs: vcs() - v0 }); }
   };
-  const dispatched = new Map<string, number>();
-  c.coord.scheduler.on('dispatched', (ids: string[], ts: number) => { for (const id of ids) dispatched.set(id, ts); });
+  const published = dispatchTimes(c.coord.scheduler);
   if (WARMUP > 0) await runNoopSweep(c, 'warmup', WARMUP * WORKERS);
-  console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, ${WORKERS} worker process(es) (after ${WARMUP} warm-up tasks per worker)`);
+  console.log(`latency trace: ${RUNS} run(s) of ${N} no-op tasks, at most ${IN_FLIGHT} in flight, ${WORKERS} worker process(es) (after ${WARMUP} warm-up tasks per worker), at most ${MAX_BUNDLE} task(s) a message`);
   const db = new Database(join(dir, 'trace.db'), { readonly: true });
   for (let run = 1; run <= RUNS; run++) {
+    published.clear();
     fullGc();
     applies = [];
     repulls = 0;
     const l0 = load();
     const prof = PROF ? new Session() : null;
     if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
+    // The coordinator's event loop and garbage collector during the timed sweep only (the forced
+    // collection before it is not counted).
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    const gcs: { ms: number; major: boolean }[] = [];
+    const gcObs = new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push({ ms: e.duration, major: ((e as { detail?: { kind?: number } }).detail?.kind ?? 0) === perf.NODE_PERFORMANCE_GC_MAJOR }); });
+    gcObs.observe({ entryTypes: ['gc'] });
+    loop.enable();
     const cpu0 = cpuNow();
     const t0 = performance.now();
     const id = await runNoopSweep(c, 'trace', N);
     const cpu1 = cpuNow();
+    loop.disable();
+    gcObs.disconnect();
     if (prof) {
       const { profile } = await prof.post('Profiler.stop');
       writeFileSync(join(PROF!, `coordinator-${WORKERS}w-run${run}.cpuprofile`), JSON.stringify(profile));
@@ -75,6 +91,7 @@ try {
     }
     const rate = N / ((performance.now() - t0) / 1000);
     const rows = db.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(id) as { id: string; s: number; f: number; r: number }[];
+    const dispatched = published.map();
     const t = rows.map((x) => ({ d: dispatched.get(x.id)!, ...x })).filter((x) => Number.isFinite(x.d));
     const lat = t.map((x) => x.r - x.d);
     // The first half second of the sweep apart: the tasks just planned are new objects, and the
@@ -88,6 +105,8 @@ try {
     console.log(`  published in the sweep's first 500 ms: ${early.length} tasks, p99 ${pct(early, 99)} ms; after: ${late.length} tasks, p99 ${pct(late, 99)} ms`);
     console.log(`  ${slow.length} tasks over 20 ms: ${slow.length ? split(slow) : '-'}; the others: ${split(fast)}`);
     console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms${process.env.TRACE_VCS === '1' ? ` (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)` : ''}`);
+    const minor = gcs.filter((g) => !g.major).map((g) => g.ms), major = gcs.filter((g) => g.major).map((g) => g.ms);
+    console.log(`  coordinator event loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; GC pauses: ${minor.length} minor (max ${minor.length ? Math.max(...minor).toFixed(1) : '-'} ms, total ${minor.reduce((a, b) => a + b, 0).toFixed(0)} ms), ${major.length} major (max ${major.length ? Math.max(...major).toFixed(1) : '-'} ms)`);
     console.log(`  cpu us/task: coordinator ${((cpu1.coord - cpu0.coord) * 1e6 / N).toFixed(0)}, workers ${((cpu1.workers - cpu0.workers) * 1e6 / N).toFixed(0)}, nats-server ${((cpu1.nats - cpu0.nats) * 1e6 / N).toFixed(0)}`);
     console.log(`  results pull made again by the watchdog: ${repulls} time(s)`);
   }

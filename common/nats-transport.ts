@@ -1,5 +1,6 @@
 // The NATS JetStream implementation of Transport.
-//   tasks:    stream <NS>_TASKS (work queue), subject <ns>.task.<pool>.<sweep>;
+//   tasks:    stream <NS>_TASKS (work queue), subject <ns>.task.<pool>.<sweep> (one Task), or
+//             <ns>.task.<pool>.<sweep>.bundle (a TaskBundle of short tasks, see publishTasks);
 //             one durable pull consumer per pool, shared by that pool's workers.
 //   results:  stream <NS>_RESULTS (work queue), subject <ns>.result.<sweep>; published
 //             with Nats-Msg-Id = attempt id, so a retried publish is stored once.
@@ -10,7 +11,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
-import { decodeTask, decodeResultBatch, packResults } from './wire.js';
+import { bundleBytes, bundledSize, decodeTask, decodeTaskBundle, decodeResultBatch, HEADER_ROOM, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
@@ -116,13 +117,14 @@ export class NatsTransport implements Transport {
     const inFlight: Promise<void>[] = [];
     let error: Error | undefined;
     let i = 0;
+    const maxBytes = (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
     for (; i < tasks.length && !error; i += 500) {
       const window = tasks.slice(i, i + 500);
-      const msgs = window.map((t) => ({ subject: `${this.ns}.task.${t.pool}.${t.sweepId}`, data: t.data, msgId: `${t.id}#${t.attempt}` }));
+      const { msgs, members } = this.taskMessages(window, maxBytes);
       inFlight.push(this.publisher.publishEach(msgs).then((acks) => {
         for (let j = 0; j < acks.length; j++) {
-          const a = acks[j]!;
-          if (a instanceof Error) { error ??= a; unpublished.push(window[j]!.id); } else if (a.duplicate) dups.push({ id: window[j]!.id, seq: a.seq });
+          const a = acks[j]!, m = members[j]!;
+          if (a instanceof Error) { error ??= a; for (const t of m) unpublished.push(t.id); } else if (a.duplicate) for (const t of m) dups.push({ id: t.id, seq: a.seq });
         }
       }));
       if (inFlight.length >= 4) await inFlight.shift();
@@ -147,11 +149,53 @@ export class NatsTransport implements Transport {
     return { taken, unpublished, ...(error ? { error } : {}) };
   }
 
+  /**
+   * The messages for a window of tasks: each alone (a Task, Nats-Msg-Id `<id>#<attempt>`), but
+   * runs of consecutive tasks of one pool and sweep that may travel in bundles (OutgoingTask's
+   * `bundle`, the same for the run) go as TaskBundle messages of up to that many tasks and
+   * maxBytes, with Nats-Msg-Id `<first id>#<attempt>+<count>`. The de-duplication then holds
+   * for the bundle as composed: a task published again in another bundle, or alone (a restart
+   * re-publishes queued tasks alone), is not recognised as stored, and may run twice; its
+   * second result is ignored like a redelivered task's. Only tasks far shorter than a message
+   * are bundled, so that costs little.
+   */
+  private taskMessages(window: OutgoingTask[], maxBytes: number): { msgs: { subject: string; data: Uint8Array; msgId: string }[]; members: OutgoingTask[][] } {
+    const msgs: { subject: string; data: Uint8Array; msgId: string }[] = [];
+    const members: OutgoingTask[][] = [];
+    for (let j = 0; j < window.length;) {
+      const t = window[j]!;
+      const cap = t.bundle ?? 1;
+      let k = j + 1;
+      if (cap > 1) {
+        let bytes = bundledSize(t.data);
+        while (k < window.length && k - j < cap) {
+          const u = window[k]!;
+          if (u.bundle !== cap || u.pool !== t.pool || u.sweepId !== t.sweepId || bytes + bundledSize(u.data) > maxBytes) break;
+          bytes += bundledSize(u.data);
+          k++;
+        }
+      }
+      const subject = `${this.ns}.task.${t.pool}.${t.sweepId}`;
+      if (k - j === 1) {
+        msgs.push({ subject, data: t.data, msgId: `${t.id}#${t.attempt}` });
+        members.push([t]);
+      } else {
+        const part = window.slice(j, k);
+        msgs.push({ subject: `${subject}.bundle`, data: bundleBytes(part.map((x) => x.data)), msgId: `${t.id}#${t.attempt}+${part.length}` });
+        members.push(part);
+      }
+      j = k;
+    }
+    return { msgs, members };
+  }
+
   async purgeSweepTasks(sweepId: string, pools: string[]): Promise<number> {
     let n = 0;
     for (const pool of new Set(pools)) {
-      const r = await this.jsm.streams.purge(`${this.upper}_TASKS`, { filter: `${this.ns}.task.${pool}.${sweepId}` });
-      n += r.purged;
+      for (const filter of [`${this.ns}.task.${pool}.${sweepId}`, `${this.ns}.task.${pool}.${sweepId}.bundle`]) {
+        const r = await this.jsm.streams.purge(`${this.upper}_TASKS`, { filter });
+        n += r.purged;
+      }
     }
     return n;
   }
@@ -305,13 +349,29 @@ export class NatsTransport implements Transport {
     return ControlReply.decode(m.data);
   }
 
-  async pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBad: (err: Error) => void): Promise<number> {
+  async pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBad: (err: Error) => void, onBundle?: (ts: DeliveredTask[]) => void): Promise<number> {
     const consumer = await this.consumerFor(pool);
     // No early break: leaving a fetch before it ends would orphan messages the server
     // is still sending to it until their lease runs out.
     const msgs = await consumer.fetch({ max_messages: max, expires: Math.max(1000, expiresMs) });
     let n = 0;
     for await (const m of msgs) {
+      if (m.subject.endsWith('.bundle')) {
+        let tasks: Task[];
+        try {
+          // <ns>.task.<pool>.<sweep>.bundle: the sweep is the fourth token.
+          tasks = decodeTaskBundle(m.data, m.subject.split('.')[3]);
+        } catch (err) {
+          onBad(err as Error);
+          m.term();
+          continue;
+        }
+        n++;
+        const shared = new BundleMessage(m, tasks.length);
+        const dts = tasks.map((t) => new BundledTask(t, shared));
+        if (onBundle) onBundle(dts); else for (const dt of dts) onTask(dt);
+        continue;
+      }
       let task: Task;
       try {
         task = decodeTask(m.data);
@@ -420,6 +480,36 @@ class HeldResult implements DeliveredResult {
   nak(delayMs = 0): void { this.finish(delayMs); }
   term(): void { this.finish(); }
   working(): void { this.msg.m.working(); }
+}
+
+/** A bundle's message, settled once each of its tasks is: acked when every one was acked or
+ *  termed, given back (nak, the longest delay asked) when any was given back: then the whole
+ *  bundle comes again, and the results of those that ran count once (ingestion is idempotent). */
+class BundleMessage {
+  private nakMs = -1;
+  readonly delivery: number;
+  constructor(readonly m: JsMsg, private left: number) { this.delivery = m.info.deliveryCount; }
+  settle(nak?: number): void {
+    if (nak !== undefined) this.nakMs = Math.max(this.nakMs, nak);
+    if (--this.left > 0) return;
+    if (this.nakMs >= 0) this.m.nak(this.nakMs); else this.m.ack();
+  }
+}
+
+/** One task of a bundle: its lease is the message's; its first ack, nak or term settles it. */
+class BundledTask implements DeliveredTask {
+  readonly delivery: number;
+  private done = false;
+  constructor(readonly task: Task, private readonly b: BundleMessage) { this.delivery = b.delivery; }
+  working(): void { this.b.m.working(); }
+  ack(): Promise<void> { this.finish(); return Promise.resolve(); }
+  nak(delayMs = 0): void { this.finish(delayMs); }
+  term(): void { this.finish(); }
+  private finish(nak?: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.b.settle(nak);
+  }
 }
 
 /** A class, not an object of closures: a worker gets one per task, thousands a second. */

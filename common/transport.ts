@@ -41,7 +41,12 @@ export interface ArtifactStore {
 /** A task message as it is published: its bytes (a limolab.v1.Task, attempt included) and what
  *  its subject (pool, sweep) and de-duplication id (task id and attempt) are made of.
  *  wire.ts's outgoingTask() makes one from a Task. */
-export interface OutgoingTask { id: string; sweepId: string; attempt: number; pool: string; data: Uint8Array }
+export interface OutgoingTask {
+  id: string; sweepId: string; attempt: number; pool: string; data: Uint8Array;
+  /** The most tasks this one may share a message with (a bundle, see TaskBundle in task.proto);
+   *  absent or 1: it travels alone. The scheduler sets it for tasks measured to be short. */
+  bundle?: number;
+}
 
 export interface Transport {
   readonly kind: 'nats' | 'memory';
@@ -69,11 +74,13 @@ export interface Transport {
 
   // --- worker side
   /**
-   * Asks for up to `max` tasks of a pool; each is handed to onTask as it arrives.
-   * Resolves, with how many were handed to onTask (malformed ones are not), once `max`
-   * came or expiresMs passed.
+   * Asks for up to `max` task messages of a pool; each lone task is handed to onTask as it
+   * arrives, and each bundle (several short tasks in one message, settled as one) to onBundle,
+   * or task by task to onTask where there is no onBundle. Resolves, with how many messages were
+   * handed over (a bundle counts once; malformed ones not at all), once `max` came or
+   * expiresMs passed.
    */
-  pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBadMessage: (err: Error) => void): Promise<number>;
+  pullTasks(pool: string, max: number, expiresMs: number, onTask: (t: DeliveredTask) => void, onBadMessage: (err: Error) => void, onBundle?: (ts: DeliveredTask[]) => void): Promise<number>;
   publishResult(result: TaskResult): Promise<void>;
   publishEvent(ev: TaskEvent): void;
   publishHeartbeat(hb: Heartbeat): void;

@@ -2,7 +2,7 @@
 // protobuf decodes almost any bytes into *something*, so a message is accepted only when its
 // required fields make sense.
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { Task, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
+import { Task, TaskBundle, TaskKind, TaskResult, TaskResultBatch } from '../gen/limolab/v1/task.js';
 import { WireError } from './errors.js';
 import type { OutgoingTask } from './transport.js';
 
@@ -40,13 +40,62 @@ export function decodeTask(data: Uint8Array): Task {
   } catch (err) {
     throw new WireError(`undecodable Task message (${data.length} bytes): ${(err as Error).message}; only limolab.v1.Task protobuf belongs on the task subjects`, { cause: err });
   }
+  const problems = taskProblems(t);
+  if (problems.length) throw new WireError(`malformed Task message (${data.length} bytes): ${problems.join('; ')}`);
+  return t;
+}
+
+/** The most tasks a bundle message may carry (the coordinator sends at most MAX_BUNDLE). */
+export const MAX_BUNDLE_DECODE = 1024;
+
+/** A TaskBundle message (subject <ns>.task.<pool>.<sweep>.bundle): its tasks, each checked as
+ *  decodeTask checks a lone one and all of the subject's sweep. Refused whole if any is not. */
+export function decodeTaskBundle(data: Uint8Array, sweepId?: string): Task[] {
+  let b: TaskBundle;
+  try {
+    b = TaskBundle.decode(data);
+  } catch (err) {
+    throw new WireError(`undecodable TaskBundle message (${data.length} bytes): ${(err as Error).message}; only limolab.v1.TaskBundle protobuf belongs on the .bundle task subjects`, { cause: err });
+  }
+  if (!b.tasks.length) throw new WireError(`malformed TaskBundle message (${data.length} bytes): no tasks`);
+  if (b.tasks.length > MAX_BUNDLE_DECODE) throw new WireError(`malformed TaskBundle message (${data.length} bytes): ${b.tasks.length} tasks, over the ${MAX_BUNDLE_DECODE} a bundle may carry`);
+  for (let i = 0; i < b.tasks.length; i++) {
+    const t = b.tasks[i]!;
+    const problems = taskProblems(t);
+    if (sweepId !== undefined && t.sweepId && t.sweepId !== sweepId) problems.push(`sweep_id ${JSON.stringify(t.sweepId)} is not the subject's ${JSON.stringify(sweepId)}`);
+    if (problems.length) throw new WireError(`malformed TaskBundle message (${data.length} bytes): task ${i + 1} of ${b.tasks.length}: ${problems.join('; ')}`);
+  }
+  return b.tasks;
+}
+
+/** A TaskBundle's bytes from its tasks' encoded bytes, without decoding or encoding them
+ *  again: field 1 (tag 10, length-delimited) once per task, as TaskBundle.encode writes it. */
+export function bundleBytes(tasks: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const t of tasks) size += 1 + varintLength(t.length) + t.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const t of tasks) {
+    out[at++] = 10;
+    let n = t.length;
+    while (n >= 0x80) { out[at++] = (n & 0x7f) | 0x80; n >>>= 7; }
+    out[at++] = n;
+    out.set(t, at);
+    at += t.length;
+  }
+  return out;
+}
+
+/** Bytes a task adds to a bundle (its tag and length prefix included). */
+export function bundledSize(task: Uint8Array): number { return 1 + varintLength(task.length) + task.length; }
+
+function taskProblems(t: Task): string[] {
   const problems: string[] = [];
   if (!t.id) problems.push('id is empty');
   if (!t.sweepId) problems.push('sweep_id is empty');
   if (!TaskKind[t.kind] || t.kind === TaskKind.TASK_KIND_UNSPECIFIED) problems.push(`kind ${t.kind} is not a known TaskKind`);
   if (!t.spec) problems.push('spec (one of diag/pretrain/curate/train/rollout/eval) is missing');
-  if (problems.length) throw new WireError(`malformed Task message (${data.length} bytes): ${problems.join('; ')}`);
-  return t;
+  return problems;
 }
 
 export function decodeResult(data: Uint8Array): TaskResult {

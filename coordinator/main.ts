@@ -30,6 +30,8 @@ export interface CoordinatorConfig {
   /** SQLite synchronous mode of the results database: 'full' (default) or 'normal' (see SqliteStore). */
   dbSync?: DbSync;
   maxInFlight?: number;
+  /** The most tasks one message may carry (default 64; 1: every task alone). See SchedulerOptions. */
+  maxBundle?: number;
   replicas?: number;
   artifactDir?: string;
   /** Sweep size limits (tasks per sweep, arm instances); the task size follows NATS max_payload. */
@@ -82,7 +84,7 @@ export async function startCoordinator(cfg: CoordinatorConfig) {
     // A task message must fit one NATS message, with room for the input refs added at dispatch.
     if (Number.isFinite(maxPayload)) limits.maxTaskBytes = Math.min(limits.maxTaskBytes ?? Infinity, maxPayload - 64 * 1024);
     const coord = new Coordinator(store, coordTransport, await defaultPlanners(), {
-      lostAfterMs: cfg.lostAfterMs, maxInFlight: cfg.maxInFlight, log, limits, maxWorkers: cfg.maxWorkers, artifactDir: cfg.artifactDir,
+      lostAfterMs: cfg.lostAfterMs, maxInFlight: cfg.maxInFlight, maxBundle: cfg.maxBundle, log, limits, maxWorkers: cfg.maxWorkers, artifactDir: cfg.artifactDir,
     });
     await coord.start();
     undo.push(() => coord.stop());

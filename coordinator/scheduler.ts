@@ -22,6 +22,9 @@ import { Plan, nonFinite, refusal } from './ingest.js';
 
 export interface SchedulerOptions {
   maxInFlight?: number;      // tasks published but not finished, across sweeps
+  /** The most tasks one message may carry (default MAX_BUNDLE; 1: every task alone). Only a phase
+   *  whose tasks are measured to run far under a millisecond is bundled: see bundleOf(). */
+  maxBundle?: number;
   lostAfterMs?: number;      // heartbeat silence before a worker is marked lost
   /** Grace past a task's timeout_s, and past a lost worker's lease, before the coordinator re-queues it itself (default lostAfterMs). */
   graceMs?: number;
@@ -54,9 +57,33 @@ interface LiveTask extends TaskRow {
 }
 
 export type Counts = Record<TaskStatus, number> & { total: number };
+
+/** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
+function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
+  let byPhase = sw.runTimes.get(t.arm);
+  if (!byPhase) sw.runTimes.set(t.arm, byPhase = new Map());
+  const rt = byPhase.get(t.phase);
+  if (!rt) byPhase.set(t.phase, { runs: 1, runMs: ms });
+  else rt.runMs = rt.runMs + BUNDLE_EWMA * (ms - rt.runMs), rt.runs++;
+}
 /** active: the sweep's queued and running tasks (kept by setStatus), the ones the once-a-second
  *  watch and the placement check look at: O(in flight) per tick, not O(sweep) (a walk over a
  *  100k-task sweep took 27-59 ms of every second, a pause for everything waiting on it). */
+/** How long the tasks of one arm instance and phase run: how many succeeded, and a moving mean
+ *  of their finished - started (ms, the worker's clock). What bundleOf() decides on. */
+interface RunTimes { runs: number; runMs: number }
+
+/** Bundles (several tasks in one message, see TaskBundle in task.proto): at most this many tasks
+ *  by default. The tasks of an arm instance's phase are bundled once BUNDLE_AFTER of them
+ *  succeeded with a mean run time under BUNDLE_UNDER_MS; a bundle then carries about BUNDLE_BUDGET_MS of that mean, so a worker
+ *  holds no bundle long (it runs a bundle's tasks one after another, in one slot). The mean moves
+ *  by BUNDLE_EWMA per result: a phase whose tasks turn slow stops being bundled within tens of
+ *  results. Measured at 64 in flight, no-op tasks, one worker (bench:trace, 2026-12-04): a message
+ *  per task, 250-320 us of CPU a task in all (coordinator, worker, nats-server) and p99 15-24 ms
+ *  from publish to row; bundled, 165-195 us and p99 11-13 ms. */
+export const MAX_BUNDLE = 64;
+const BUNDLE_AFTER = 32, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA = 1 / 16;
+
 interface LiveSweep {
   row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>; active: Set<LiveTask>;
   /** Its arm instances, in plan order: set at load (a live sweep's tasks keep their arms). */
@@ -64,6 +91,8 @@ interface LiveSweep {
   /** Per phase: its tasks by status (kept by setStatus, as counts) and the earliest start seen
    *  at a status change (a running task's start may come later: phaseGroups() looks at those). */
   phases: Map<string, { counts: Counts; firstStart: number }>;
+  /** Run times by arm instance, then phase (see RunTimes). */
+  runTimes: Map<string, Map<string, RunTimes>>;
   /** The workers its stored attempts name, added as they are stored; null for a sweep loaded
    *  after a restart until they are first asked for (read from its attempts then, once). */
   workerIds: Set<string> | null;
@@ -232,6 +261,7 @@ export class Scheduler extends EventEmitter {
   private storageLoggedMs = 0;
   readonly registry: WorkerRegistry;
   private maxInFlight: number;
+  private maxBundle: number;
   private lostAfterMs: number;
   private graceMs: number;
   private limits: Partial<PlanLimits>;
@@ -241,6 +271,7 @@ export class Scheduler extends EventEmitter {
     super();
     this.setMaxListeners(0);
     this.maxInFlight = opts.maxInFlight ?? 20_000;
+    this.maxBundle = Math.max(1, Math.floor(opts.maxBundle ?? MAX_BUNDLE));
     this.lostAfterMs = opts.lostAfterMs ?? 10_000;
     this.graceMs = opts.graceMs ?? this.lostAfterMs;
     this.limits = opts.limits ?? {};
@@ -390,7 +421,7 @@ export class Scheduler extends EventEmitter {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
     // Just planned: no attempts yet. Read back after a restart: its attempts are in the store.
-    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map(), workerIds: planned ? new Set() : null };
+    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map(), runTimes: new Map(), workerIds: planned ? new Set() : null };
     this.sweeps.set(row.id, sw);
     this.ended.delete(row.id);   // running again (a sweep retry)
     const arms = new Set<string>();
@@ -535,14 +566,24 @@ export class Scheduler extends EventEmitter {
    * protobuf field replaces an earlier one), instead of being encoded again; one with inputs
    * gets the outputs of its dependencies, as they are now, and is encoded. */
   private outgoing(t: LiveTask): OutgoingTask {
-    if (!t.deps.length) return { id: t.id, sweepId: t.sweepId, attempt: t.dispatches, pool: t.pool, data: withAttempt(t.taskProto, t.dispatches) };
+    const bundle = this.maxBundle > 1 ? this.bundleOf(t) : 1;
+    if (!t.deps.length) return { id: t.id, sweepId: t.sweepId, attempt: t.dispatches, pool: t.pool, data: withAttempt(t.taskProto, t.dispatches), bundle };
     const task: Task = t.task ? { ...t.task } : Task.decode(Buffer.from(t.taskProto, 'base64'));
     task.attempt = t.dispatches;
     const outs = this.store.outputsOf(t.deps.map((d) => d.task));
     const inputs: ArtifactRef[] = [];
     for (const d of t.deps) for (const o of outs.get(d.task) ?? []) if (o.role === d.role) inputs.push(o);
     task.inputs = inputs;
-    return outgoingTask(task);
+    return { ...outgoingTask(task), bundle };
+  }
+
+  /** How many tasks `t` may share a message with: 1 until the tasks of its arm instance and
+   *  phase are known to be short (BUNDLE_AFTER successes, mean under BUNDLE_UNDER_MS), then
+   *  about BUNDLE_BUDGET_MS of them, at most maxBundle. */
+  private bundleOf(t: LiveTask): number {
+    const rt = this.sweeps.get(t.sweepId)?.runTimes.get(t.arm)?.get(t.phase);
+    if (!rt || rt.runs < BUNDLE_AFTER || !(rt.runMs < BUNDLE_UNDER_MS)) return 1;
+    return Math.max(1, Math.min(this.maxBundle, Math.floor(BUNDLE_BUDGET_MS / Math.max(rt.runMs, BUNDLE_BUDGET_MS / MAX_BUNDLE))));
   }
 
   // ---------------------------------------------------------------- results
@@ -645,6 +686,7 @@ export class Scheduler extends EventEmitter {
       const finishedMs = r.finishedMs || Date.now();
       if (!err) {
         results.push(toResultRecord(r, t.phase));
+        if (sw && r.startedMs && r.finishedMs >= r.startedMs) ranFor(sw, t, r.finishedMs - r.startedMs);
         plan.set(t, { status: 'succeeded', workerId: r.workerId || t.workerId, startedMs: t.startedMs ?? (r.startedMs || null), finishedMs, error: null });
       } else if (sw?.row.status === 'cancelled') {
         plan.set(t, { status: 'cancelled', error: err.message, finishedMs });

@@ -70,7 +70,11 @@ export class Worker {
   readonly slots: number;
   private running = new Map<string, Running>();
   private outstanding = 0;
+  /** Bundles being run (each takes one slot, see runBundle), and how many of `running` are their tasks. */
+  private bundles = 0;
+  private bundledRunning = 0;
   private draining = false;
+  private aborting = false;
   private stopped = false;
   private completed = 0;
   private failed = 0;
@@ -123,11 +127,15 @@ export class Worker {
     this.log(`worker ${this.id}: draining (${this.running.size} task(s) to finish)`);
     this.heartbeat();
     this.slotFreed?.();
-    if (this.running.size === 0 && this.outstanding === 0) this.resolveDrained();
+    if (this.idle()) this.resolveDrained();
   }
+
+  /** Nothing running, no bundle under way, no pull waiting for messages. */
+  private idle(): boolean { return this.running.size === 0 && this.bundles === 0 && this.outstanding === 0; }
 
   /** Stop now: running tasks are aborted and given back for another worker. */
   abort(): void {
+    this.aborting = true;
     for (const r of this.running.values()) { r.reason = 'shutdown'; abortRun(r); }
     this.drain();
   }
@@ -147,7 +155,7 @@ export class Worker {
     // instead of waiting for an open fetch to expire. Small top-ups are batched.
     const minBatch = Math.max(1, Math.floor(this.slots / 8));
     while (!this.draining) {
-      const free = this.slots - this.running.size - this.outstanding;
+      const free = this.slots - (this.running.size - this.bundledRunning) - this.bundles - this.outstanding;
       if (free <= 0 || (free < minBatch && this.outstanding > 0)) {
         await new Promise<void>((r) => { this.slotFreed = r; });
         this.slotFreed = null;
@@ -155,7 +163,8 @@ export class Worker {
       }
       this.outstanding += free;
       void this.transport.pullTasks(this.pool, free, expires, (dt) => { this.outstanding--; void this.handle(dt); },
-        (err) => this.log(`worker ${this.id}: dropped a malformed task message: ${err.message}`))
+        (err) => this.log(`worker ${this.id}: dropped a malformed task message: ${err.message}`),
+        (dts) => { this.outstanding--; void this.runBundle(dts); })
         .then((received) => { this.outstanding -= free - received; })
         .catch(async (err) => {
           this.outstanding -= free;
@@ -169,12 +178,38 @@ export class Worker {
           this.freed();
         });
     }
-    if (this.running.size === 0 && this.outstanding === 0) this.resolveDrained();
+    if (this.idle()) this.resolveDrained();
   }
 
-  private async handle(dt: DeliveredTask): Promise<void> {
+  /**
+   * A bundle: several short tasks in one message (the coordinator bundles only tasks measured
+   * to run far under a millisecond). It takes one slot, and its tasks run one after another;
+   * each result is published as its task ends, without waiting for the previous one's ack. A
+   * bundle taken is finished even while draining; on abort its tasks not yet started are given
+   * back, and with them the message, so the whole bundle comes again (the results already
+   * stored count once).
+   */
+  private async runBundle(dts: DeliveredTask[]): Promise<void> {
+    this.bundles++;
+    const settling: Promise<void>[] = [];
+    try {
+      for (const dt of dts) {
+        if (this.aborting) { dt.nak(0); continue; }
+        await new Promise<void>((ran) => { settling.push(this.handle(dt, ran).finally(ran)); });
+      }
+      await Promise.all(settling);
+    } finally {
+      this.bundles--;
+      this.freed();
+    }
+  }
+
+  /** Runs a task and publishes its result. `ran`, for a bundle's task: called once the task has
+   *  run (or was turned away), before its result is published; the task is not counted in the
+   *  slots (its bundle is). */
+  private async handle(dt: DeliveredTask, ran?: () => void): Promise<void> {
     const task = dt.task;
-    if (this.draining) { dt.nak(0); return this.freed(); }
+    if (this.draining && !ran) { dt.nak(0); return this.freed(); }
     if (this.cancelledSweeps.has(task.sweepId)) {
       // Reported, not just dropped: a task that silently left the queue would leave the
       // coordinator waiting for it (and a stray cancel must not look like a success).
@@ -198,6 +233,7 @@ export class Worker {
     const startedMs = Date.now();
     const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false, startedMs, settled: false, announceAt: 0 };
     this.running.set(task.id, rec);
+    if (ran) this.bundledRunning++;
     // A redelivered task announces its start at once (the next turn), a first delivery after ANNOUNCE_MS.
     const announce = dt.delivery > 1 ? setTimeout(() => this.announce(rec), 0) : (this.queueAnnounce(rec), undefined);
     const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; abortRun(rec); }, task.timeoutS * 1000) : undefined;
@@ -224,7 +260,7 @@ export class Worker {
       if (rec.reason === 'shutdown') {
         // Another worker takes it over; this attempt leaves no result.
         rec.settled = true; clearTimeout(timeout); clearTimeout(announce);
-        this.running.delete(task.id);
+        this.unrun(task.id, ran);
         dt.nak(0);
         return this.freed();
       }
@@ -245,6 +281,7 @@ export class Worker {
     }
     result.finishedMs = Date.now();
     result.log = rec.tail;
+    ran?.();
     try {
       await this.publishWithRetry(result);
       await dt.ack();
@@ -252,13 +289,17 @@ export class Worker {
       // Unacked, the task returns after its lease and runs again; ingestion is idempotent.
       this.log(`worker ${this.id}: could not publish the result of ${task.id}: ${(err as Error).message}; it will be redelivered`);
     }
-    this.running.delete(task.id);
+    this.unrun(task.id, ran);
     this.freed();
+  }
+
+  private unrun(taskId: string, bundled: unknown): void {
+    if (this.running.delete(taskId) && bundled) this.bundledRunning--;
   }
 
   private freed() {
     this.slotFreed?.();
-    if (this.draining && this.running.size === 0 && this.outstanding === 0) this.resolveDrained();
+    if (this.draining && this.idle()) this.resolveDrained();
   }
 
   private async publishWithRetry(r: TaskResult) {

@@ -45,10 +45,10 @@ export class Cluster {
     this.nats = await startNatsServer({ storeDir: join(this.dir, 'nats') });
   }
 
-  async startCoordinatorInProcess(opts: { ackWaitMs?: number; lostAfterMs?: number; token?: string } = {}) {
+  async startCoordinatorInProcess(opts: { ackWaitMs?: number; lostAfterMs?: number; token?: string; maxInFlight?: number; maxBundle?: number } = {}) {
     this.coordinator = await startCoordinator({
       db: this.db, nats: { url: this.nats.url }, listen: '127.0.0.1:0', ackWaitMs: opts.ackWaitMs ?? 30_000,
-      lostAfterMs: opts.lostAfterMs ?? 10_000, token: opts.token, log: (l) => this.logs.push(l),
+      lostAfterMs: opts.lostAfterMs ?? 10_000, token: opts.token, maxInFlight: opts.maxInFlight, maxBundle: opts.maxBundle, log: (l) => this.logs.push(l),
     });
     this.address = this.coordinator.grpc.address;
     return this.coordinator;

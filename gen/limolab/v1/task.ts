@@ -483,6 +483,18 @@ export interface TaskResultBatch {
   results: TaskResult[];
 }
 
+/**
+ * Several short tasks of one sweep and pool in one message, on the subject
+ * <ns>.task.<pool>.<sweep>.bundle (a lone task travels as a Task on <ns>.task.<pool>.<sweep>).
+ * The coordinator bundles a phase's tasks only once their measured run time is well under a
+ * millisecond: for such tasks the message (a JetStream write, a delivery, an ack) costs more
+ * than the task. A worker runs a bundle's tasks one after another in one slot and acks the
+ * message once every result is published.
+ */
+export interface TaskBundle {
+  tasks: Task[];
+}
+
 function createBaseArtifactRef(): ArtifactRef {
   return { role: "", digest: "", size: 0, uri: "", mediaType: "" };
 }
@@ -4287,6 +4299,73 @@ export const TaskResultBatch: MessageFns<TaskResultBatch> = {
   fromPartial<I extends Exact<DeepPartial<TaskResultBatch>, I>>(object: I): TaskResultBatch {
     const message = createBaseTaskResultBatch();
     message.results = object.results?.map((e) => TaskResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTaskBundle(): TaskBundle {
+  return { tasks: [] };
+}
+
+export const TaskBundle: MessageFns<TaskBundle> = {
+  encode(message: TaskBundle, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      Task.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskBundle {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskBundle();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(Task.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskBundle {
+    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: TaskBundle): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => Task.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskBundle>, I>>(base?: I): TaskBundle {
+    return TaskBundle.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskBundle>, I>>(object: I): TaskBundle {
+    const message = createBaseTaskBundle();
+    message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
     return message;
   },
 };

@@ -1,0 +1,275 @@
+// Task bundles: several short tasks in one JetStream message (TaskBundle, subject
+// <ns>.task.<pool>.<sweep>.bundle). The wire format and its checks; the NATS transport's
+// grouping, settling (ack when every task is acked, the whole bundle again when one is given
+// back), de-duplication and purge, on a real nats-server; a worker that runs a bundle's tasks
+// one after another in one slot, finishes a bundle while draining and gives the rest back on
+// abort; and the coordinator, which bundles a phase only once its tasks are measured short
+// (never a slow arm), with exactly one result row per task. Real nats-server, SQLite, workers.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NatsTransport } from '../../common/nats-transport.js';
+import { startNatsServer } from '../../common/nats-server.js';
+import { bundleBytes, decodeTaskBundle, encodeTask } from '../../common/wire.js';
+import type { DeliveredTask, OutgoingTask } from '../../common/transport.js';
+import { DiagSpec_Op, Task, TaskBundle, TaskKind, TaskResult } from '../../gen/limolab/v1/task.js';
+import { Worker } from '../../worker/worker.js';
+import { diagRunner } from '../../worker/diag.js';
+import { Cluster, requireNats, waitFor } from '../helpers/cluster.js';
+import { hasStackTrace, runCli } from '../cli/run-cli.js';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f(); });
+
+function task(sweepId: string, i: number, sleepMs = 0, extra: Partial<Task> = {}): Task {
+  return Task.fromPartial({
+    id: `${sweepId}.t${String(i).padStart(3, '0')}`, sweepId, arm: 'a', kind: TaskKind.TASK_KIND_DIAG, phase: 'diag', attempt: 1,
+    spec: { $case: 'diag', value: { op: DiagSpec_Op.OP_SLEEP, sleepMs, message: '', failTimes: 0, outputBytes: 0 } }, ...extra,
+  });
+}
+const outgoing = (t: Task, bundle?: number): OutgoingTask => ({ id: t.id, sweepId: t.sweepId, attempt: t.attempt, pool: 'default', data: encodeTask(t), ...(bundle ? { bundle } : {}) });
+
+async function transports(n: number) {
+  requireNats();
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.stop());
+  const ncs: NatsConnection[] = [];
+  for (let i = 0; i < n; i++) ncs.push(await connect({ servers: nats.url }));
+  cleanups.push(() => Promise.all(ncs.map((c) => c.close())));
+  const ts = await Promise.all(ncs.map((c) => NatsTransport.open(c)));
+  const jsm = await jetstreamManager(ncs[0]!);
+  return { nats, ts, jsm, queued: async () => (await jsm.streams.info('LIMOLAB_TASKS')).state.messages };
+}
+
+/** Pulls up to `max` messages: lone tasks and bundles, in the order they came. */
+async function pull(t: NatsTransport, max: number, expiresMs = 1000) {
+  const got: DeliveredTask[][] = [];
+  const bad: Error[] = [];
+  const n = await t.pullTasks('default', max, expiresMs, (d) => got.push([d]), (e) => bad.push(e), (ds) => got.push(ds));
+  return { got, bad, n };
+}
+
+describe('task bundles: the wire', () => {
+  it('writes a TaskBundle from encoded tasks without re-encoding them, and checks every task and its sweep', () => {
+    const ts = [task('s1', 1), task('s1', 2, 5), task('s1', 3, 0, { inputs: [{ digest: 'd'.repeat(64), size: 3, uri: 'x', mediaType: 'a/b', role: 'data' }] })];
+    const bytes = bundleBytes(ts.map(encodeTask));
+    expect(Buffer.from(bytes)).toEqual(Buffer.from(TaskBundle.encode({ tasks: ts }).finish()));
+    expect(decodeTaskBundle(bytes, 's1')).toEqual(ts);
+    // A task of 200 bytes or more has a two-byte length prefix.
+    const big = task('s1', 4, 0, { cacheKey: 'k'.repeat(300) });
+    expect(decodeTaskBundle(bundleBytes([encodeTask(big)]), 's1')).toEqual([big]);
+
+    expect(() => decodeTaskBundle(new Uint8Array(0), 's1')).toThrow(/malformed TaskBundle message \(0 bytes\): no tasks/);
+    expect(() => decodeTaskBundle(Uint8Array.from([10, 200, 1, 1]), 's1')).toThrow(/undecodable TaskBundle message \(4 bytes\).*only limolab\.v1\.TaskBundle protobuf belongs on the \.bundle task subjects/);
+    const noSpec = encodeTask(Task.fromPartial({ id: 's1.x', sweepId: 's1', kind: TaskKind.TASK_KIND_DIAG }));
+    expect(() => decodeTaskBundle(bundleBytes([encodeTask(ts[0]!), noSpec]), 's1')).toThrow(/task 2 of 2: spec \(one of diag\/pretrain\/curate\/train\/rollout\/eval\) is missing/);
+    expect(() => decodeTaskBundle(bundleBytes([encodeTask(task('s2', 1))]), 's1')).toThrow(/task 1 of 1: sweep_id "s2" is not the subject's "s1"/);
+  });
+});
+
+describe('task bundles: the NATS transport', () => {
+  it('groups runs of bundleable tasks of one sweep into messages, settles a bundle as one, and redelivers it whole when a task is given back', async () => {
+    const { ts: [coord, worker], queued } = await transports(2);
+    const a = Array.from({ length: 10 }, (_, i) => task('s1', i));
+    const lone = task('s1', 50);
+    const other = task('s2', 1);
+    // 10 bundleable (at most 4 a message), then one alone, then one of another sweep.
+    const out = await coord!.publishTasks([...a.map((t) => outgoing(t, 4)), outgoing(lone), outgoing(other, 4)]);
+    expect(out).toEqual({ taken: [], unpublished: [] });
+    expect(await queued()).toBe(5);   // 4 + 4 + 2, the lone one, s2's
+
+    const first = await pull(worker!, 5);
+    expect(first.bad).toEqual([]);
+    expect(first.n).toBe(5);
+    expect(first.got.map((g) => g.map((d) => d.task.id))).toEqual([a.slice(0, 4), a.slice(4, 8), a.slice(8), [lone], [other]].map((g) => g.map((t) => t.id)));
+    expect(first.got.flat().every((d) => d.delivery === 1)).toBe(true);
+    const [b1, b2, b3, [l1], [o1]] = first.got as [DeliveredTask[], DeliveredTask[], DeliveredTask[], DeliveredTask[], DeliveredTask[]];
+    // Every task of b1 acked (one of them twice, one termed): its message leaves the queue.
+    for (const d of b1) await d.ack();
+    await b1[0]!.ack();
+    // b2: three acked, one given back: nothing leaves until the last, then the whole bundle comes again.
+    await b2[0]!.ack(); await b2[1]!.ack(); b2[2]!.term();
+    await l1!.ack(); await o1!.ack();
+    await waitFor(async () => (await queued()) === 2, 'b1, the lone task and s2 acked: b2 and b3 left', 5000, 25);
+    b2[3]!.nak(0);
+    for (const d of b3) await d.ack();
+    const again = await pull(worker!, 2, 1500);
+    expect(again.got.map((g) => g.map((d) => [d.task.id, d.delivery]))).toEqual([b2.map((d) => [d.task.id, 2])]);
+    for (const d of again.got[0]!) await d.ack();
+    await waitFor(async () => (await queued()) === 0, 'every message acked', 5000, 25);
+  });
+
+  it('keeps each bundle under the server max_payload, and de-duplicates a bundle published again as composed', async () => {
+    const { ts: [coord, worker], queued } = await transports(2);
+    // Tasks of ~300 KB (a long cache key): at most three fit in a 1 MiB message.
+    const big = Array.from({ length: 7 }, (_, i) => task('s1', i, 0, { cacheKey: String(i).repeat(300_000) }));
+    expect((await coord!.publishTasks(big.map((t) => outgoing(t, 64)))).unpublished).toEqual([]);
+    expect(await queued()).toBe(3);   // 3 + 3 + 1
+    const got = await pull(worker!, 3);
+    expect(got.got.map((g) => g.length)).toEqual([3, 3, 1]);
+    for (const g of got.got) for (const d of g) await d.ack();
+    await waitFor(async () => (await queued()) === 0, 'acked', 5000, 25);
+    // The same bundles again (a publish retried after a lost ack): stored once, and the tasks of
+    // the taken ones are reported as taken.
+    const again = await coord!.publishTasks(big.map((t) => outgoing(t, 64)));
+    expect(again.unpublished).toEqual([]);
+    expect(again.taken.sort()).toEqual(big.map((t) => t.id).sort());
+    expect(await queued()).toBe(0);
+  });
+
+  it('purges a cancelled sweep\'s bundles with its lone tasks', async () => {
+    const { ts: [coord], queued } = await transports(1);
+    const ts = Array.from({ length: 9 }, (_, i) => task('s1', i));
+    await coord!.publishTasks([...ts.slice(0, 8).map((t) => outgoing(t, 4)), outgoing(ts[8]!), outgoing(task('s2', 1))]);
+    expect(await queued()).toBe(4);
+    expect(await coord!.purgeSweepTasks('s1', ['default'])).toBe(3);
+    expect(await queued()).toBe(1);
+  });
+
+  it('refuses a forged bundle whole (term) and says why, without handing any of its tasks over', async () => {
+    const { ts: [coord, worker], queued } = await transports(2);
+    const nc = (coord as unknown as { nc: NatsConnection }).nc;
+    const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    await js.publish('limolab.task.default.s1.bundle', bundleBytes([encodeTask(task('s1', 1)), encodeTask(task('s9', 2))]));
+    const got = await pull(worker!, 1);
+    expect(got.n).toBe(0);
+    expect(got.got).toEqual([]);
+    expect(got.bad.map((e) => e.message)).toEqual([expect.stringMatching(/malformed TaskBundle message .*task 2 of 2: sweep_id "s9" is not the subject's "s1"/)]);
+    await waitFor(async () => (await queued()) === 0, 'the forged message termed', 5000, 25);
+  });
+});
+
+describe('task bundles: a worker', () => {
+  async function workerOn(slots: number) {
+    const { ts: [coord, wt], queued } = await transports(2);
+    const results: TaskResult[] = [];
+    const closer = coord!.consumeResults(async (batch) => { for (const d of batch) { results.push(d.result); d.ack(); } }, (e) => { throw e; });
+    cleanups.push(() => closer.close());
+    const w = new Worker(wt!, { id: 'bw', slots, runners: [diagRunner], heartbeatMs: 200, pullExpiresMs: 1000, log: () => {} });
+    const running = w.run();
+    cleanups.push(async () => { w.abort(); await running; });
+    return { coord: coord!, w, running, results, queued };
+  }
+
+  it('runs a bundle\'s tasks one after another in one slot, and a lone task beside it in the other', async () => {
+    const { coord, results } = await workerOn(2);
+    const b = Array.from({ length: 5 }, (_, i) => task('s1', i, 40));
+    const lone = task('s1', 9, 40);
+    await coord.publishTasks([...b.map((t) => outgoing(t, 8)), outgoing(lone)]);
+    await waitFor(() => results.length === 6, 'six results', 10_000, 20);
+    const byId = new Map(results.map((r) => [r.taskId, r]));
+    expect(results.every((r) => !r.error && r.delivery === 1)).toBe(true);
+    // In plan order, each starting once the one before it finished: one slot for the bundle.
+    for (let i = 1; i < b.length; i++) expect(byId.get(b[i]!.id)!.startedMs).toBeGreaterThanOrEqual(byId.get(b[i - 1]!.id)!.finishedMs);
+    // The lone task ran in the other slot, while the bundle did.
+    const l = byId.get(lone.id)!;
+    expect(l.startedMs).toBeLessThan(byId.get(b[4]!.id)!.startedMs);
+  });
+
+  it('finishes a bundle it holds when drained, and on abort gives back its tasks not yet run, with the bundle', async () => {
+    const drained = await workerOn(1);
+    const b = Array.from({ length: 4 }, (_, i) => task('s1', i, 60));
+    await drained.coord.publishTasks(b.map((t) => outgoing(t, 8)));
+    await waitFor(() => drained.results.length >= 1, 'the first result', 10_000, 10);
+    drained.w.drain();
+    await drained.running;
+    await waitFor(() => drained.results.length === 4, 'every result of the bundle', 5000, 20);
+    expect(drained.results.map((r) => r.taskId).sort()).toEqual(b.map((t) => t.id));
+    await waitFor(async () => (await drained.queued()) === 0, 'the bundle acked', 5000, 25);
+
+    const aborted = await workerOn(1);
+    const c = Array.from({ length: 4 }, (_, i) => task('s2', i, 60));
+    await aborted.coord.publishTasks(c.map((t) => outgoing(t, 8)));
+    await waitFor(() => aborted.results.length >= 1, 'the first result', 10_000, 10);
+    aborted.w.abort();
+    await aborted.running;
+    // The task running at the abort left no result; the bundle is back in the queue, whole.
+    const done = aborted.results.map((r) => r.taskId);
+    expect(done.length).toBeLessThan(4);
+    expect(done).toEqual(c.slice(0, done.length).map((t) => t.id));
+    await waitFor(async () => (await aborted.queued()) === 1, 'the bundle given back', 5000, 25);
+  });
+});
+
+describe('task bundles: the coordinator', () => {
+  let cluster: Cluster | undefined;
+  afterEach(async () => { await cluster?.stop(); cluster = undefined; });
+
+  /** Every task message the coordinator publishes, seen on the core subjects: ids per message. */
+  async function tap(c: Cluster) {
+    const nc = await connect({ servers: c.nats.url });
+    const msgs: { bundle: boolean; ids: string[] }[] = [];
+    nc.subscribe('limolab.task.>', { callback: (_e, m) => {
+      const bundle = m.subject.endsWith('.bundle');
+      msgs.push({ bundle, ids: bundle ? decodeTaskBundle(m.data).map((t) => t.id) : [Task.decode(m.data).id] });
+    } });
+    await nc.flush();
+    return { msgs, close: () => nc.close() };
+  }
+
+  async function run(maxBundle?: number) {
+    cluster = new Cluster();
+    await cluster.startNats();
+    await cluster.startCoordinatorInProcess({ maxInFlight: 16, ...(maxBundle ? { maxBundle } : {}) });
+    cluster.startWorker('w1', ['--slots', '8']);
+    await waitFor(() => cluster!.coordinator!.coord.listWorkers().length === 1, 'worker w1', 60_000);
+    const t = await tap(cluster);
+    const id = cluster.coordinator!.coord.submit(`
+name: bundles
+arms:
+  - {name: quick, method: diag, params: {tasks: 400}}
+  - {name: slow, method: diag, params: {tasks: 50, sleep_ms: 5}}
+`, 'test spec').sweep.id;
+    const s = await waitFor(() => { const x = cluster!.coordinator!.coord.getSweep(id, false); return x.status !== 'running' && x; }, 'the sweep to end', 120_000, 50);
+    await t.close();
+    const d = new Database(cluster.db, { readonly: true });
+    const perTask = d.prepare('select t.arm, t.id, (select count(*) from results r where r.task_id = t.id) n from tasks t where t.sweep_id = ?').all(id) as { arm: string; id: string; n: number }[];
+    d.close();
+    return { s, msgs: t.msgs, perTask };
+  }
+
+  it('bundles an arm\'s tasks once they are measured short, never a slow arm\'s, with one result row per task', async () => {
+    const { s, msgs, perTask } = await run();
+    expect(s.status).toBe('succeeded');
+    expect(perTask).toHaveLength(450);
+    expect(perTask.every((r) => r.n === 1)).toBe(true);
+    const arm = new Map(perTask.map((r) => [r.id, r.arm]));
+    const bundled = msgs.filter((m) => m.bundle);
+    // The quick arm went mostly in bundles (after its first 32 results), the slow one never.
+    expect(bundled.length).toBeGreaterThan(0);
+    expect(bundled.flatMap((m) => m.ids).every((i) => arm.get(i) === 'quick')).toBe(true);
+    expect(bundled.every((m) => m.ids.length >= 2 && m.ids.length <= 16)).toBe(true);
+    expect(msgs.length).toBeLessThan(450 / 2);
+    // Each task published once: no task went twice.
+    const ids = msgs.flatMap((m) => m.ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('sends every task alone with --max-bundle 1', async () => {
+    const { s, msgs, perTask } = await run(1);
+    expect(s.status).toBe('succeeded');
+    expect(perTask.every((r) => r.n === 1)).toBe(true);
+    expect(msgs.filter((m) => m.bundle)).toEqual([]);
+    expect(msgs).toHaveLength(450);
+  });
+});
+
+describe('task bundles: --max-bundle', () => {
+  it('refuses a bundle size that is not a whole number from 1 to 1024 with one line, creating no database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limolab-bundle-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    for (const bad of ['0', '2.5', '5000', 'many']) {
+      const r = await runCli(['coordinator', '--db', join(dir, 'x.db'), '--max-bundle', bad]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toBe(bad === 'many'
+        ? 'limolab coordinator: --max-bundle must be a number, got "many"'
+        : `limolab coordinator: --max-bundle must be a whole number from 1 (every task in a message of its own) to 1024, not "${bad}"`);
+      expect(hasStackTrace(r.stderr)).toBe(false);
+    }
+    expect(existsSync(join(dir, 'x.db'))).toBe(false);
+  });
+});
