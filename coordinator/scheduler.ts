@@ -19,6 +19,7 @@ import { TERMINAL, type AttemptRow, type CachedTask, type PhaseGroup, type Resul
 import { WorkerRegistry, type WorkerView } from './registry.js';
 import { MinHeap } from './heap.js';
 import { Plan, nonFinite, refusal } from './ingest.js';
+import { promoteYoung } from './promote.js';
 
 export interface SchedulerOptions {
   maxInFlight?: number;      // tasks published but not finished, across sweeps
@@ -82,6 +83,8 @@ interface RunTimes { runs: number; runMs: number }
  *  per task, 250-320 us of CPU a task in all (coordinator, worker, nats-server) and p99 15-24 ms
  *  from publish to row; bundled, 165-195 us and p99 11-13 ms. */
 export const MAX_BUNDLE = 64;
+/** A submit that plans this many tasks or more promotes them at once (see promote.ts). */
+const PROMOTE_FROM = 1000;
 const BUNDLE_AFTER = 32, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA = 1 / 16;
 
 interface LiveSweep {
@@ -283,6 +286,7 @@ export class Scheduler extends EventEmitter {
   async start(): Promise<void> {
     this.startedMs = Date.now();
     for (const sw of this.store.activeSweeps()) this.load(sw);
+    if (this.tasks.size >= PROMOTE_FROM) promoteYoung();
     // Tasks recorded as queued may not have reached JetStream before a crash: publish
     // them again. The msg-id dedup window and idempotent ingestion absorb doubles.
     const requeue = [...this.tasks.values()].filter((t) => t.status === 'queued');
@@ -409,6 +413,8 @@ export class Scheduler extends EventEmitter {
       throw new LimolabError(`cannot record sweep ${spec.name}: ${why} (${(err as Error).message}); nothing was submitted: free space, then submit again`, { cause: err });
     }
     this.load(row, plan.tasks, ranks);
+    // The planned tasks to the old generation now, not in pauses of the sweep's first moments (promote.ts).
+    if (plan.tasks.length >= PROMOTE_FROM) promoteYoung();
     if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
     if (recomputed.length) this.log(`coordinator: sweep ${id}: ${recomputed.length} earlier task(s) not reused because their outputs are gone (${recomputed.slice(0, 3).join(', ')}${recomputed.length > 3 ? ', ...' : ''}); computing them again`);
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
