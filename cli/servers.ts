@@ -78,7 +78,8 @@ Joins a pool and runs tasks: diagnostics and the embedded engine's ML tasks buil
 EVAL/ROLLOUT against OpenAI-compatible servers for tasks whose model_ref has kind "openai"
 (docs/external-models.md), and any task kinds handed to an external runner command.
   --pool NAME              pool to pull tasks from (default "default")
-  --slots N                tasks at once (default 1)
+  --slots N                tasks at once (default 1; a bundle of short tasks, run one after
+                           another, takes one slot: docs/cluster.md)
   --id ID                  worker id (default <host>-<pid>-<random>)
   --heartbeat-ms N         heartbeat interval (default 2000)
   --artifact-dir DIR       shared directory for large artifacts
