@@ -55,9 +55,9 @@ export class Cluster {
   }
 
   /** The coordinator as a child process (so a test can SIGKILL it). */
-  async startCoordinatorProcess(opts: { ackWaitMs?: number; lostAfterMs?: number } = {}) {
+  async startCoordinatorProcess(opts: { ackWaitMs?: number; lostAfterMs?: number; args?: string[] } = {}) {
     const child = spawn(process.execPath, [BIN, 'coordinator', '--nats', this.nats.url, '--db', this.db, '--listen', '127.0.0.1:0',
-      '--ack-wait-ms', String(opts.ackWaitMs ?? 30_000), '--lost-after-ms', String(opts.lostAfterMs ?? 10_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--ack-wait-ms', String(opts.ackWaitMs ?? 30_000), '--lost-after-ms', String(opts.lostAfterMs ?? 10_000), ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => { for (const l of d.toString().trim().split('\n')) this.logs.push(`[coordinator] ${l}`); });
     this.coordinatorProc = child;
     const line = await new Promise<string>((resolve, reject) => {

@@ -16,7 +16,7 @@ import type { DeliveredTask, OutgoingTask } from '../../common/transport.js';
 import { DiagSpec_Op, Task, TaskBundle, TaskKind, TaskResult } from '../../gen/limolab/v1/task.js';
 import { Worker } from '../../worker/worker.js';
 import { diagRunner } from '../../worker/diag.js';
-import { Cluster, requireNats, waitFor } from '../helpers/cluster.js';
+import { Cluster, exited, requireNats, waitFor } from '../helpers/cluster.js';
 import { hasStackTrace, runCli } from '../cli/run-cli.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -247,6 +247,38 @@ arms:
     // Each task published once: no task went twice.
     const ids = msgs.flatMap((m) => m.ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('finishes a bundled sweep after the coordinator is SIGKILLed mid-sweep and restarted, with one result row per task', async () => {
+    cluster = new Cluster();
+    await cluster.startNats();
+    const args = { args: ['--max-in-flight', '32'] };
+    const coord = await cluster.startCoordinatorProcess(args);
+    cluster.startWorker('w1', ['--slots', '4']);
+    let client = cluster.client();
+    await waitFor(async () => (await client.call<object, { workers: unknown[] }>('listWorkers', {})).workers.length === 1, 'worker w1', 60_000);
+    const t = await tap(cluster);
+    const { sweep } = await client.call<object, { sweep: { id: string } }>('submitSweep', { spec: 'name: crash\narms: [{name: quick, method: diag, params: {tasks: 3000}}]', specPath: 'crash.yaml' });
+    const id = sweep.id;
+    await waitFor(() => t.msgs.filter((m) => m.bundle).length >= 5, 'bundles to go out', 60_000, 5);
+    coord.kill('SIGKILL');
+    await exited(coord);
+    const d0 = new Database(cluster.db, { readonly: true });
+    const before = (d0.prepare('select count(*) n from results where sweep_id = ?').get(id) as { n: number }).n;
+    d0.close();
+    expect(before).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 500));   // the worker finishes what it holds; its results wait in JetStream
+    await cluster.startCoordinatorProcess(args);
+    client = cluster.client();
+    await waitFor(async () => (await client.call<object, { status: string }>('getSweep', { id })).status !== 'running', 'the sweep to end after the restart', 120_000, 100);
+    await t.close();
+    const d = new Database(cluster.db, { readonly: true });
+    const one = (sql: string) => (d.prepare(sql).get(id) as { n: number }).n;
+    expect((d.prepare('select status from sweeps where id = ?').get(id) as { status: string }).status).toBe('succeeded');
+    expect(one('select count(*) n from results where sweep_id = ?')).toBe(3000);
+    expect(one('select count(*) n from (select task_id from results where sweep_id = ? group by task_id having count(*) > 1)')).toBe(0);
+    expect(one('select count(*) n from ledger where sweep_id = ?')).toBe(3000);
+    d.close();
   });
 
   it('sends every task alone with --max-bundle 1', async () => {
