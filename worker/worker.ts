@@ -33,6 +33,8 @@ interface Running {
   ac?: AbortController;
   aborted: boolean;
   onAbort?: () => void;
+  /** One of a bundle's tasks: not counted in the slots (its bundle is). */
+  bundled: boolean;
 }
 
 function abortRun(r: Running): void {
@@ -231,9 +233,11 @@ export class Worker {
     }
     const attemptId = `${task.id}#${task.attempt || 1}.${dt.delivery}`;
     const startedMs = Date.now();
-    const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false, startedMs, settled: false, announceAt: 0 };
+    const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false, startedMs, settled: false, announceAt: 0, bundled: !!ran };
+    // (A second delivery of a task still running here replaces the first in the map.)
+    if (this.running.get(task.id)?.bundled) this.bundledRunning--;
     this.running.set(task.id, rec);
-    if (ran) this.bundledRunning++;
+    if (rec.bundled) this.bundledRunning++;
     // A redelivered task announces its start at once (the next turn), a first delivery after ANNOUNCE_MS.
     const announce = dt.delivery > 1 ? setTimeout(() => this.announce(rec), 0) : (this.queueAnnounce(rec), undefined);
     const timeout = task.timeoutS > 0 ? setTimeout(() => { rec.reason = 'timeout'; abortRun(rec); }, task.timeoutS * 1000) : undefined;
@@ -260,7 +264,7 @@ export class Worker {
       if (rec.reason === 'shutdown') {
         // Another worker takes it over; this attempt leaves no result.
         rec.settled = true; clearTimeout(timeout); clearTimeout(announce);
-        this.unrun(task.id, ran);
+        this.unrun(task.id, rec);
         dt.nak(0);
         return this.freed();
       }
@@ -289,12 +293,15 @@ export class Worker {
       // Unacked, the task returns after its lease and runs again; ingestion is idempotent.
       this.log(`worker ${this.id}: could not publish the result of ${task.id}: ${(err as Error).message}; it will be redelivered`);
     }
-    this.unrun(task.id, ran);
+    this.unrun(task.id, rec);
     this.freed();
   }
 
-  private unrun(taskId: string, bundled: unknown): void {
-    if (this.running.delete(taskId) && bundled) this.bundledRunning--;
+  /** `rec` leaves the running tasks, unless another delivery of its task has replaced it there. */
+  private unrun(taskId: string, rec: Running): void {
+    if (this.running.get(taskId) !== rec) return;
+    this.running.delete(taskId);
+    if (rec.bundled) this.bundledRunning--;
   }
 
   private freed() {
