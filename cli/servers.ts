@@ -45,11 +45,12 @@ export async function coordinatorMain(argv: string[]): Promise<number> {
   }, COORD_USAGE);
   if (v.help) { console.log(COORD_USAGE); return 0; }
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new SpecError('--tls-cert and --tls-key go together');
-  const [{ startCoordinator }, { DB_SYNC_MODES }] = await Promise.all([import('../coordinator/main.js'), import('../coordinator/store/sqlite-store.js')]);
+  const [{ startCoordinator }, { DB_SYNC_MODES }, { MAX_BUNDLE_DECODE }] = await Promise.all([import('../coordinator/main.js'), import('../coordinator/store/sqlite-store.js'), import('../common/wire.js')]);
   const dbSync = (v['db-sync'] ?? 'full') as DbSync;
   if (!DB_SYNC_MODES.includes(dbSync)) throw new SpecError(`--db-sync must be one of ${DB_SYNC_MODES.join(', ')}, not ${JSON.stringify(v['db-sync'])}`);
   const maxBundle = int(v['max-bundle'], 'max-bundle', 64);
-  if (!Number.isInteger(maxBundle) || maxBundle < 1 || maxBundle > 1024) throw new SpecError(`--max-bundle must be a whole number from 1 (every task in a message of its own) to 1024, not ${JSON.stringify(v['max-bundle'])}`);
+  // A worker refuses a bundle of more (MAX_BUNDLE_DECODE).
+  if (!Number.isInteger(maxBundle) || maxBundle < 1 || maxBundle > MAX_BUNDLE_DECODE) throw new SpecError(`--max-bundle must be a whole number from 1 (every task in a message of its own) to ${MAX_BUNDLE_DECODE}, not ${JSON.stringify(v['max-bundle'])}`);
   const c = await startCoordinator({
     dbSync,
     db: v.db ?? 'limolab.db', nats: natsFrom(v), listen: v.listen ?? '127.0.0.1:50551', http: v.http, token: v.token ?? process.env.LIMOLAB_TOKEN,

@@ -11,7 +11,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ControlReply, ControlRequest, Heartbeat, Task, TaskEvent, TaskResult } from '../gen/limolab/v1/task.js';
-import { bundleBytes, bundledSize, decodeTask, decodeTaskBundle, decodeResultBatch, HEADER_ROOM, packResults } from './wire.js';
+import { repeatedField1, field1Size, decodeTask, decodeTaskBundle, decodeResultBatch, HEADER_ROOM, packResults } from './wire.js';
 import { randomBytes } from 'node:crypto';
 import { ObjectStoreArtifacts } from './artifacts.js';
 import { withJetStream } from './js-retry.js';
@@ -167,11 +167,11 @@ export class NatsTransport implements Transport {
       const cap = t.bundle ?? 1;
       let k = j + 1;
       if (cap > 1) {
-        let bytes = bundledSize(t.data);
+        let bytes = field1Size(t.data);
         while (k < window.length && k - j < cap) {
           const u = window[k]!;
-          if (u.bundle !== cap || u.pool !== t.pool || u.sweepId !== t.sweepId || bytes + bundledSize(u.data) > maxBytes) break;
-          bytes += bundledSize(u.data);
+          if (u.bundle !== cap || u.pool !== t.pool || u.sweepId !== t.sweepId || bytes + field1Size(u.data) > maxBytes) break;
+          bytes += field1Size(u.data);
           k++;
         }
       }
@@ -181,7 +181,7 @@ export class NatsTransport implements Transport {
         members.push([t]);
       } else {
         const part = window.slice(j, k);
-        msgs.push({ subject: `${subject}.bundle`, data: bundleBytes(part.map((x) => x.data)), msgId: `${t.id}#${t.attempt}+${part.length}` });
+        msgs.push({ subject: `${subject}.bundle`, data: repeatedField1(part.map((x) => x.data)), msgId: `${t.id}#${t.attempt}+${part.length}` });
         members.push(part);
       }
       j = k;
@@ -228,7 +228,7 @@ export class NatsTransport implements Transport {
       try {
         const results = decodeResultBatch(m.data);
         held.add(m);
-        const msg = new ResultMessage(m, results.length, held);
+        const msg = new SharedMessage(m, results.length, held);
         for (const result of results) pending.push(new HeldResult(result, msg));
       } catch (err) {
         onBad(err as Error);
@@ -367,8 +367,8 @@ export class NatsTransport implements Transport {
           continue;
         }
         n++;
-        const shared = new BundleMessage(m, tasks.length);
-        const dts = tasks.map((t) => new BundledTask(t, shared));
+        const shared = new SharedMessage(m, tasks.length), delivery = m.info.deliveryCount;
+        const dts = tasks.map((t) => new BundledTask(t, shared, delivery));
         if (onBundle) onBundle(dts); else for (const dt of dts) onTask(dt);
         continue;
       }
@@ -451,65 +451,47 @@ export class NatsTransport implements Transport {
   }
 }
 
-/** One result message: it carries several results and is settled once all of them are;
- * acked when every one is stored, left for later (nak, the longest delay asked) if any is
- * not ours. */
-class ResultMessage {
+/** A message that carries several items (a worker's results, or a bundle of tasks), settled
+ *  once each of them is: acked when every one was acked or termed, given back (nak, the longest
+ *  delay asked) when any was given back: then the whole message comes again, and what was
+ *  stored of it counts once (ingestion is idempotent). `held` (the coordinator's set of result
+ *  messages whose leases it extends) loses it as it settles. */
+class SharedMessage {
   private nakMs = -1;
-  constructor(readonly m: JsMsg, private left: number, private readonly held: Set<JsMsg>) {}
+  constructor(readonly m: JsMsg, private left: number, private readonly held?: Set<JsMsg>) {}
   settle(nak?: number): void {
     if (nak !== undefined) this.nakMs = Math.max(this.nakMs, nak);
     if (--this.left > 0) return;
-    this.held.delete(this.m);
+    this.held?.delete(this.m);
     if (this.nakMs >= 0) this.m.nak(this.nakMs); else this.m.ack();
   }
 }
 
-/** One result of a message, as the coordinator's handler gets it. A class rather than an
- * object of closures: the coordinator takes thousands a second. Its first ack, nak or term
- * settles it; term settles like ack (the message's other results may be good). */
-class HeldResult implements DeliveredResult {
+/** One item of a SharedMessage. A class rather than an object of closures: thousands a second.
+ *  Its first ack, nak or term settles it; term settles like ack (the other items may be good). */
+class MessagePart {
   done = false;
-  constructor(readonly result: TaskResult, readonly msg: ResultMessage) {}
-  private finish(nak?: number): void {
+  constructor(readonly msg: SharedMessage) {}
+  protected finish(nak?: number): void {
     if (this.done) return;
     this.done = true;
     this.msg.settle(nak);
   }
-  ack(): void { this.finish(); }
   nak(delayMs = 0): void { this.finish(delayMs); }
   term(): void { this.finish(); }
   working(): void { this.msg.m.working(); }
 }
 
-/** A bundle's message, settled once each of its tasks is: acked when every one was acked or
- *  termed, given back (nak, the longest delay asked) when any was given back: then the whole
- *  bundle comes again, and the results of those that ran count once (ingestion is idempotent). */
-class BundleMessage {
-  private nakMs = -1;
-  readonly delivery: number;
-  constructor(readonly m: JsMsg, private left: number) { this.delivery = m.info.deliveryCount; }
-  settle(nak?: number): void {
-    if (nak !== undefined) this.nakMs = Math.max(this.nakMs, nak);
-    if (--this.left > 0) return;
-    if (this.nakMs >= 0) this.m.nak(this.nakMs); else this.m.ack();
-  }
+/** One result of a message, as the coordinator's handler gets it. */
+class HeldResult extends MessagePart implements DeliveredResult {
+  constructor(readonly result: TaskResult, msg: SharedMessage) { super(msg); }
+  ack(): void { this.finish(); }
 }
 
-/** One task of a bundle: its lease is the message's; its first ack, nak or term settles it. */
-class BundledTask implements DeliveredTask {
-  readonly delivery: number;
-  private done = false;
-  constructor(readonly task: Task, private readonly b: BundleMessage) { this.delivery = b.delivery; }
-  working(): void { this.b.m.working(); }
+/** One task of a bundle: its lease is the message's. */
+class BundledTask extends MessagePart implements DeliveredTask {
+  constructor(readonly task: Task, msg: SharedMessage, readonly delivery: number) { super(msg); }
   ack(): Promise<void> { this.finish(); return Promise.resolve(); }
-  nak(delayMs = 0): void { this.finish(delayMs); }
-  term(): void { this.finish(); }
-  private finish(nak?: number): void {
-    if (this.done) return;
-    this.done = true;
-    this.b.settle(nak);
-  }
 }
 
 /** A class, not an object of closures: a worker gets one per task, thousands a second. */

@@ -68,26 +68,17 @@ export function decodeTaskBundle(data: Uint8Array, sweepId?: string): Task[] {
   return b.tasks;
 }
 
-/** A TaskBundle's bytes from its tasks' encoded bytes, without decoding or encoding them
- *  again: field 1 (tag 10, length-delimited) once per task, as TaskBundle.encode writes it. */
-export function bundleBytes(tasks: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const t of tasks) size += 1 + varintLength(t.length) + t.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const t of tasks) {
-    out[at++] = 10;
-    let n = t.length;
-    while (n >= 0x80) { out[at++] = (n & 0x7f) | 0x80; n >>>= 7; }
-    out[at++] = n;
-    out.set(t, at);
-    at += t.length;
-  }
-  return out;
+/** The bytes of a message whose field 1 is a repeated message (TaskBundle's tasks,
+ *  TaskResultBatch's results), from those messages' encoded bytes, without decoding or encoding
+ *  them again: tag 10 (field 1, length-delimited), the length, the bytes, once per part, as the
+ *  generated encode writes them. */
+export function repeatedField1(parts: readonly Uint8Array[]): Uint8Array {
+  for (const p of parts) writer.uint32(10).bytes(p);
+  return writer.finish();
 }
 
-/** Bytes a task adds to a bundle (its tag and length prefix included). */
-export function bundledSize(task: Uint8Array): number { return 1 + varintLength(task.length) + task.length; }
+/** Bytes one part adds to repeatedField1's message (its tag and length prefix included). */
+export function field1Size(part: Uint8Array): number { return 1 + varintLength(part.length) + part.length; }
 
 function taskProblems(t: Task): string[] {
   const problems: string[] = [];
@@ -168,21 +159,16 @@ export function packResults(results: TaskResult[], maxPayload: number): { data: 
   let size = 0;
   const close = () => {
     if (!parts.length) return;
-    // TaskResultBatch is `repeated TaskResult results = 1`: field 1, length-delimited.
-    const data = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) { data.set(p, o); o += p.length; }
-    out.push({ data, indexes });
+    // TaskResultBatch is `repeated TaskResult results = 1`.
+    out.push({ data: repeatedField1(parts), indexes });
     parts = []; indexes = []; size = 0;
   };
   results.forEach((r0, i) => {
     let bytes = encodeResult(r0);
-    if (1 + varintLength(bytes.length) + bytes.length > limit) bytes = encodeResult(fitResult(r0, limit - 6));
-    const head = [0x0a];
-    for (let n = bytes.length; ; n = Math.floor(n / 128)) { if (n < 0x80) { head.push(n); break; } head.push((n & 0x7f) | 0x80); }
-    const len = head.length + bytes.length;
+    if (field1Size(bytes) > limit) bytes = encodeResult(fitResult(r0, limit - 6));
+    const len = field1Size(bytes);
     if (size + len > limit) close();
-    parts.push(Uint8Array.from(head), bytes);
+    parts.push(bytes);
     indexes.push(i);
     size += len;
   });

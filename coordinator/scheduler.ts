@@ -59,17 +59,6 @@ interface LiveTask extends TaskRow {
 
 export type Counts = Record<TaskStatus, number> & { total: number };
 
-/** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
-function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
-  let byPhase = sw.runTimes.get(t.arm);
-  if (!byPhase) sw.runTimes.set(t.arm, byPhase = new Map());
-  const rt = byPhase.get(t.phase);
-  if (!rt) byPhase.set(t.phase, { runs: 1, runMs: ms });
-  else rt.runMs = rt.runMs + BUNDLE_EWMA * (ms - rt.runMs), rt.runs++;
-}
-/** active: the sweep's queued and running tasks (kept by setStatus), the ones the once-a-second
- *  watch and the placement check look at: O(in flight) per tick, not O(sweep) (a walk over a
- *  100k-task sweep took 27-59 ms of every second, a pause for everything waiting on it). */
 /** How long the tasks of one arm instance and phase run: how many succeeded, and a moving mean
  *  of their finished - started (ms, the worker's clock). What bundleOf() decides on. */
 interface RunTimes { runs: number; runMs: number }
@@ -88,7 +77,11 @@ const PROMOTE_FROM = 1000;
 const BUNDLE_AFTER = 32, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA = 1 / 16;
 
 interface LiveSweep {
-  row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>; active: Set<LiveTask>;
+  row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>;
+  /** Its queued and running tasks (kept by setStatus), the ones the once-a-second watch and the
+   *  placement check look at: O(in flight) per tick, not O(sweep) (a walk over a 100k-task sweep
+   *  took 27-59 ms of every second, a pause for everything waiting on it). */
+  active: Set<LiveTask>;
   /** Its arm instances, in plan order: set at load (a live sweep's tasks keep their arms). */
   arms: string[];
   /** Per phase: its tasks by status (kept by setStatus, as counts) and the earliest start seen
@@ -165,6 +158,15 @@ class EndedSweep implements SweepState {
 }
 /** How many ended sweeps are kept so (the newest). */
 const ENDED_KEPT = 64;
+
+/** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
+function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
+  let byPhase = sw.runTimes.get(t.arm);
+  if (!byPhase) sw.runTimes.set(t.arm, byPhase = new Map());
+  const rt = byPhase.get(t.phase);
+  if (!rt) byPhase.set(t.phase, { runs: 1, runMs: ms });
+  else { rt.runMs += BUNDLE_EWMA * (ms - rt.runMs); rt.runs++; }
+}
 
 export interface SweepChange { sweepId: string; task?: LiveTask; message?: string }
 

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NatsTransport } from '../../common/nats-transport.js';
 import { startNatsServer } from '../../common/nats-server.js';
-import { bundleBytes, decodeTaskBundle, encodeTask } from '../../common/wire.js';
+import { repeatedField1, decodeTaskBundle, encodeTask } from '../../common/wire.js';
 import type { DeliveredTask, OutgoingTask } from '../../common/transport.js';
 import { DiagSpec_Op, Task, TaskBundle, TaskKind, TaskResult } from '../../gen/limolab/v1/task.js';
 import { Worker } from '../../worker/worker.js';
@@ -56,18 +56,18 @@ async function pull(t: NatsTransport, max: number, expiresMs = 1000) {
 describe('task bundles: the wire', () => {
   it('writes a TaskBundle from encoded tasks without re-encoding them, and checks every task and its sweep', () => {
     const ts = [task('s1', 1), task('s1', 2, 5), task('s1', 3, 0, { inputs: [{ digest: 'd'.repeat(64), size: 3, uri: 'x', mediaType: 'a/b', role: 'data' }] })];
-    const bytes = bundleBytes(ts.map(encodeTask));
+    const bytes = repeatedField1(ts.map(encodeTask));
     expect(Buffer.from(bytes)).toEqual(Buffer.from(TaskBundle.encode({ tasks: ts }).finish()));
     expect(decodeTaskBundle(bytes, 's1')).toEqual(ts);
     // A task of 200 bytes or more has a two-byte length prefix.
     const big = task('s1', 4, 0, { cacheKey: 'k'.repeat(300) });
-    expect(decodeTaskBundle(bundleBytes([encodeTask(big)]), 's1')).toEqual([big]);
+    expect(decodeTaskBundle(repeatedField1([encodeTask(big)]), 's1')).toEqual([big]);
 
     expect(() => decodeTaskBundle(new Uint8Array(0), 's1')).toThrow(/malformed TaskBundle message \(0 bytes\): no tasks/);
     expect(() => decodeTaskBundle(Uint8Array.from([10, 200, 1, 1]), 's1')).toThrow(/undecodable TaskBundle message \(4 bytes\).*only limolab\.v1\.TaskBundle protobuf belongs on the \.bundle task subjects/);
     const noSpec = encodeTask(Task.fromPartial({ id: 's1.x', sweepId: 's1', kind: TaskKind.TASK_KIND_DIAG }));
-    expect(() => decodeTaskBundle(bundleBytes([encodeTask(ts[0]!), noSpec]), 's1')).toThrow(/task 2 of 2: spec \(one of diag\/pretrain\/curate\/train\/rollout\/eval\) is missing/);
-    expect(() => decodeTaskBundle(bundleBytes([encodeTask(task('s2', 1))]), 's1')).toThrow(/task 1 of 1: sweep_id "s2" is not the subject's "s1"/);
+    expect(() => decodeTaskBundle(repeatedField1([encodeTask(ts[0]!), noSpec]), 's1')).toThrow(/task 2 of 2: spec \(one of diag\/pretrain\/curate\/train\/rollout\/eval\) is missing/);
+    expect(() => decodeTaskBundle(repeatedField1([encodeTask(task('s2', 1))]), 's1')).toThrow(/task 1 of 1: sweep_id "s2" is not the subject's "s1"/);
   });
 });
 
@@ -134,7 +134,7 @@ describe('task bundles: the NATS transport', () => {
     const { ts: [coord, worker], queued } = await transports(2);
     const nc = (coord as unknown as { nc: NatsConnection }).nc;
     const js = (await import('@nats-io/jetstream')).jetstream(nc);
-    await js.publish('limolab.task.default.s1.bundle', bundleBytes([encodeTask(task('s1', 1)), encodeTask(task('s9', 2))]));
+    await js.publish('limolab.task.default.s1.bundle', repeatedField1([encodeTask(task('s1', 1)), encodeTask(task('s9', 2))]));
     const got = await pull(worker!, 1);
     expect(got.n).toBe(0);
     expect(got.got).toEqual([]);
