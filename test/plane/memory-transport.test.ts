@@ -432,8 +432,11 @@ arms:
     const flaky = s.tasks.find((t) => t.arm.startsWith('flaky'))!;
     expect(flaky).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(plane.rows('select status from attempts where task_id = ? order by dispatch', flaky.id).map((r) => r.status)).toEqual(['failed', 'succeeded']);
-    // Nothing is left in the queues.
+    // Nothing is left in the queues. The last results are acked only once the WAL flush after
+    // their commit returns (--db-sync full), which may be just after the sweep is recorded ended:
+    // the result queue is waited for, not read at once.
     expect(plane.transport.stats().pools.default).toMatchObject({ ready: 0, delayed: 0, inflight: 0 });
+    await waitFor(() => plane!.transport.stats().results.inflight === 0, 'the last result messages acked', 5000, 10);
     expect(plane.transport.stats().results).toEqual({ ready: 0, inflight: 0 });
   });
 
@@ -692,7 +695,9 @@ arms: [{name: few, method: diag, params: {tasks: 6}}]
     expect(bad).toMatchObject({ status: 'failed', attempt: 'failed', code: 'bad_output', results: 0 });
     expect(String(bad.error)).toMatch(/^result could not be stored: .*poisoned row/);
     for (const r of rows.filter((x) => x.name !== 'diag 1')) expect(r).toMatchObject({ status: 'succeeded', attempt: 'succeeded', results: 1 });
-    // Every delivery was acked: nothing is left for the transport to hand out again.
+    // Every delivery was acked (once the WAL flush after its commit returned, which may come just
+    // after the sweep is recorded ended): nothing is left for the transport to hand out again.
+    await waitFor(() => plane!.transport.stats().results.inflight === 0, 'the last result messages acked', 5000, 10);
     expect(plane.transport.stats().results).toEqual({ ready: 0, inflight: 0 });
   });
 
