@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 import model_flops  # noqa: E402
 from models import TaskError, device_of, find_input, load_model  # noqa: E402
-from sampling import generate, open_vllm  # noqa: E402
+from sampling import batch_limits, generate_many, open_vllm  # noqa: E402
 
 
 def emit(**obj):
@@ -208,6 +208,18 @@ def eval_loss(m, examples, bs):
 # ---------------------------------------------------------------- sample
 
 
+def progress_of(total):
+    """A done(n) callback for generate_many: a progress line when n of `total` prompts are sampled."""
+    last = [0]
+
+    def done(n):
+        if n > last[0]:
+            last[0] = n
+            emit(type="progress", fraction=n / total, message=f"prompt {n}/{total}")
+
+    return done
+
+
 def sample_ledger(m, device_kind, t0, prompt_lens, gen_lens):
     """Ledger line for sampling: per sample row, prompt + generated - 1 positions run."""
     n_mm, layers, d_attn = m.geometry()
@@ -230,17 +242,22 @@ def run_sample(spec, m, device_kind, t0, kind):
     rows = read_jsonl(data_path)
     if kind == "rollout" and s.get("numShards"):
         rows = rows[int(s.get("shard", 0)):: int(s["numShards"])]
-    gen = torch.Generator(device=m.device).manual_seed(int(task.get("seed", 0)))
+    seed = int(task.get("seed", 0))
+    gen = torch.Generator(device=m.device).manual_seed(seed)
+    limits = batch_limits(options)
+    prompts = [example_text(r, data_path)[0] for r in rows]
+    llm = open_vllm(m, options)
+    # transformers / vLLM: prompt i's seed is task seed + i (a transformers chunk is seeded from
+    # its rows' seeds, sampling.chunk_seed); the built-in sampler runs one generator, seeded with
+    # the task seed, through the prompts, as before.
+    seeds = [seed + i for i in range(len(prompts))] if m.kind == "hf" else None
+    results = generate_many(m, llm, prompts, k, temperature, top_p, max_tokens, stop, seeds, gen, limits, done=progress_of(len(prompts)))
     prompt_lens, gen_lens = [], []
     out_rows = []
-    llm = open_vllm(m, options)
-    for n, r in enumerate(rows):
-        prompt, _ = example_text(r, data_path)
-        texts, n_prompt, n_gen = generate(m, llm, prompt, k, temperature, top_p, max_tokens, stop, int(task.get("seed", 0)) if llm is not None else None, gen)
+    for r, prompt, (texts, n_prompt, n_gen) in zip(rows, prompts, results):
         prompt_lens += [n_prompt] * k
         gen_lens += n_gen
         out_rows.append({"prompt": prompt, "answer": r.get("answer"), "samples": texts})
-        emit(type="progress", fraction=(n + 1) / len(rows), message=f"prompt {n + 1}/{len(rows)}")
     name = "rollouts.jsonl" if kind == "rollout" else "samples.jsonl"
     with open(os.path.join(spec["output_dir"], name), "w", encoding="utf-8") as f:
         for row in out_rows:
@@ -285,16 +302,16 @@ def run_prompts(spec, m, device_kind, t0, options):
         raise TaskError(f"options.temperature must be >= 0 and options.top_p in (0, 1], got {temperature}, {top_p}")
     if not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop):
         raise TaskError("options.stop must be a list of non-empty strings")
+    limits = batch_limits(options)
     gen = torch.Generator(device=m.device)
     llm = open_vllm(m, options)
+    results = generate_many(m, llm, prompts, n, temperature, top_p, max_tokens, stop, seeds, gen, limits, done=progress_of(len(prompts)))
     prompt_lens, gen_lens = [], []
     rows = []
-    for i, prompt in enumerate(prompts):
-        texts, n_prompt, n_gen = generate(m, llm, prompt, n, temperature, top_p, max_tokens, stop, seeds[i], gen)
+    for texts, n_prompt, n_gen in results:
         prompt_lens += [n_prompt] * n
         gen_lens += n_gen
         rows.append({"completions": texts, "prompt_tokens": n_prompt * n, "generated_tokens": sum(n_gen), "generated_each": n_gen})
-        emit(type="progress", fraction=(i + 1) / len(prompts), message=f"prompt {i + 1}/{len(prompts)}")
     with open(os.path.join(spec["output_dir"], "samples.json"), "w", encoding="utf-8") as f:
         json.dump({"format": "limolab-samples/1", "samples": rows}, f)
     emit(type="artifact", role="samples", path="samples.json", media_type="application/json")
