@@ -202,10 +202,10 @@ describe('task bundles: the coordinator', () => {
   /** Every task message the coordinator publishes, seen on the core subjects: ids per message. */
   async function tap(c: Cluster) {
     const nc = await connect({ servers: c.nats.url });
-    const msgs: { bundle: boolean; ids: string[] }[] = [];
+    const msgs: { bundle: boolean; ids: string[]; ms: number }[] = [];
     nc.subscribe('limolab.task.>', { callback: (_e, m) => {
       const bundle = m.subject.endsWith('.bundle');
-      msgs.push({ bundle, ids: bundle ? decodeTaskBundle(m.data).map((t) => t.id) : [Task.decode(m.data).id] });
+      msgs.push({ bundle, ids: bundle ? decodeTaskBundle(m.data).map((t) => t.id) : [Task.decode(m.data).id], ms: performance.now() });
     } });
     await nc.flush();
     return { msgs, close: () => nc.close() };
@@ -239,7 +239,7 @@ arms:
     expect(perTask.every((r) => r.n === 1)).toBe(true);
     const arm = new Map(perTask.map((r) => [r.id, r.arm]));
     const bundled = msgs.filter((m) => m.bundle);
-    // The quick arm went mostly in bundles (after its first 32 results), the slow one never.
+    // The quick arm went mostly in bundles (after its first 16 results), the slow one never.
     expect(bundled.length).toBeGreaterThan(0);
     expect(bundled.flatMap((m) => m.ids).every((i) => arm.get(i) === 'quick')).toBe(true);
     expect(bundled.every((m) => m.ids.length >= 2 && m.ids.length <= 16)).toBe(true);
@@ -279,6 +279,33 @@ arms:
     expect(one('select count(*) n from (select task_id from results where sweep_id = ? group by task_id having count(*) > 1)')).toBe(0);
     expect(one('select count(*) n from ledger where sweep_id = ?')).toBe(3000);
     d.close();
+  });
+
+  it('sends a new phase\'s first 16 tasks alone and holds the rest back until their results or 25 ms (the probe)', async () => {
+    cluster = new Cluster();
+    await cluster.startNats();
+    await cluster.startCoordinatorInProcess({ maxInFlight: 64 });
+    cluster.startWorker('w1', ['--slots', '64']);
+    await waitFor(() => cluster!.coordinator!.coord.listWorkers().length === 1, 'worker w1', 60_000);
+    // A first sweep warms the coordinator's submit path (the first one took 22 ms, most of the probe).
+    const warm = cluster.coordinator!.coord.submit('name: warm\narms: [{name: w, method: diag, params: {tasks: 1}}]', 'test spec').sweep.id;
+    await waitFor(() => cluster!.coordinator!.coord.getSweep(warm, false).status !== 'running', 'the warm-up sweep to end', 60_000, 20);
+    const t = await tap(cluster);
+    // When each task was handed to the transport, by the coordinator's clock (its 'dispatched' event).
+    const rounds: { n: number; ms: number }[] = [];
+    cluster.coordinator!.coord.scheduler.on('dispatched', (ids: string[], ms: number) => { rounds.push({ n: ids.length, ms }); });
+    // 100 ms tasks: no result comes back within the probe, so it runs out (PROBE_MS) and the rest go, alone.
+    const submitMs = Date.now();
+    const id = cluster.coordinator!.coord.submit('name: probe\narms: [{name: slow, method: diag, params: {tasks: 40, sleep_ms: 100}}]', 'test spec').sweep.id;
+    await waitFor(() => cluster!.coordinator!.coord.getSweep(id, false).status !== 'running', 'the sweep to end', 60_000, 20);
+    await t.close();
+    expect(cluster.coordinator!.coord.getSweep(id, false).status).toBe('succeeded');
+    expect(t.msgs.filter((m) => m.bundle)).toEqual([]);
+    expect(t.msgs).toHaveLength(40);
+    // The probe's 16 went out together at the submit; the other 24 no sooner than the probe's end
+    // (a 25 ms timer from the submit's start; 24 for the clocks' rounding).
+    expect(rounds.map((r) => r.n)).toEqual([16, 24]);
+    expect(rounds[1]!.ms - submitMs).toBeGreaterThanOrEqual(24);
   });
 
   it('sends every task alone with --max-bundle 1', async () => {
