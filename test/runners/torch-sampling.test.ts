@@ -166,10 +166,9 @@ describe.skipIf(!py.ok)('batched HF sampling (runners/torch/sampling.py)', () =>
       lens = JSON.parse(r.stdout) as number[];
     }, 180_000);
 
-    it('sample mode: reruns repeat, batch_rows chunks, ledger tokens and FLOPs of the real positions only', async () => {
+    // (That the same seeds give the same samples is checked above, in one process, on the same code.)
+    it('sample mode: batch_rows chunks, ledger tokens and FLOPs of the real positions only', async () => {
       const a = await sampleMode();
-      const b = await sampleMode();
-      expect(b.file).toEqual(a.file);
       const c = await sampleMode({ batch_rows: 3 });
       for (const { file, out, progress } of [a, c]) {
         expect(file.samples.map((s) => s.completions.length)).toEqual(PROMPTS.map(() => k));
