@@ -177,18 +177,27 @@ class EndedSweep implements SweepState {
 /** How many ended sweeps are kept so (the newest). */
 const ENDED_KEPT = 64;
 
-/** The RunTimes of `t`'s arm instance and phase, made on first use. */
-function runTimesOf(sw: LiveSweep, t: LiveTask, now: number): RunTimes {
-  let byPhase = sw.runTimes.get(t.arm);
-  if (!byPhase) sw.runTimes.set(t.arm, byPhase = new Map());
+/** The RunTimes of `t`'s arm instance and phase in a sweep's `runTimes`, made on first use. */
+function runTimesOf(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: string }, now: number): RunTimes {
+  let byPhase = runTimes.get(t.arm);
+  if (!byPhase) runTimes.set(t.arm, byPhase = new Map());
   let rt = byPhase.get(t.phase);
   if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probeFromMs: now, probed: 0 });
   return rt;
 }
 
+/** Whether a task of `rt`'s phase may go out now under the probe (PROBE_MS): its run time is
+ *  known, or the probe ran out, or the probe has room for it (then it is counted in). */
+function probeAdmits(rt: RunTimes, now: number): boolean {
+  if (rt.runs >= BUNDLE_AFTER || now >= rt.probeFromMs + PROBE_MS) return true;
+  if (rt.probed >= BUNDLE_AFTER) return false;
+  rt.probed++;
+  return true;
+}
+
 /** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
 function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
-  const rt = runTimesOf(sw, t, Date.now());
+  const rt = runTimesOf(sw.runTimes, t, Date.now());
   if (rt.runs === 0) rt.runMs = ms; else rt.runMs += BUNDLE_EWMA * (ms - rt.runMs);
   rt.runs++;
 }
@@ -425,23 +434,23 @@ export class Scheduler extends EventEmitter {
     // Tasks that can go out at once are written already queued: one write per task instead
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
-    let probe: Map<string, number> | null = null;
+    // The new sweep's run times, with the probe's counts (probeAdmits): load() takes them over.
+    const runTimes: LiveSweep['runTimes'] = new Map();
     const ranks = taskRanks(plan.tasks);
     if (this.ready.size === 0) {
       let room = this.maxInFlight - this.inFlight;
       // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
       const candidates = room < plan.tasks.length ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
       // With bundling on, an arm instance's phase sends its probe only (see PROBE_MS); the rest
-      // waits in the ready queue. Not where the first round is large anyway (PROBE_ROOM).
-      probe = this.maxBundle > 1 && room <= PROBE_ROOM ? new Map<string, number>() : null;
+      // waits in the ready queue. Where the first round is large anyway (PROBE_ROOM), the phases
+      // it holds have no probe.
+      const probe = this.maxBundle > 1 && room <= PROBE_ROOM;
       for (const t of candidates) {
         if (room <= 0) break;
         if (t.status !== 'pending' || t.deps.length !== 0) continue;
-        if (probe) {
-          const k = `${t.arm}\0${t.phase}`, n = probe.get(k) ?? 0;
-          if (n >= BUNDLE_AFTER) continue;
-          probe.set(k, n + 1);
-        }
+        const rt = runTimesOf(runTimes, t, now);
+        if (!probe) rt.probeFromMs = -Infinity;
+        else if (!probeAdmits(rt, now)) continue;
         t.status = 'queued'; t.dispatches = 1; first.push(t.id); room--;
       }
     }
@@ -453,12 +462,7 @@ export class Scheduler extends EventEmitter {
       this.storageFailed(why, err, 'refusing new sweeps');
       throw new LimolabError(`cannot record sweep ${spec.name}: ${why} (${(err as Error).message}); nothing was submitted: free space, then submit again`, { cause: err });
     }
-    this.load(row, plan.tasks, ranks);
-    if (this.maxBundle > 1 && first.length) {
-      const sw = this.sweeps.get(id)!;
-      // Counted into their phase's probe; or, where the submit did not probe, their phase's probe is over.
-      for (const tid of first) { const rt = runTimesOf(sw, this.tasks.get(tid)!, now); if (probe) rt.probed++; else rt.probeFromMs = -Infinity; }
-    }
+    this.load(row, plan.tasks, ranks, runTimes);
     // The planned tasks to the old generation now, not in pauses of the sweep's first moments (promote.ts).
     if (plan.tasks.length >= PROMOTE_FROM) promoteYoung();
     if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
@@ -469,11 +473,11 @@ export class Scheduler extends EventEmitter {
     return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size, recomputed };
   }
 
-  private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>): void {
+  private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>, runTimes: LiveSweep['runTimes'] = new Map()): void {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
     // Just planned: no attempts yet. Read back after a restart: its attempts are in the store.
-    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map(), runTimes: new Map(), workerIds: planned ? new Set() : null };
+    const sw: LiveSweep = { row, counts: emptyCounts(), taskIds: [], pools: new Set(), active: new Set(), arms: [], phases: new Map(), runTimes, workerIds: planned ? new Set() : null };
     this.sweeps.set(row.id, sw);
     this.ended.delete(row.id);   // running again (a sweep retry)
     const arms = new Set<string>();
@@ -578,15 +582,12 @@ export class Scheduler extends EventEmitter {
     })();
   }
 
-  /** Whether `t` waits for its phase's probe (see PROBE_MS): its arm instance's phase has no
-   *  known run time, BUNDLE_AFTER of its tasks are out alone already, and the probe has not run
-   *  out. Counts `t` into the probe when it may go. */
+  /** Whether `t` waits for its phase's probe (probeAdmits); if so, a pump comes at the probe's end. */
   private probeHolds(t: LiveTask, now: number): boolean {
     const sw = this.sweeps.get(t.sweepId);
     if (!sw) return false;
-    const rt = runTimesOf(sw, t, now);
-    if (rt.runs >= BUNDLE_AFTER || now >= rt.probeFromMs + PROBE_MS) return false;
-    if (rt.probed < BUNDLE_AFTER) { rt.probed++; return false; }
+    const rt = runTimesOf(sw.runTimes, t, now);
+    if (probeAdmits(rt, now)) return false;
     this.pumpAt(rt.probeFromMs + PROBE_MS);
     return true;
   }
