@@ -223,9 +223,3 @@ def generate_many(m, llm, prompts, k, temperature, top_p, max_tokens, stop, seed
             last, _, end = chunk[-1]
             done(last + 1 if end == k else last)
     return [(_cut([m.decode([t for t in x if t != m.eos]) for x in ss], stop), len(ids), [len(x) for x in ss]) for ss, ids in zip(seqs, p_ids)]
-
-
-def generate(m, llm, prompt, k, temperature, top_p, max_tokens, stop, seed, gen):
-    """k completions of one prompt: (texts cut at the first stop string, prompt tokens per
-    sample, [generated tokens per sample]), in one generate call (chunk = the prompt's k rows)."""
-    return generate_many(m, llm, [prompt], k, temperature, top_p, max_tokens, stop, None if seed is None else [seed], gen, (k, 1 << 62))[0]

@@ -44,7 +44,11 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import torch
 from models import HFModel
-from sampling import chunk_seed, generate, generate_many, plan_chunks, sample_hf_rows
+from sampling import chunk_seed, generate_many, plan_chunks, sample_hf_rows
+
+def generate(m, llm, prompt, k, temperature, top_p, max_tokens, stop, seed, gen):
+    # one prompt alone: one generate call of its k rows (a chunk seeded with the prompt's seed)
+    return generate_many(m, llm, [prompt], k, temperature, top_p, max_tokens, stop, [seed], gen, (k, 1 << 62))[0]
 
 m = HFModel(sys.argv[2], torch.device("cpu"), {})
 a = json.loads(sys.stdin.read())
