@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probePython, ROOT, VENV_HINT } from '../../runners/torch/python.js';
 import { RunnerLine } from '../../worker/runners/protocol.js';
+import { deriveSeed, Rng } from '../../experiments/domain/rng.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'gpu_runner_check.py');
 const py = probePython(['torch', 'transformers', 'tokenizers']);
@@ -39,6 +40,18 @@ print(json.dumps([g.parse_line(l)[0] is not None for l in json.load(sys.stdin)])
     expect(python_ok).toEqual(worker_ok);
     expect(worker_ok.filter(Boolean).length).toBeGreaterThanOrEqual(8);   // both kinds are in the list
     expect(worker_ok.filter((x) => !x).length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('derives seeds and shuffles exactly as experiments/domain/rng.ts', () => {
+    const cases: [number, string][] = [[0, 'rollout-round:1'], [7, 'eval:sums:3'], [2 ** 40 + 5, 'rollout:1:0:31'], [123456789, 'é∑ label']];
+    const r = spawnSync(py.ok ? py.python : 'python3', ['-c', `import sys, json; sys.path.insert(0, ${JSON.stringify(join(ROOT, 'scripts'))}); import gpu_runner_check as g
+cases = json.load(sys.stdin)
+print(json.dumps({"seeds": [g.derive_seed(s, l) for s, l in cases], "shuffles": [g.Rng(g.derive_seed(s, l)).shuffle(list(range(20))) for s, l in cases]}))`], { input: JSON.stringify(cases), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as { seeds: number[]; shuffles: number[][] };
+    expect(got.seeds).toEqual(cases.map(([s, l]) => deriveSeed(s, l)));
+    expect(got.shuffles).toEqual(cases.map(([s, l]) => new Rng(deriveSeed(s, l)).shuffle(Array.from({ length: 20 }, (_, i) => i))));
+    expect(new Set(got.seeds).size).toBe(cases.length);
   });
 
   it.skipIf(!py.ok)('refuses at once, saying why, where torch sees no CUDA device', () => {
