@@ -22,8 +22,9 @@
 // DB_SYNC=normal runs the coordinator with --db-sync normal instead of the default full (what a power-safe commit costs).
 // Tasks measured to run far under a millisecond travel several to a message (the coordinator's
 // --max-bundle, default 64; see MAX_BUNDLE in coordinator/scheduler.ts): the latency rows' sweeps
-// are bundled once their first 16 results are in (those 16 go first, alone: the probe); the throughput rows publish every task at once,
-// before any result, so alone. MAX_BUNDLE=1 sends every task alone. Task publish times are kept
+// are bundled once their first 16 results are in (those 16 go first, alone: the probe); the throughput rows submit every task at
+// once: the probe's 16 go first, and the other 19,984 go when the probe ends, bundled if its 16 results came back
+// within its 25 ms, else alone. MAX_BUNDLE=1 sends every task alone. Task publish times are kept
 // per publish round, not per task (dispatchTimes in common.ts).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes)
 import type { ChildProcess } from 'node:child_process';

@@ -79,20 +79,18 @@ const PROMOTE_FROM = 1000;
 const BUNDLE_AFTER = 16, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA = 1 / 16;
 /** The probe: while bundling is on, an arm instance's phase whose run time is not known yet goes
  *  out BUNDLE_AFTER tasks first, each alone, and the rest of it waits for their results, for at
- *  most PROBE_MS from the first look at it (then its tasks go out alone, as before). Without it
+ *  most PROBE_MS from the probe's publish (then its tasks go out alone, as before). Without it
  *  a sweep's first round at 64 in flight was 64 lone messages, 13-39 ms from publish to row
  *  against 11-16 ms for the bundled rounds after it: 0.64% of a 10,000-task sweep, inside its
- *  slowest 1%. A phase of long tasks starts at most PROBE_MS later. */
+ *  slowest 1%. A phase of long tasks starts at most PROBE_MS later. At a submit the rest of the
+ *  first round is stored queued with the probe (one write a task) and published when the probe
+ *  ends (releaseProbes); later, held tasks wait in the ready queue (probeHolds). Until
+ *  2026-12-04 the probe's time ran from the plan: a submit that took longer than PROBE_MS to plan
+ *  and store its tasks (10,000 of them: ~100 ms) had no probe at all. */
 const PROBE_MS = 25;
 /** How many held tasks one pump looks at before it stops (the rest of a held phase stays in the
  *  ready queue untouched, instead of being taken off and put back whole on every pump). */
 const PROBE_SCAN = 256;
-/** A submit with room for more tasks in flight than this sends them at once, without the probe:
- *  its first round is large anyway, and the tasks held back would each cost a second store write
- *  (queued after their insert, instead of inserted queued). Measured with every task submitted
- *  at once (bench:dispatch's throughput rows, 20,000 in flight, one worker, 19:02-19:06 UTC): 6.1-7.2k
- *  tasks/s with the probe against 5.9-8.1k without, the coordinator's CPU 2.3-3.0 s against 2.1-2.9 s. */
-const PROBE_ROOM = 1024;
 
 interface LiveSweep {
   row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>;
@@ -294,6 +292,9 @@ export class Scheduler extends EventEmitter {
   private pumpAgain = false;
   /** A pump at the end of the earliest probe that holds tasks back (see probeHolds). */
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Tasks a submit stored already queued (in flight, one write each) that wait for their phase's
+   *  probe, by the phase's RunTimes: published by releaseProbes() once it ends. */
+  private probeHeld = new Map<RunTimes, LiveTask[]>();
   private probeWakeMs = Infinity;
   private stopping = false;
   private startedMs = Date.now();
@@ -434,6 +435,7 @@ export class Scheduler extends EventEmitter {
     // Tasks that can go out at once are written already queued: one write per task instead
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
+    const held: [RunTimes, TaskRow][] = [];
     // The new sweep's run times, with the probe's counts (probeAdmits): load() takes them over.
     const runTimes: LiveSweep['runTimes'] = new Map();
     const ranks = taskRanks(plan.tasks);
@@ -441,17 +443,17 @@ export class Scheduler extends EventEmitter {
       let room = this.maxInFlight - this.inFlight;
       // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
       const candidates = room < plan.tasks.length ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
-      // With bundling on, an arm instance's phase sends its probe only (see PROBE_MS); the rest
-      // waits in the ready queue. Where the first round is large anyway (PROBE_ROOM), the phases
-      // it holds have no probe.
-      const probe = this.maxBundle > 1 && room <= PROBE_ROOM;
+      // With bundling on, an arm instance's phase sends its probe first (see PROBE_MS); the rest
+      // of this round is stored queued too and published when the probe ends (releaseProbes).
+      const probe = this.maxBundle > 1;
       for (const t of candidates) {
         if (room <= 0) break;
         if (t.status !== 'pending' || t.deps.length !== 0) continue;
         const rt = runTimesOf(runTimes, t, now);
         if (!probe) rt.probeFromMs = -Infinity;
-        else if (!probeAdmits(rt, now)) continue;
-        t.status = 'queued'; t.dispatches = 1; first.push(t.id); room--;
+        t.status = 'queued'; t.dispatches = 1; room--;
+        if (probeAdmits(rt, now)) first.push(t.id);
+        else held.push([rt, t]);
       }
     }
     try {
@@ -465,7 +467,18 @@ export class Scheduler extends EventEmitter {
     this.load(row, plan.tasks, ranks, runTimes);
     // The planned tasks to the old generation now, not in pauses of the sweep's first moments (promote.ts).
     if (plan.tasks.length >= PROMOTE_FROM) promoteYoung();
-    if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
+    if (first.length) {
+      // The probe's time runs from its publish, not from the plan: planning and storing a
+      // 10,000-task sweep took longer than PROBE_MS, and its probe then held nothing back.
+      const sent = Date.now();
+      for (const byPhase of runTimes.values()) for (const rt of byPhase.values()) if (Number.isFinite(rt.probeFromMs)) rt.probeFromMs = sent;
+      for (const [rt, t] of held) {
+        let ts = this.probeHeld.get(rt);
+        if (!ts) { this.probeHeld.set(rt, ts = []); this.pumpAt(sent + PROBE_MS); }
+        ts.push(this.tasks.get(t.id)!);
+      }
+      void this.publishQueued(first.map((id) => this.tasks.get(id)!));
+    }
     if (recomputed.length) this.log(`coordinator: sweep ${id}: ${recomputed.length} earlier task(s) not reused because their outputs are gone (${recomputed.slice(0, 3).join(', ')}${recomputed.length > 3 ? ', ...' : ''}); computing them again`);
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
     this.checkDone(id);
@@ -534,6 +547,7 @@ export class Scheduler extends EventEmitter {
   // ---------------------------------------------------------------- dispatch
 
   private pump(): void {
+    if (this.probeHeld.size) this.releaseProbes(Date.now());
     if (this.pumping) { this.pumpAgain = true; return; }
     this.pumping = true;
     void (async () => {
@@ -580,6 +594,19 @@ export class Scheduler extends EventEmitter {
         this.pumping = false;
       }
     })();
+  }
+
+  /** Publishes the tasks a submit stored queued behind a probe that has ended (its phase's run
+   *  time is known, or PROBE_MS passed): bundled where bundleOf() allows. Those cancelled or
+   *  ended meanwhile are dropped; a probe still running sets the pump's timer. */
+  private releaseProbes(now: number): void {
+    if (this.stopping) return;   // stored queued: the next coordinator publishes them (start())
+    for (const [rt, ts] of this.probeHeld) {
+      if (rt.runs < BUNDLE_AFTER && now < rt.probeFromMs + PROBE_MS) { this.pumpAt(rt.probeFromMs + PROBE_MS); continue; }
+      this.probeHeld.delete(rt);
+      const live = ts.filter((t) => this.tasks.get(t.id) === t && t.status === 'queued' && t.dispatches === 1);
+      if (live.length) void this.publishQueued(live);
+    }
   }
 
   /** Whether `t` waits for its phase's probe (probeAdmits); if so, a pump comes at the probe's end. */

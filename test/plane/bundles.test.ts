@@ -281,31 +281,46 @@ arms:
     d.close();
   });
 
-  it('sends a new phase\'s first 16 tasks alone and holds the rest back until their results or 25 ms (the probe)', async () => {
+  it('sends a new phase\'s first 16 tasks alone and holds the rest back, stored queued, until their results or 25 ms from their publish (the probe)', async () => {
     cluster = new Cluster();
     await cluster.startNats();
     await cluster.startCoordinatorInProcess({ maxInFlight: 64 });
     cluster.startWorker('w1', ['--slots', '64']);
     await waitFor(() => cluster!.coordinator!.coord.listWorkers().length === 1, 'worker w1', 60_000);
-    // A first sweep warms the coordinator's submit path (the first one took 22 ms, most of the probe).
-    const warm = cluster.coordinator!.coord.submit('name: warm\narms: [{name: w, method: diag, params: {tasks: 1}}]', 'test spec').sweep.id;
-    await waitFor(() => cluster!.coordinator!.coord.getSweep(warm, false).status !== 'running', 'the warm-up sweep to end', 60_000, 20);
+    const coord = cluster.coordinator!.coord;
+    // A first sweep warms the coordinator's submit path.
+    const warm = coord.submit('name: warm\narms: [{name: w, method: diag, params: {tasks: 1}}]', 'test spec').sweep.id;
+    await waitFor(() => coord.getSweep(warm, false).status !== 'running', 'the warm-up sweep to end', 60_000, 20);
     const t = await tap(cluster);
     // When each task was handed to the transport, by the coordinator's clock (its 'dispatched' event).
     const rounds: { n: number; ms: number }[] = [];
-    cluster.coordinator!.coord.scheduler.on('dispatched', (ids: string[], ms: number) => { rounds.push({ n: ids.length, ms }); });
+    coord.scheduler.on('dispatched', (ids: string[], ms: number) => { rounds.push({ n: ids.length, ms }); });
+    const db = new Database(cluster.db, { readonly: true });
+    cleanups.push(() => db.close());
+    const queued = (id: string) => (db.prepare(`select count(*) n from tasks where sweep_id = ? and status = 'queued'`).get(id) as { n: number }).n;
     // 100 ms tasks: no result comes back within the probe, so it runs out (PROBE_MS) and the rest go, alone.
-    const submitMs = Date.now();
-    const id = cluster.coordinator!.coord.submit('name: probe\narms: [{name: slow, method: diag, params: {tasks: 40, sleep_ms: 100}}]', 'test spec').sweep.id;
-    await waitFor(() => cluster!.coordinator!.coord.getSweep(id, false).status !== 'running', 'the sweep to end', 60_000, 20);
+    const id = coord.submit('name: probe\narms: [{name: slow, method: diag, params: {tasks: 40, sleep_ms: 100}}]', 'test spec').sweep.id;
+    // The whole first round is stored queued by the submit itself (one write a task), the probe's 16 and the 24 it holds.
+    expect(queued(id)).toBe(40);
+    await waitFor(() => coord.getSweep(id, false).status !== 'running', 'the sweep to end', 60_000, 20);
     await t.close();
-    expect(cluster.coordinator!.coord.getSweep(id, false).status).toBe('succeeded');
+    expect(coord.getSweep(id, false).status).toBe('succeeded');
     expect(t.msgs.filter((m) => m.bundle)).toEqual([]);
     expect(t.msgs).toHaveLength(40);
-    // The probe's 16 went out together at the submit; the other 24 no sooner than the probe's end
-    // (a 25 ms timer from the submit's start; 24 for the clocks' rounding).
+    // The probe's 16 went out together; the other 24 no sooner than the probe's end (25 ms from
+    // the probe's publish; 24 for the clocks' rounding).
     expect(rounds.map((r) => r.n)).toEqual([16, 24]);
-    expect(rounds[1]!.ms - submitMs).toBeGreaterThanOrEqual(24);
+    expect(rounds[1]!.ms - rounds[0]!.ms).toBeGreaterThanOrEqual(24);
+
+    // A sweep whose planning takes longer than the probe (20,000 tasks): the probe's time runs
+    // from its publish, not from the plan, so it still holds the rest of the first round back.
+    rounds.length = 0;
+    const big = coord.submit('name: probe-big\narms: [{name: slow, method: diag, params: {tasks: 20000, sleep_ms: 100}}]', 'test spec').sweep.id;
+    expect(queued(big)).toBe(64);
+    await waitFor(() => rounds.length >= 2, 'the big sweep\'s second round', 60_000, 5);
+    expect(rounds.slice(0, 2).map((r) => r.n)).toEqual([16, 48]);
+    expect(rounds[1]!.ms - rounds[0]!.ms).toBeGreaterThanOrEqual(24);
+    await coord.cancel(big);
   });
 
   it('sends every task alone with --max-bundle 1', async () => {
