@@ -26,7 +26,8 @@
 // once: the probe's 16 go first, and the other 19,984 go when the probe ends, bundled if its 16 results came back
 // within its 25 ms, else alone. MAX_BUNDLE=1 sends every task alone. Task publish times are kept
 // per publish round, not per task (dispatchTimes in common.ts).
-// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes)
+// Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes;
+// TASKS=0 or LAT_TASKS=0 skips the throughput or the latency rows)
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,58 +118,70 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
   const log = (l: string) => { if (/pulling again/.test(l)) repulls++; };
   const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, maxBundle: MAX_BUNDLE, dbSync: DB_SYNC, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
-  for (let i = 0; i < workers; i++) {
-    procs.push(spawnWorker(nats.url, `bench-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
+  // Stopped however the run ends: a worker left behind keeps trying its gone nats-server and
+  // takes CPU from every run after it.
+  const stopWorkers = async () => {
+    const live = procs.filter((p) => p.exitCode === null && p.signalCode === null);
+    for (const p of live) p.kill('SIGTERM');
+    await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
+  };
+  try {
+    for (let i = 0; i < workers; i++) {
+      procs.push(spawnWorker(nats.url, `bench-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
+    }
+    await waitForWorkers(c, workers);
+    // Warm-up: the workers are fresh processes, and their first tasks run cold code (JIT, first
+    // pulls); a sweep of `warmup` tasks runs first.
+    if (warmup > 0) await runNoopSweep(c, 'warmup', warmup);
+    fullGc();
+    const published = dispatchTimes(c.coord.scheduler);
+    const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
+    const prof = PROF ? new Session() : null;
+    if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
+    const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
+    const t0 = performance.now();
+    const sweepId = await runNoopSweep(c, 'bench', n);
+    const secs = (performance.now() - t0) / 1000;
+    if (prof) {
+      const { profile } = await prof.post('Profiler.stop');
+      writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}-${runs}.cpuprofile`), JSON.stringify(profile));
+      prof.disconnect();
+    }
+    const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
+    if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
+    const d = new Database(db, { readonly: true });
+    const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweepId) as { id: string; s: number; f: number; r: number }[];
+    const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweepId) as { n: number }).n;
+    d.close();
+    const dispatched = published.map();
+    const pickup = rows.map((x) => x.s - dispatched.get(x.id)!).filter(Number.isFinite);
+    const total = rows.map((x) => x.r - dispatched.get(x.id)!).filter(Number.isFinite);
+    // The tasks published after the sweep's first 500 ms apart (its start: the first tasks go out
+    // one to a message until the arm's run time is known, the planned tasks are new objects).
+    const first = Math.min(...rows.map((x) => dispatched.get(x.id) ?? Infinity));
+    const later = rows.filter((x) => (dispatched.get(x.id) ?? 0) > first + 500).map((x) => x.r - dispatched.get(x.id)!);
+    const back = rows.map((x) => x.r - x.f).filter(Number.isFinite);
+    await stopWorkers();
+    await c.stop();
+    if (repulls) console.log(`  (${workers} worker(s), ${n} tasks: the coordinator's results pull was made again ${repulls} time(s) by its watchdog, each when results waited with no pull request open)`);
+    return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMax: Math.max(...total), laterP99: pct(later, 99), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
+  } catch (err) {
+    await stopWorkers();
+    await c.stop().catch(() => {});
+    throw err;
   }
-  await waitForWorkers(c, workers);
-  // Warm-up: the workers are fresh processes, and their first tasks run cold code (JIT, first
-  // pulls); a sweep of `warmup` tasks runs first.
-  if (warmup > 0) await runNoopSweep(c, 'warmup', warmup);
-  fullGc();
-  const published = dispatchTimes(c.coord.scheduler);
-  const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
-  const prof = PROF ? new Session() : null;
-  if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
-  const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
-  const t0 = performance.now();
-  const sweepId = await runNoopSweep(c, 'bench', n);
-  const secs = (performance.now() - t0) / 1000;
-  if (prof) {
-    const { profile } = await prof.post('Profiler.stop');
-    writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}-${runs}.cpuprofile`), JSON.stringify(profile));
-    prof.disconnect();
-  }
-  const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
-  if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
-  const d = new Database(db, { readonly: true });
-  const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweepId) as { id: string; s: number; f: number; r: number }[];
-  const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweepId) as { n: number }).n;
-  d.close();
-  const dispatched = published.map();
-  const pickup = rows.map((x) => x.s - dispatched.get(x.id)!).filter(Number.isFinite);
-  const total = rows.map((x) => x.r - dispatched.get(x.id)!).filter(Number.isFinite);
-  // The tasks published after the sweep's first 500 ms apart (its start: the first tasks go out
-  // one to a message until the arm's run time is known, the planned tasks are new objects).
-  const first = Math.min(...rows.map((x) => dispatched.get(x.id) ?? Infinity));
-  const later = rows.filter((x) => (dispatched.get(x.id) ?? 0) > first + 500).map((x) => x.r - dispatched.get(x.id)!);
-  const back = rows.map((x) => x.r - x.f).filter(Number.isFinite);
-  for (const p of procs) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
-  await c.stop();
-  if (repulls) console.log(`  (${workers} worker(s), ${n} tasks: the coordinator's results pull was made again ${repulls} time(s) by its watchdog, each when results waited with no pull request open)`);
-  return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMax: Math.max(...total), laterP99: pct(later, 99), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
 }
 
 
 try {
   console.log(`dispatch benchmark: ${TASKS} no-op tasks, workers ${WORKERS.join(',')}, each throughput run after ${WARMUP} untimed warm-up tasks on the same workers (latency runs: ${LAT_WARMUP} per worker), results database --db-sync ${DB_SYNC}, at most ${MAX_BUNDLE} task(s) a message, ${cpus().length} CPU(s), loadavg ${load()} (figures are only comparable on an idle machine)`);
   const raws: number[] = [];
-  for (let k = 0; k < REPEATS; k++) raws.push(await rawJetStream(TASKS));
+  for (let k = 0; k < (TASKS > 0 ? REPEATS : 0); k++) raws.push(await rawJetStream(TASKS));
   const raw = median(raws);
   console.log(`raw JetStream publish+fetch+ack: median ${raw.toFixed(0)} msg/s of ${REPEATS} run(s) (${raws.map((x) => x.toFixed(0)).join(', ')}; ${TASKS} msgs each)`);
   console.log(`\nthroughput: all tasks submitted at once (max in flight 20000; loadavg ${load()})`);
   console.log('workers  tasks  seconds  tasks/s  ratio-to-raw  result rows  cpu s: coordinator  workers  nats-server');
-  for (const w of WORKERS) {
+  for (const w of TASKS > 0 ? WORKERS : []) {
     const rates: number[] = [];
     for (let k = 0; k < REPEATS; k++) {
       const r = await endToEnd(w, TASKS, 20_000);
@@ -178,7 +191,7 @@ try {
     bestE2e = Math.max(bestE2e, median(rates));
     if (REPEATS > 1) console.log(`${String(w).padStart(7)}  median  ${median(rates).toFixed(0).padStart(14)}  ${(median(rates) / raw).toFixed(3).padStart(12)}`);
   }
-  if (SSE_CLIENTS > 0) {
+  if (SSE_CLIENTS > 0 && TASKS > 0) {
     const w = Math.max(...WORKERS);
     console.log(`\ndashboards: ${SSE_CLIENTS} SSE clients open vs none, ${w} worker(s), back to back, ${REPEATS} pair(s) (loadavg ${load()})`);
     console.log('sse clients  tasks  seconds  tasks/s  ratio-to-none  events per client');
@@ -197,7 +210,7 @@ try {
   console.log('With 64 always in flight the mean publish-to-row time is 64 / throughput (Little\'s law): the last two columns, measured and implied.');
   console.log('workers  tasks  pickup p50  pickup p99  result p50  result p99  result max  p99 after 500 ms  finish-to-row p50  p99  tasks/s  result mean  64/rate  cpu us/task: coord  workers  nats');
   let worstP99 = 0;
-  for (const w of WORKERS) {
+  for (const w of LAT_TASKS > 0 ? WORKERS : []) {
     const p99s: number[] = [];
     for (let k = 0; k < REPEATS; k++) {
       const r = await endToEnd(w, LAT_TASKS, 64, 0, LAT_WARMUP * w);
