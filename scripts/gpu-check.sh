@@ -6,6 +6,7 @@
 #   scripts/gpu-check.sh                    # CUDA; fails at once, saying why, without it
 #   scripts/gpu-check.sh --device cpu --tiny   # the same path on CPU with a tiny model (CI runs this)
 #   scripts/gpu-check.sh --peak-tflops 67   # MFU against this peak (default: a table by GPU name)
+#   scripts/gpu-check.sh --keep             # keep its work dir (model, data, database); removed by default
 # Python: $LIMOLAB_PYTHON, else ./.venv/bin/python, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."

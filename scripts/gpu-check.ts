@@ -3,7 +3,7 @@
 // ROLLOUT -> EVAL), runs it with `limolab run --runner-cmd <torch runner>` and reads the ledger
 // rows back from the run's SQLite file. MFU = task FLOPs / device seconds / peak FLOP/s.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -80,5 +80,7 @@ for (const r of rows) {
   console.log(`${r.name.padEnd(22)} ${(tokens / Math.max(r.device_s, 1e-9)).toFixed(0).padStart(9)} tok/s over the task's device seconds, ${(fps / 1e12).toFixed(3)} TFLOP/s, MFU ${mfu}${loop}`);
 }
 console.log(`gpu-check: ${code === 0 ? 'ok' : `limolab run exited ${code}`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+// The model, data, database and task work directories: kept with --keep, else removed.
+if (flag('--keep')) console.log(`gpu-check: kept ${dir}`); else rmSync(dir, { recursive: true, force: true });
 const kinds = new Set(rows.map((r) => r.kind));
 process.exit(code === 0 && rows.length >= 3 && rows.some((r) => r.tokens_trained > 0) && rows.some((r) => r.tokens_generated > 0) && kinds.size >= 3 ? 0 : 1);

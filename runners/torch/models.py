@@ -231,10 +231,12 @@ def engine_dir_config(path):
 
 
 def unpack_checkpoint(path):
-    """Extracts a checkpoint tar (a save_pretrained directory) into a fresh temp dir."""
+    """Extracts a checkpoint tar (a save_pretrained directory) into a fresh directory beside the
+    tar: in the task's work directory, which the worker removes after the task (a system temp
+    directory was never removed: one model copy left behind per task that read a checkpoint)."""
     if not tarfile.is_tarfile(path):
         raise TaskError(f"checkpoint input {path} is not a tar of a model directory; an hf model_ref's checkpoint comes from a TRAIN task of this runner")
-    out = tempfile.mkdtemp(prefix="limolab-ckpt-")
+    out = tempfile.mkdtemp(prefix="limolab-ckpt-", dir=os.path.dirname(os.path.abspath(path)))
     with tarfile.open(path) as t:
         t.extractall(out, filter="data")  # "data": no absolute paths, links out, or devices
     if not os.path.isfile(os.path.join(out, "config.json")):

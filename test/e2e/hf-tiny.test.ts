@@ -5,7 +5,7 @@
 // run (--device cpu --tiny) goes through the same TRAIN and ROLLOUT path and prints the ledger.
 // Skipped, with how to build the venv, when no Python with torch + transformers + peft is found.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -35,10 +35,15 @@ describe.skipIf(!py.ok)('experiments/hf-tiny.yaml with limolab run', () => {
     const mk = await runCli(['hf-tiny', '-o', '.limolab/hf-tiny/model', '--data', '.limolab/hf-tiny/data'], { cwd: dir, env, timeoutMs: 300_000 });
     expect(mk.code, mk.stderr).toBe(0);
     const db = join(dir, 'l.db');
+    // The EVALs of trained arms unpack a checkpoint: inside the task's work directory, which the
+    // worker removes, not in the system temp directory (where each one stayed behind).
+    const ckptDirs = () => readdirSync(tmpdir()).filter((f) => f.startsWith('limolab-ckpt-')).sort();
+    const ckptBefore = ckptDirs();
     const r = await runCli(['run', join(ROOT, 'experiments', 'hf-tiny.yaml'), '--db', db, '--json', '--runner-cmd', `${py.python} ${TORCH_RUNNER}`], { cwd: dir, env, timeoutMs: 600_000 });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const out = JSON.parse(r.stdout) as { sweep: { status: string } };
     expect(out.sweep.status).toBe('succeeded');
+    expect(ckptDirs()).toEqual(ckptBefore);
     const sql = new Database(db, { readonly: true });
     const rows = sql.prepare(`select t.arm, t.kind, t.name, l.flops, l.tokens_trained, l.tokens_generated, l.params, l.device_kind,
       (select json_group_object(m.name, m.value) from metrics m where m.task_id = t.id and m.step = 0) as metrics
@@ -81,6 +86,10 @@ describe.skipIf(!py.ok)('scripts/gpu-check.sh', () => {
     expect(r.out).toMatch(/train sft .* tok\/s over the task's device seconds.*training loop \d+ tok\/s/);
     expect(r.out).toMatch(/rollout r1 s1\/1 .* tok\/s/);
     expect(r.out).toMatch(/gpu-check: ok/);
+    // Its work directory (model, data, database, task directories) is removed without --keep.
+    const work = /work dir (\S+)/.exec(r.out)?.[1];
+    expect(work).toBeTruthy();
+    expect(existsSync(work!)).toBe(false);
   }, 900_000);
 
   it('refuses at once, saying why, where torch sees no CUDA device', async () => {
