@@ -161,14 +161,11 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
     const first = Math.min(...rows.map((x) => dispatched.get(x.id) ?? Infinity));
     const later = rows.filter((x) => (dispatched.get(x.id) ?? 0) > first + 500).map((x) => x.r - dispatched.get(x.id)!);
     const back = rows.map((x) => x.r - x.f).filter(Number.isFinite);
-    await stopWorkers();
-    await c.stop();
     if (repulls) console.log(`  (${workers} worker(s), ${n} tasks: the coordinator's results pull was made again ${repulls} time(s) by its watchdog, each when results waited with no pull request open)`);
     return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMax: Math.max(...total), laterP99: pct(later, 99), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
-  } catch (err) {
+  } finally {
     await stopWorkers();
-    await c.stop().catch(() => {});
-    throw err;
+    await c.stop();
   }
 }
 

@@ -1,21 +1,15 @@
 // A binary min-heap of ids ordered by (key, seq): the scheduler's ready queue, where
 // key = -priority (then -chain rank, coordinator/scheduler.ts) and seq keeps first-in-first-out
 // order within a key.
-export interface HeapEntry<T> { v: T; k: number; s: number }
 export class MinHeap<T> {
-  private items: HeapEntry<T>[] = [];
+  private items: { v: T; k: number; s: number }[] = [];
   get size() { return this.items.length; }
   /** The smallest key, or undefined when empty. */
   peekKey(): number | undefined { return this.items[0]?.k; }
 
   push(v: T, key: number, seq: number): void {
-    this.pushEntry({ v, k: key, s: seq });
-  }
-
-  /** An entry popEntry() gave, back in its place (same key and seq). */
-  pushEntry(e: HeapEntry<T>): void {
     const a = this.items;
-    a.push(e);
+    a.push({ v, k: key, s: seq });
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -26,14 +20,9 @@ export class MinHeap<T> {
   }
 
   pop(): T | undefined {
-    return this.popEntry()?.v;
-  }
-
-  /** The smallest entry, taken off the heap. */
-  popEntry(): HeapEntry<T> | undefined {
     const a = this.items;
     if (!a.length) return undefined;
-    const top = a[0]!;
+    const top = a[0]!.v;
     const last = a.pop()!;
     if (a.length) {
       a[0] = last;

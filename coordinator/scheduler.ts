@@ -17,7 +17,7 @@ import { planSweep, type PlanLimits, type PlannerRegistry } from './planner.js';
 import { emptyLedger, storageTrouble } from './store/sqlite-store.js';
 import { TERMINAL, type AttemptRow, type CachedTask, type PhaseGroup, type ResultRecord, type Store, type SweepRow, type SweepStatus, type TaskRow, type TaskStatus, type TaskUpdate, type WriteBatch } from './store/store.js';
 import { WorkerRegistry, type WorkerView } from './registry.js';
-import { MinHeap, type HeapEntry } from './heap.js';
+import { MinHeap } from './heap.js';
 import { Plan, nonFinite, refusal } from './ingest.js';
 import { promoteYoung } from './promote.js';
 
@@ -61,8 +61,8 @@ export type Counts = Record<TaskStatus, number> & { total: number };
 
 /** How long the tasks of one arm instance and phase run: how many succeeded, and a moving mean
  *  of their finished - started (ms, the worker's clock). What bundleOf() decides on. Also the
- *  probe (probeHolds): when the scheduler first looked at a task of it, and how many of its
- *  tasks went out while their run time was not known. */
+ *  probe (probeHolds): when its first task was published (Infinity until then), and how many of
+ *  its tasks went out while their run time was not known. */
 interface RunTimes { runs: number; runMs: number; probeFromMs: number; probed: number }
 
 /** Bundles (several tasks in one message, see TaskBundle in task.proto): at most this many tasks
@@ -78,19 +78,16 @@ export const MAX_BUNDLE = 64;
 const PROMOTE_FROM = 1000;
 const BUNDLE_AFTER = 16, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA = 1 / 16;
 /** The probe: while bundling is on, an arm instance's phase whose run time is not known yet goes
- *  out BUNDLE_AFTER tasks first, each alone, and the rest of it waits for their results, for at
- *  most PROBE_MS from the probe's publish (then its tasks go out alone, as before). Without it
- *  a sweep's first round at 64 in flight was 64 lone messages, 13-39 ms from publish to row
+ *  out BUNDLE_AFTER tasks first, each alone, and the rest of its round waits for their results,
+ *  for at most PROBE_MS from the probe's publish (then its tasks go out alone, as before). Without
+ *  it a sweep's first round at 64 in flight was 64 lone messages, 13-39 ms from publish to row
  *  against 11-16 ms for the bundled rounds after it: 0.64% of a 10,000-task sweep, inside its
- *  slowest 1%. A phase of long tasks starts at most PROBE_MS later. At a submit the rest of the
- *  first round is stored queued with the probe (one write a task) and published when the probe
- *  ends (releaseProbes); later, held tasks wait in the ready queue (probeHolds). Until
- *  2026-12-04 the probe's time ran from the plan: a submit that took longer than PROBE_MS to plan
- *  and store its tasks (10,000 of them: ~100 ms) had no probe at all. */
+ *  slowest 1%. A phase of long tasks starts at most PROBE_MS later. The tasks it holds are
+ *  stored queued with the probe's (one write a task, counted in flight) and published when it
+ *  ends (releaseProbes), at a submit and in a pump alike. Until 2026-12-04 the probe's time ran
+ *  from the first look at the phase: a submit that took longer than PROBE_MS to plan and store
+ *  its tasks (10,000 of them: ~100 ms) had no probe at all. */
 const PROBE_MS = 25;
-/** How many held tasks one pump looks at before it stops (the rest of a held phase stays in the
- *  ready queue untouched, instead of being taken off and put back whole on every pump). */
-const PROBE_SCAN = 256;
 
 interface LiveSweep {
   row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>;
@@ -176,11 +173,11 @@ class EndedSweep implements SweepState {
 const ENDED_KEPT = 64;
 
 /** The RunTimes of `t`'s arm instance and phase in a sweep's `runTimes`, made on first use. */
-function runTimesOf(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: string }, now: number): RunTimes {
+function runTimesOf(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: string }): RunTimes {
   let byPhase = runTimes.get(t.arm);
   if (!byPhase) runTimes.set(t.arm, byPhase = new Map());
   let rt = byPhase.get(t.phase);
-  if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probeFromMs: now, probed: 0 });
+  if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probeFromMs: Infinity, probed: 0 });
   return rt;
 }
 
@@ -195,7 +192,7 @@ function probeAdmits(rt: RunTimes, now: number): boolean {
 
 /** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
 function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
-  const rt = runTimesOf(sw.runTimes, t, Date.now());
+  const rt = runTimesOf(sw.runTimes, t);
   if (rt.runs === 0) rt.runMs = ms; else rt.runMs += BUNDLE_EWMA * (ms - rt.runMs);
   rt.runs++;
 }
@@ -292,10 +289,12 @@ export class Scheduler extends EventEmitter {
   private pumpAgain = false;
   /** A pump at the end of the earliest probe that holds tasks back (see probeHolds). */
   private probeTimer: NodeJS.Timeout | undefined;
-  /** Tasks a submit stored already queued (in flight, one write each) that wait for their phase's
-   *  probe, by the phase's RunTimes: published by releaseProbes() once it ends. */
-  private probeHeld = new Map<RunTimes, LiveTask[]>();
   private probeWakeMs = Infinity;
+  /** Tasks stored queued (in flight) that wait for their phase's probe, by the phase's RunTimes,
+   *  with the dispatch they were stored under: published by releaseProbes() once it ends. */
+  private probeHeld = new Map<RunTimes, [LiveTask, number][]>();
+  /** Probes admitted but not yet published: their time starts at the next publish (publishQueued). */
+  private probesToStart = new Set<RunTimes>();
   private stopping = false;
   private startedMs = Date.now();
   private refused = 0;
@@ -436,7 +435,7 @@ export class Scheduler extends EventEmitter {
     // of an insert and an update. Only when nothing else waits, so priorities still hold.
     const first: string[] = [];
     const held: [RunTimes, TaskRow][] = [];
-    // The new sweep's run times, with the probe's counts (probeAdmits): load() takes them over.
+    // The new sweep's run times, with the probe's counts (probeHolds): load() takes them over.
     const runTimes: LiveSweep['runTimes'] = new Map();
     const ranks = taskRanks(plan.tasks);
     if (this.ready.size === 0) {
@@ -445,15 +444,12 @@ export class Scheduler extends EventEmitter {
       const candidates = room < plan.tasks.length ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
       // With bundling on, an arm instance's phase sends its probe first (see PROBE_MS); the rest
       // of this round is stored queued too and published when the probe ends (releaseProbes).
-      const probe = this.maxBundle > 1;
       for (const t of candidates) {
         if (room <= 0) break;
         if (t.status !== 'pending' || t.deps.length !== 0) continue;
-        const rt = runTimesOf(runTimes, t, now);
-        if (!probe) rt.probeFromMs = -Infinity;
         t.status = 'queued'; t.dispatches = 1; room--;
-        if (probeAdmits(rt, now)) first.push(t.id);
-        else held.push([rt, t]);
+        const rt = this.probeHolds(runTimes, t, now);
+        if (rt) held.push([rt, t]); else first.push(t.id);
       }
     }
     try {
@@ -467,18 +463,9 @@ export class Scheduler extends EventEmitter {
     this.load(row, plan.tasks, ranks, runTimes);
     // The planned tasks to the old generation now, not in pauses of the sweep's first moments (promote.ts).
     if (plan.tasks.length >= PROMOTE_FROM) promoteYoung();
-    if (first.length) {
-      // The probe's time runs from its publish, not from the plan: planning and storing a
-      // 10,000-task sweep took longer than PROBE_MS, and its probe then held nothing back.
-      const sent = Date.now();
-      for (const byPhase of runTimes.values()) for (const rt of byPhase.values()) if (Number.isFinite(rt.probeFromMs)) rt.probeFromMs = sent;
-      for (const [rt, t] of held) {
-        let ts = this.probeHeld.get(rt);
-        if (!ts) { this.probeHeld.set(rt, ts = []); this.pumpAt(sent + PROBE_MS); }
-        ts.push(this.tasks.get(t.id)!);
-      }
-      void this.publishQueued(first.map((id) => this.tasks.get(id)!));
-    }
+    // load() took the rows over as the live tasks.
+    for (const [rt, t] of held) this.hold(rt, t as LiveTask);
+    if (first.length) void this.publishQueued(first.map((id) => this.tasks.get(id)!));
     if (recomputed.length) this.log(`coordinator: sweep ${id}: ${recomputed.length} earlier task(s) not reused because their outputs are gone (${recomputed.slice(0, 3).join(', ')}${recomputed.length > 3 ? ', ...' : ''}); computing them again`);
     this.log(`coordinator: sweep ${id} (${spec.name}) planned ${plan.tasks.length} task(s), ${plan.cached.size} reused`);
     this.checkDone(id);
@@ -555,20 +542,11 @@ export class Scheduler extends EventEmitter {
         do {
           this.pumpAgain = false;
           const batch: LiveTask[] = [];
-          const held: HeapEntry<string>[] = [];
-          const now = Date.now();
           while (this.inFlight + batch.length < this.maxInFlight && this.ready.size) {
-            const e = this.ready.popEntry()!;
-            const t = this.tasks.get(e.v);
+            const t = this.tasks.get(this.ready.pop()!);
             if (!t || t.status !== 'pending' || t.waiting > 0) continue;
-            if (this.maxBundle > 1 && this.probeHolds(t, now)) {
-              held.push(e);
-              if (held.length >= PROBE_SCAN) break;
-              continue;
-            }
             batch.push(t);
           }
-          for (const e of held) this.ready.pushEntry(e);   // in their places: the same order as before
           if (!batch.length) break;
           // Stored first: a task is queued in memory only once its row says so.
           const rows = batch.map((t) => ({ ...updateOf(t), status: 'queued' as const, dispatches: t.dispatches + 1, nextDispatchMs: null }));
@@ -578,6 +556,8 @@ export class Scheduler extends EventEmitter {
             break;
           }
           this.storageOk();
+          const now = Date.now();
+          const out: LiveTask[] = [];
           for (const t of batch) {
             t.dispatches++;
             t.nextDispatchMs = null;
@@ -585,10 +565,13 @@ export class Scheduler extends EventEmitter {
             t.takenMs = undefined;
             t.unheldSinceMs = undefined;
             this.setStatus(t, 'queued');
+            const sw = this.sweeps.get(t.sweepId);
+            const rt = sw && this.probeHolds(sw.runTimes, t, now);
+            if (rt) this.hold(rt, t); else out.push(t);
           }
           // Not awaited: the next batch (results that came in meanwhile) goes out without
           // waiting for this one's acks; the rows already say queued either way.
-          void this.publishQueued(batch);
+          if (out.length) void this.publishQueued(out);
         } while (!this.storage && (this.pumpAgain || (this.ready.size > 0 && this.inFlight < this.maxInFlight)));
       } finally {
         this.pumping = false;
@@ -596,27 +579,41 @@ export class Scheduler extends EventEmitter {
     })();
   }
 
-  /** Publishes the tasks a submit stored queued behind a probe that has ended (its phase's run
-   *  time is known, or PROBE_MS passed): bundled where bundleOf() allows. Those cancelled or
-   *  ended meanwhile are dropped; a probe still running sets the pump's timer. */
+  /** The RunTimes whose probe `t` must wait for (stored queued, see hold()), or null when it goes
+   *  out now: bundling is off, its phase's run time is known, the probe ran out, or the probe
+   *  has room for it (then it is counted in, and the probe's time starts at its publish). */
+  private probeHolds(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: string }, now: number): RunTimes | null {
+    if (this.maxBundle <= 1) return null;
+    const rt = runTimesOf(runTimes, t);
+    if (!probeAdmits(rt, now)) return rt;
+    if (rt.probeFromMs === Infinity && rt.runs < BUNDLE_AFTER) this.probesToStart.add(rt);
+    return null;
+  }
+
+  /** `t`, stored queued, waits for `rt`'s probe: a pump comes at the probe's end. */
+  private hold(rt: RunTimes, t: LiveTask): void {
+    let ts = this.probeHeld.get(rt);
+    if (!ts) this.probeHeld.set(rt, ts = []);
+    ts.push([t, t.dispatches]);
+    this.pumpAt(rt.probeFromMs + PROBE_MS);   // none yet while the probe waits for its publish (then publishQueued sets it)
+  }
+
+  /** Publishes the tasks held behind a probe that has ended (its phase's run time is known, or
+   *  PROBE_MS passed since its publish): bundled where bundleOf() allows. Those cancelled, ended
+   *  or dispatched again meanwhile are dropped; a probe still running keeps the pump's timer. */
   private releaseProbes(now: number): void {
     if (this.stopping) return;   // stored queued: the next coordinator publishes them (start())
     for (const [rt, ts] of this.probeHeld) {
       if (rt.runs < BUNDLE_AFTER && now < rt.probeFromMs + PROBE_MS) { this.pumpAt(rt.probeFromMs + PROBE_MS); continue; }
       this.probeHeld.delete(rt);
-      const live = ts.filter((t) => this.tasks.get(t.id) === t && t.status === 'queued' && t.dispatches === 1);
+      const live = ts.filter(([t, dispatch]) => this.stillQueued(t, dispatch)).map(([t]) => t);
       if (live.length) void this.publishQueued(live);
     }
   }
 
-  /** Whether `t` waits for its phase's probe (probeAdmits); if so, a pump comes at the probe's end. */
-  private probeHolds(t: LiveTask, now: number): boolean {
-    const sw = this.sweeps.get(t.sweepId);
-    if (!sw) return false;
-    const rt = runTimesOf(sw.runTimes, t, now);
-    if (probeAdmits(rt, now)) return false;
-    this.pumpAt(rt.probeFromMs + PROBE_MS);
-    return true;
+  /** Whether `t` is still the live task, queued under the same dispatch (not cancelled, ended or re-dispatched). */
+  private stillQueued(t: LiveTask, dispatch: number): boolean {
+    return this.tasks.get(t.id) === t && t.status === 'queued' && t.dispatches === dispatch;
   }
 
   /** One timer for the earliest probe end: a pump then (a later one is set by that pump). */
@@ -635,6 +632,13 @@ export class Scheduler extends EventEmitter {
    * queued twice). */
   private async publishQueued(batch: LiveTask[]): Promise<void> {
     const ts = Date.now();
+    if (this.probesToStart.size) {
+      // The probes admitted since the last publish go out now: their time starts here, not at
+      // the plan or the store write before it (which for 10,000 tasks took longer than PROBE_MS).
+      for (const rt of this.probesToStart) rt.probeFromMs = ts;
+      this.probesToStart.clear();
+      if (this.probeHeld.size) this.pumpAt(ts + PROBE_MS);
+    }
     let out: PublishOutcome;
     try {
       out = await this.transport.publishTasks(batch.map((t) => this.outgoing(t)));
@@ -666,7 +670,7 @@ export class Scheduler extends EventEmitter {
   private republish(now: number): void {
     if (!this.unpublished.size || now < this.republishAt || this.stopping) return;
     const batch: LiveTask[] = [];
-    for (const [t, dispatch] of this.unpublished) if (this.tasks.get(t.id) === t && t.status === 'queued' && t.dispatches === dispatch) batch.push(t);
+    for (const [t, dispatch] of this.unpublished) if (this.stillQueued(t, dispatch)) batch.push(t);
     this.unpublished.clear();
     if (batch.length) void this.publishQueued(batch);
   }

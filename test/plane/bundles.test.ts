@@ -202,10 +202,10 @@ describe('task bundles: the coordinator', () => {
   /** Every task message the coordinator publishes, seen on the core subjects: ids per message. */
   async function tap(c: Cluster) {
     const nc = await connect({ servers: c.nats.url });
-    const msgs: { bundle: boolean; ids: string[]; ms: number }[] = [];
+    const msgs: { bundle: boolean; ids: string[] }[] = [];
     nc.subscribe('limolab.task.>', { callback: (_e, m) => {
       const bundle = m.subject.endsWith('.bundle');
-      msgs.push({ bundle, ids: bundle ? decodeTaskBundle(m.data).map((t) => t.id) : [Task.decode(m.data).id], ms: performance.now() });
+      msgs.push({ bundle, ids: bundle ? decodeTaskBundle(m.data).map((t) => t.id) : [Task.decode(m.data).id] });
     } });
     await nc.flush();
     return { msgs, close: () => nc.close() };
@@ -281,7 +281,7 @@ arms:
     d.close();
   });
 
-  it('sends a new phase\'s first 16 tasks alone and holds the rest back, stored queued, until their results or 25 ms from their publish (the probe)', async () => {
+  it('sends a new phase\'s first 16 tasks alone and holds the rest back, stored queued, until their results or 25 ms from their publish (the probe), at a submit and behind another sweep', async () => {
     cluster = new Cluster();
     await cluster.startNats();
     await cluster.startCoordinatorInProcess({ maxInFlight: 64 });
@@ -320,6 +320,17 @@ arms:
     await waitFor(() => rounds.length >= 2, 'the big sweep\'s second round', 60_000, 5);
     expect(rounds.slice(0, 2).map((r) => r.n)).toEqual([16, 48]);
     expect(rounds[1]!.ms - rounds[0]!.ms).toBeGreaterThanOrEqual(24);
+
+    // A sweep submitted behind another (the ready queue is not empty) goes out through the pump,
+    // as room frees: the same probe, 16 first and the rest no sooner than 25 ms after them.
+    const sent: { id: string; ms: number }[] = [];
+    coord.scheduler.on('dispatched', (ids: string[], ms: number) => { for (const i of ids) sent.push({ id: i, ms }); });
+    const later = coord.submit('name: probe-later\npriority: 10\narms: [{name: slow, method: diag, params: {tasks: 40, sleep_ms: 100}}]', 'test spec').sweep.id;
+    expect(queued(later)).toBe(0);   // no room at the submit: all 64 in flight are the big sweep's
+    const mine = () => sent.filter((x) => x.id.startsWith(`${later}.`));
+    await waitFor(() => mine().length === 40, 'the later sweep\'s 40 tasks to go out', 60_000, 5);
+    const t0 = mine()[0]!.ms;
+    expect(mine().filter((x) => x.ms < t0 + 24)).toHaveLength(16);
     await coord.cancel(big);
   });
 
