@@ -82,6 +82,13 @@ export function cpuSecs(pid: number): number {
 }
 export const ownCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
+/** Task id to publish time, from publish rounds (dispatchTimes().rounds(), or a child coordinator's). */
+export function roundsToMap(rounds: readonly { ids: string[]; ts: number }[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of rounds) for (const id of r.ids) m.set(id, r.ts);
+  return m;
+}
+
 /** When each task was published, from the scheduler's 'dispatched' events. The events' id arrays
  *  are kept as they come (one per publish round) and the map from task id to time is built only
  *  when asked: a Map entry and a heap number per task, made as tasks go out, would be kept alive in
@@ -92,11 +99,9 @@ export function dispatchTimes(scheduler: { on(ev: 'dispatched', fn: (ids: string
   scheduler.on('dispatched', (ids, ts) => { rounds.push({ ids, ts }); });
   return {
     /** Task id to publish time (ms), of what was published since the last clear(). */
-    map(): Map<string, number> {
-      const m = new Map<string, number>();
-      for (const r of rounds) for (const id of r.ids) m.set(id, r.ts);
-      return m;
-    },
+    map(): Map<string, number> { return roundsToMap(rounds); },
+    /** The publish rounds since the last clear(), as they came: task ids and the time (ms). */
+    rounds(): { ids: string[]; ts: number }[] { return rounds; },
     clear(): void { rounds = []; },
   };
 }

@@ -5,8 +5,11 @@
 // the submit), beside none, back to back (SSE_CLIENTS=0 skips it).
 // Ray baseline (bench/ray_baseline.py on the project venv, num_cpus=2): RAY_TASKS no-op tasks at once
 // and RAY_SEQ sequential round trips; skipped with one line where the venv has no Ray (RAY=0 skips it).
-// Each throughput row gives the CPU seconds the coordinator (this process), the workers and
-// nats-server spent on it; the last table puts the issue-15 targets beside this run's figures.
+// The coordinator of each run is a process of its own (bench/coordinator-child.ts), as
+// `limolab coordinator` runs: until 2026-12-05 it ran inside this benchmark's process, beside the
+// benchmark's own maps, the dashboard rows' SSE clients and a dozen earlier runs' coordinators.
+// Each throughput row gives the CPU seconds the coordinator, the workers and nats-server spent
+// on it; the last table puts the issue-15 targets beside this run's figures.
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each end-to-end run) and of the workers.
 // Every throughput run first sends WARMUP (200) no-op tasks through its fresh workers, untimed, as
 // the Ray baseline warms its worker pool with 200 tasks. The latency rows measure the steady state
@@ -34,14 +37,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { get as httpGet, type ClientRequest } from 'node:http';
 import { cpus } from 'node:os';
-import { Session } from 'node:inspector/promises';
-import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { startNatsServer } from '../common/nats-server.js';
-import { startCoordinator } from '../coordinator/main.js';
-import { cpuSecs, dispatchTimes, fullGc, load, median, ownCpu, pct, rayBaseline, runNoopSweep, spawnWorker, waitForWorkers } from './common.js';
+import { cpuSecs, load, median, pct, rayBaseline, roundsToMap, spawnWorker } from './common.js';
+import { CoordinatorChild } from './coordinator-child.js';
 
 const TASKS = Number(process.env.TASKS ?? 20_000);
 const LAT_TASKS = Number(process.env.LAT_TASKS ?? 10_000);
@@ -54,7 +55,7 @@ const WARMUP = Number(process.env.WARMUP ?? 200);
 /** The same for the latency rows, which measure a long sweep's steady state. */
 const LAT_WARMUP = Number(process.env.LAT_WARMUP ?? 3000);
 const RAY = process.env.RAY !== '0', RAY_TASKS = Number(process.env.RAY_TASKS ?? TASKS), RAY_SEQ = Number(process.env.RAY_SEQ ?? 1000);
-/** BENCH_PROF=<dir>: CPU profiles of the coordinator (this process, during each end-to-end run) and of every worker process. */
+/** BENCH_PROF=<dir>: CPU profiles of the coordinator (its process, during each timed sweep) and of every worker process. */
 const PROF = process.env.BENCH_PROF;
 const DB_SYNC = process.env.DB_SYNC === 'normal' ? 'normal' as const : 'full' as const;
 /** MAX_BUNDLE=1: every task in a message of its own (the coordinator's --max-bundle; default 64). */
@@ -112,11 +113,8 @@ async function openSse(url: string, n: number) {
 async function endToEnd(workers: number, n: number, maxInFlight: number, sseClients = 0, warmup = WARMUP) {
   // A database of its own per run: a repeated run on the last one's file would find its rows there.
   const db = join(dir, `e2e-${workers}-${n}-${maxInFlight}-${++runs}.db`);
-  // The coordinator's log lines are dropped, except that a results pull made again by its
-  // watchdog (common/nats-transport.ts) is counted and printed beside the run.
-  let repulls = 0;
-  const log = (l: string) => { if (/pulling again/.test(l)) repulls++; };
-  const c = await startCoordinator({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, maxBundle: MAX_BUNDLE, dbSync: DB_SYNC, log, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
+  // The coordinator runs in a process of its own, as `limolab coordinator` does (bench/coordinator-child.ts).
+  const c = await CoordinatorChild.start({ db, nats: { url: nats.url }, listen: '127.0.0.1:0', maxInFlight, maxBundle: MAX_BUNDLE, dbSync: DB_SYNC, ...(sseClients ? { http: '127.0.0.1:0' } : {}) });
   const procs: ChildProcess[] = [];
   // Stopped however the run ends: a worker left behind keeps trying its gone nats-server and
   // takes CPU from every run after it.
@@ -129,31 +127,21 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
     for (let i = 0; i < workers; i++) {
       procs.push(spawnWorker(nats.url, `bench-${i}`, PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []));
     }
-    await waitForWorkers(c, workers);
+    await c.waitForWorkers(workers);
     // Warm-up: the workers are fresh processes, and their first tasks run cold code (JIT, first
     // pulls); a sweep of `warmup` tasks runs first.
-    if (warmup > 0) await runNoopSweep(c, 'warmup', warmup);
-    fullGc();
-    const published = dispatchTimes(c.coord.scheduler);
-    const sse = sseClients ? await openSse(c.http!.url, sseClients) : null;
-    const prof = PROF ? new Session() : null;
-    if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
-    const cpu0 = { coord: ownCpu(), workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
-    const t0 = performance.now();
-    const sweepId = await runNoopSweep(c, 'bench', n);
-    const secs = (performance.now() - t0) / 1000;
-    if (prof) {
-      const { profile } = await prof.post('Profiler.stop');
-      writeFileSync(join(PROF!, `coordinator-${workers}w-${n}-${maxInFlight}-${runs}.cpuprofile`), JSON.stringify(profile));
-      prof.disconnect();
-    }
-    const cpu = { coord: ownCpu() - cpu0.coord, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
+    if (warmup > 0) await c.sweep('warmup', warmup);
+    const sse = sseClients ? await openSse(c.http!, sseClients) : null;
+    const cpu0 = { workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0), nats: cpuSecs(nats.pid) };
+    const run = await c.timedSweep('bench', n);
+    const { sweepId, secs } = run;
+    const cpu = { coord: run.cpu, workers: procs.reduce((a, p) => a + cpuSecs(p.pid!), 0) - cpu0.workers, nats: cpuSecs(nats.pid) - cpu0.nats };
     if (sse) { await new Promise((r) => setTimeout(r, 700)); sse.close(); }   // after the timing: let the last coalesced push arrive
     const d = new Database(db, { readonly: true });
     const rows = d.prepare('select a.task_id id, a.started_ms s, a.finished_ms f, r.created_ms r from attempts a join results r on r.task_id = a.task_id where a.sweep_id = ?').all(sweepId) as { id: string; s: number; f: number; r: number }[];
     const resultRows = (d.prepare('select count(*) n from results where sweep_id = ?').get(sweepId) as { n: number }).n;
     d.close();
-    const dispatched = published.map();
+    const dispatched = roundsToMap(run.rounds);
     const pickup = rows.map((x) => x.s - dispatched.get(x.id)!).filter(Number.isFinite);
     const total = rows.map((x) => x.r - dispatched.get(x.id)!).filter(Number.isFinite);
     // The tasks published after the sweep's first 500 ms apart (its start: the first tasks go out
@@ -161,7 +149,7 @@ async function endToEnd(workers: number, n: number, maxInFlight: number, sseClie
     const first = Math.min(...rows.map((x) => dispatched.get(x.id) ?? Infinity));
     const later = rows.filter((x) => (dispatched.get(x.id) ?? 0) > first + 500).map((x) => x.r - dispatched.get(x.id)!);
     const back = rows.map((x) => x.r - x.f).filter(Number.isFinite);
-    if (repulls) console.log(`  (${workers} worker(s), ${n} tasks: the coordinator's results pull was made again ${repulls} time(s) by its watchdog, each when results waited with no pull request open)`);
+    if (run.repulls) console.log(`  (${workers} worker(s), ${n} tasks: the coordinator's results pull was made again ${run.repulls} time(s) by its watchdog, each when results waited with no pull request open)`);
     return { cpu, sseEvents: sse ? sse.events.reduce((a, b) => a + b, 0) / sse.events.length : 0, rate: n / secs, secs, resultRows, pickupP50: pct(pickup, 50), pickupP99: pct(pickup, 99), totalP50: pct(total, 50), totalP99: pct(total, 99), totalMax: Math.max(...total), laterP99: pct(later, 99), totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length), backP50: pct(back, 50), backP99: pct(back, 99) };
   } finally {
     await stopWorkers();
