@@ -26,8 +26,9 @@
 // Tasks measured to run far under a millisecond travel several to a message (the coordinator's
 // --max-bundle, default 64; see MAX_BUNDLE in coordinator/scheduler.ts): the latency rows' sweeps
 // are bundled once their first 16 results are in (those 16 go first, alone: the probe); the throughput rows submit every task at
-// once: the probe's 16 go first, and the other 19,984 go when the probe ends, bundled if its 16 results came back
-// within its 25 ms, else alone. MAX_BUNDLE=1 sends every task alone. Task publish times are kept
+// once: the probe's 16 go first, and the other 19,984 wait for its results: from 25 ms on, while none
+// are back, a growing share goes alone (16, 32, 64, ... every 25 ms), and what still waits when they are
+// back goes bundled. MAX_BUNDLE=1 sends every task alone. Task publish times are kept
 // per publish round, not per task (dispatchTimes in common.ts).
 // Run: npm run bench:dispatch   (env TASKS=20000 LAT_TASKS=10000 WORKERS=1,4 WARMUP=200 LAT_WARMUP=3000 REPEATS=3 to change sizes;
 // TASKS=0 or LAT_TASKS=0 skips the throughput or the latency rows)

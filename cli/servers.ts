@@ -27,8 +27,9 @@ reflection), recording everything in a SQLite file.
   --max-in-flight N        tasks published but not finished (default 20000)
   --max-bundle N           the most tasks one JetStream message carries (default 64; 1: every
                            task alone). Only a phase whose tasks have run under 1 ms on average
-                           (after 16 of them, sent first while the rest waits up to 25 ms) is
-                           bundled; longer tasks always travel alone
+                           (after 16 of them, sent first while the rest waits; from 25 ms on,
+                           the rest goes alone, 16, 32, 64... more every 25 ms) is bundled;
+                           longer tasks always travel alone
   --replicas N             JetStream stream and object store replicas (default 1)
   --artifact-dir DIR       shared directory for artifacts over 256 MiB
   --standby                when another coordinator holds this NATS's coordinator lease, wait

@@ -63,7 +63,7 @@ export type Counts = Record<TaskStatus, number> & { total: number };
  *  of their finished - started (ms, the worker's clock). What bundleOf() decides on. Also the
  *  probe (probeHolds): when its first task was published (Infinity until then), and how many of
  *  its tasks went out while their run time was not known. */
-interface RunTimes { runs: number; runMs: number; probeFromMs: number; probed: number }
+interface RunTimes { runs: number; runMs: number; probeFromMs: number; probed: number; ramped: number }
 
 /** Bundles (several tasks in one message, see TaskBundle in task.proto): at most this many tasks
  *  by default. The tasks of an arm instance's phase are bundled once BUNDLE_AFTER of them
@@ -78,15 +78,21 @@ export const MAX_BUNDLE = 64;
 const PROMOTE_FROM = 1000;
 const BUNDLE_AFTER = 16, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA = 1 / 16;
 /** The probe: while bundling is on, an arm instance's phase whose run time is not known yet goes
- *  out BUNDLE_AFTER tasks first, each alone, and the rest of its round waits for their results,
- *  for at most PROBE_MS from the probe's publish (then its tasks go out alone, as before). Without
- *  it a sweep's first round at 64 in flight was 64 lone messages, 13-39 ms from publish to row
- *  against 11-16 ms for the bundled rounds after it: 0.64% of a 10,000-task sweep, inside its
- *  slowest 1%. A phase of long tasks starts at most PROBE_MS later. The tasks it holds are
- *  stored queued with the probe's (one write a task, counted in flight) and published when it
- *  ends (releaseProbes), at a submit and in a pump alike. Until 2026-12-04 the probe's time ran
- *  from the first look at the phase: a submit that took longer than PROBE_MS to plan and store
- *  its tasks (10,000 of them: ~100 ms) had no probe at all. */
+ *  out BUNDLE_AFTER tasks first, each alone, and the rest of its round waits for their results.
+ *  From PROBE_MS after the probe's publish, while the run time is still not known, the rest goes
+ *  out alone on a ramp (probeRamp: 16 more, then twice as many each PROBE_MS); once it is known,
+ *  whatever still waits goes at once, bundled if short. Without the probe a sweep's first round
+ *  at 64 in flight was 64 lone messages, 13-39 ms from publish to row against 11-16 ms for the
+ *  bundled rounds after it: 0.64% of a 10,000-task sweep, inside its slowest 1%. A phase of long
+ *  tasks has its first 16 out at once, 16 more after PROBE_MS, 32 more after twice that, and all
+ *  of them after 11 periods (275 ms). The tasks it holds are stored queued with the probe's (one
+ *  write a task, counted in flight) and published by releaseProbes, at a submit and in a pump
+ *  alike. Until 2026-12-04 the probe's time ran from the first look at the phase: a submit that
+ *  took longer than PROBE_MS to plan and store its tasks (10,000 of them: ~100 ms) had no probe
+ *  at all. Until 2026-12-05 everything it held went out alone at PROBE_MS: fresh worker
+ *  processes return the probe's results 23-85 ms after its publish, and a submit of 20,000
+ *  no-op tasks to four of them went as 19,984 lone messages (nats-server 0.8-1.2 CPU s against
+ *  0.3 bundled). */
 const PROBE_MS = 25;
 
 interface LiveSweep {
@@ -177,17 +183,35 @@ function runTimesOf(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: st
   let byPhase = runTimes.get(t.arm);
   if (!byPhase) runTimes.set(t.arm, byPhase = new Map());
   let rt = byPhase.get(t.phase);
-  if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probeFromMs: Infinity, probed: 0 });
+  if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probeFromMs: Infinity, probed: 0, ramped: 0 });
   return rt;
 }
 
-/** Whether a task of `rt`'s phase may go out now under the probe (PROBE_MS): its run time is
- *  known, or the probe ran out, or the probe has room for it (then it is counted in). */
+/** How many of the tasks a probe holds may have gone out alone, `periods` whole PROBE_MS after
+ *  its publish, while its phase's run time is still not known: BUNDLE_AFTER more in the first
+ *  period after the probe, then twice as many each period (16, 48, 112, 240, ... in all; every
+ *  one after 11 periods). */
+export function probeRamp(periods: number): number {
+  return periods <= 0 ? 0 : periods >= 11 ? Infinity : BUNDLE_AFTER * (2 ** periods - 1);
+}
+
+/** Whole PROBE_MS periods since the probe's publish (-Infinity before it). */
+function probePeriods(rt: RunTimes, now: number): number {
+  return Math.floor((now - rt.probeFromMs) / PROBE_MS);
+}
+
+/** When the probe's next period begins (Infinity before its publish: publishQueued sets the timer then). */
+function nextProbeMs(rt: RunTimes, now: number): number {
+  return rt.probeFromMs + (Math.max(0, probePeriods(rt, now)) + 1) * PROBE_MS;
+}
+
+/** Whether a task of `rt`'s phase may go out now, alone: its run time is known, or the probe
+ *  has room for it, or the ramp after the probe does (probeRamp); counted in where it is. */
 function probeAdmits(rt: RunTimes, now: number): boolean {
-  if (rt.runs >= BUNDLE_AFTER || now >= rt.probeFromMs + PROBE_MS) return true;
-  if (rt.probed >= BUNDLE_AFTER) return false;
-  rt.probed++;
-  return true;
+  if (rt.runs >= BUNDLE_AFTER) return true;
+  if (rt.probed < BUNDLE_AFTER) { rt.probed++; return true; }
+  if (rt.ramped < probeRamp(probePeriods(rt, now))) { rt.ramped++; return true; }
+  return false;
 }
 
 /** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
@@ -595,19 +619,29 @@ export class Scheduler extends EventEmitter {
     let ts = this.probeHeld.get(rt);
     if (!ts) this.probeHeld.set(rt, ts = []);
     ts.push([t, t.dispatches]);
-    this.pumpAt(rt.probeFromMs + PROBE_MS);   // none yet while the probe waits for its publish (then publishQueued sets it)
+    this.pumpAt(nextProbeMs(rt, Date.now()));   // none yet while the probe waits for its publish (then publishQueued sets it)
   }
 
-  /** Publishes the tasks held behind a probe that has ended (its phase's run time is known, or
-   *  PROBE_MS passed since its publish): bundled where bundleOf() allows. Those cancelled, ended
-   *  or dispatched again meanwhile are dropped; a probe still running keeps the pump's timer. */
+  /** Publishes the tasks held behind a probe: all of them once their phase's run time is known
+   *  (bundled where bundleOf() allows), else those the ramp allows by now (alone), keeping a
+   *  pump at the ramp's next period for the rest. Those cancelled, ended or dispatched again
+   *  meanwhile are dropped. */
   private releaseProbes(now: number): void {
     if (this.stopping) return;   // stored queued: the next coordinator publishes them (start())
     for (const [rt, ts] of this.probeHeld) {
-      if (rt.runs < BUNDLE_AFTER && now < rt.probeFromMs + PROBE_MS) { this.pumpAt(rt.probeFromMs + PROBE_MS); continue; }
-      this.probeHeld.delete(rt);
-      const live = ts.filter(([t, dispatch]) => this.stillQueued(t, dispatch)).map(([t]) => t);
-      if (live.length) void this.publishQueued(live);
+      let n = ts.length;
+      if (rt.runs < BUNDLE_AFTER) {
+        // Not known yet: what the ramp allows by now goes out alone (probeAdmits), the rest
+        // waits for the next period or for the run time.
+        n = Math.min(n, probeRamp(probePeriods(rt, now)) - rt.ramped);
+        if (n < ts.length) this.pumpAt(nextProbeMs(rt, now));
+        if (n <= 0) continue;
+        rt.ramped += n;
+      }
+      const all = n >= ts.length;
+      if (all) this.probeHeld.delete(rt);
+      const out = (all ? ts : ts.splice(0, n)).filter(([t, dispatch]) => this.stillQueued(t, dispatch)).map(([t]) => t);
+      if (out.length) void this.publishQueued(out);
     }
   }
 
