@@ -15,7 +15,10 @@
 // machine.
 // Also per run: the coordinator's event-loop delay and its garbage collector's pauses (minor and
 // major) during the timed sweep. Task publish times are kept per publish round, not per task (see
-// dispatchTimes in common.ts: a map filled as tasks go out cost the coordinator's GC).
+// dispatchTimes in common.ts: a map filled as tasks go out cost the coordinator's GC). And the
+// five slowest publish rounds, each split into publish to its first task's start, the run span
+// and its last finish to its last row, with the coordinator's GC pauses and store writes that
+// fell inside it.
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each timed run) and of the workers.
 // MAX_BUNDLE=1 sends every task in a message of its own (the coordinator's --max-bundle).
 // Run: npm run bench:trace   (env N=20000 IN_FLIGHT=64 RUNS=3 WARMUP=3000 WORKERS=1 TRACE_VCS=0 MAX_BUNDLE=64)
@@ -53,11 +56,11 @@ try {
   // Every store write of the coordinator, timed (wall ms, results, task rows, voluntary context switches).
   const store = c.coord.store as { apply(b: WriteBatch): void };
   const apply = store.apply.bind(store);
-  let applies: { ms: number; vcs: number }[] = [];
+  let applies: { at: number; ms: number; vcs: number }[] = [];
   const vcs = process.env.TRACE_VCS === '1' ? () => process.resourceUsage().voluntaryContextSwitches : () => 0;
   store.apply = (b: WriteBatch) => {
     const v0 = vcs(), t0 = performance.now();
-    try { return apply(b); } finally { applies.push({ ms: performance.now() - t0, vcs: vcs() - v0 }); }
+    try { return apply(b); } finally { applies.push({ at: performance.timeOrigin + t0, ms: performance.now() - t0, vcs: vcs() - v0 }); }
   };
   const published = dispatchTimes(c.coord.scheduler);
   if (WARMUP > 0) await runNoopSweep(c, 'warmup', WARMUP * WORKERS);
@@ -74,8 +77,8 @@ try {
     // The coordinator's event loop and garbage collector during the timed sweep only (the forced
     // collection before it is not counted).
     const loop = monitorEventLoopDelay({ resolution: 1 });
-    const gcs: { ms: number; major: boolean }[] = [];
-    const gcObs = new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push({ ms: e.duration, major: ((e as { detail?: { kind?: number } }).detail?.kind ?? 0) === perf.NODE_PERFORMANCE_GC_MAJOR }); });
+    const gcs: { at: number; ms: number; major: boolean }[] = [];
+    const gcObs = new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push({ at: performance.timeOrigin + e.startTime, ms: e.duration, major: ((e as { detail?: { kind?: number } }).detail?.kind ?? 0) === perf.NODE_PERFORMANCE_GC_MAJOR }); });
     gcObs.observe({ entryTypes: ['gc'] });
     loop.enable();
     const cpu0 = cpuNow();
@@ -104,6 +107,21 @@ try {
     console.log(`\nrun ${run} (loadavg ${l0} -> ${load()}): publish-to-row p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${Math.max(...lat)} ms over ${t.length} tasks, ${rate.toFixed(0)} tasks/s`);
     console.log(`  published in the sweep's first 500 ms: ${early.length} tasks, p99 ${pct(early, 99)} ms; after: ${late.length} tasks, p99 ${pct(late, 99)} ms`);
     console.log(`  ${slow.length} tasks over 20 ms: ${slow.length ? split(slow) : '-'}; the others: ${split(fast)}`);
+    // The slowest publish rounds (the tasks published together; at 64 in flight a bundle): where
+    // their time went (publish to the first task's start / first start to last finish / last
+    // finish to the last row, ms) and what of the coordinator's fell inside them (its GC pauses
+    // and store writes): the p99 is the second or third of these.
+    const byRound = new Map<number, typeof t>();
+    for (const x of t) { let a = byRound.get(x.d); if (!a) byRound.set(x.d, a = []); a.push(x); }
+    const roundMax = (xs: typeof t) => Math.max(...xs.map((x) => x.r - x.d));
+    const worst = [...byRound].sort((a, b) => roundMax(b[1]) - roundMax(a[1])).slice(0, 5);
+    console.log('  slowest rounds (+ms from the first publish: tasks, worst ms = to first start / run / to last row; coordinator GC ms, store writes n/ms in it):');
+    console.log('    ' + worst.map(([d, xs]) => {
+      const s0 = Math.min(...xs.map((x) => x.s)), f1 = Math.max(...xs.map((x) => x.f)), r1 = Math.max(...xs.map((x) => x.r));
+      const g = gcs.filter((x) => x.at < r1 && x.at + x.ms > d).reduce((a, x) => a + x.ms, 0);
+      const w = applies.filter((x) => x.at < r1 && x.at + x.ms > d);
+      return `+${d - first}: ${xs.length}, ${roundMax(xs)} = ${s0 - d}/${f1 - s0}/${r1 - f1}; gc ${g.toFixed(1)}, writes ${w.length}/${w.reduce((a, x) => a + x.ms, 0).toFixed(1)}`;
+    }).join(' | '));
     console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms${process.env.TRACE_VCS === '1' ? ` (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)` : ''}`);
     const minor = gcs.filter((g) => !g.major).map((g) => g.ms), major = gcs.filter((g) => g.major).map((g) => g.ms);
     console.log(`  coordinator event loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; GC pauses: ${minor.length} minor (max ${minor.length ? Math.max(...minor).toFixed(1) : '-'} ms, total ${minor.reduce((a, b) => a + b, 0).toFixed(0)} ms), ${major.length} major (max ${major.length ? Math.max(...major).toFixed(1) : '-'} ms)`);
