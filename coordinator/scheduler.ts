@@ -61,9 +61,9 @@ export type Counts = Record<TaskStatus, number> & { total: number };
 
 /** How long the tasks of one arm instance and phase run: how many succeeded, and a moving mean
  *  of their finished - started (ms, the worker's clock). What bundleOf() decides on. Also the
- *  probe (probeHolds): when its first task was published (Infinity until then), and how many of
- *  its tasks went out while their run time was not known. */
-interface RunTimes { runs: number; runMs: number; probeFromMs: number; probed: number; ramped: number }
+ *  probe (probeHolds): how many of its tasks went out while their run time was not known, when
+ *  the ramp's next step is due (Infinity until the probe's publish) and how many steps it took. */
+interface RunTimes { runs: number; runMs: number; probed: number; rampAtMs: number; rampSteps: number }
 
 /** Bundles (several tasks in one message, see TaskBundle in task.proto): at most this many tasks
  *  by default. The tasks of an arm instance's phase are bundled once BUNDLE_AFTER of them
@@ -80,12 +80,12 @@ const BUNDLE_AFTER = 16, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA 
 /** The probe: while bundling is on, an arm instance's phase whose run time is not known yet goes
  *  out BUNDLE_AFTER tasks first, each alone, and the rest of its round waits for their results.
  *  From PROBE_MS after the probe's publish, while the run time is still not known, the rest goes
- *  out alone on a ramp (probeRamp: 16 more, then twice as many each PROBE_MS); once it is known,
- *  whatever still waits goes at once, bundled if short. Without the probe a sweep's first round
+ *  out alone on a ramp (rampStep: 16 more, then twice as many a step, the steps PROBE_MS or more
+ *  apart); once it is known, whatever still waits goes at once, bundled if short. Without the probe a sweep's first round
  *  at 64 in flight was 64 lone messages, 13-39 ms from publish to row against 11-16 ms for the
  *  bundled rounds after it: 0.64% of a 10,000-task sweep, inside its slowest 1%. A phase of long
  *  tasks has its first 16 out at once, 16 more after PROBE_MS, 32 more after twice that, and all
- *  of them after 11 periods (275 ms). The tasks it holds are stored queued with the probe's (one
+ *  of them at the 11th step (275 ms on a coordinator not busy meanwhile). The tasks it holds are stored queued with the probe's (one
  *  write a task, counted in flight) and published by releaseProbes, at a submit and in a pump
  *  alike. Until 2026-12-04 the probe's time ran from the first look at the phase: a submit that
  *  took longer than PROBE_MS to plan and store its tasks (10,000 of them: ~100 ms) had no probe
@@ -183,34 +183,23 @@ function runTimesOf(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: st
   let byPhase = runTimes.get(t.arm);
   if (!byPhase) runTimes.set(t.arm, byPhase = new Map());
   let rt = byPhase.get(t.phase);
-  if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probeFromMs: Infinity, probed: 0, ramped: 0 });
+  if (!rt) byPhase.set(t.phase, rt = { runs: 0, runMs: 0, probed: 0, rampAtMs: Infinity, rampSteps: 0 });
   return rt;
 }
 
-/** How many of the tasks a probe holds may have gone out alone, `periods` whole PROBE_MS after
- *  its publish, while its phase's run time is still not known: BUNDLE_AFTER more in the first
- *  period after the probe, then twice as many each period (16, 48, 112, 240, ... in all; every
- *  one after 11 periods). */
-export function probeRamp(periods: number): number {
-  return periods <= 0 ? 0 : periods >= 11 ? Infinity : BUNDLE_AFTER * (2 ** periods - 1);
-}
-
-/** Whole PROBE_MS periods since the probe's publish (-Infinity before it). */
-function probePeriods(rt: RunTimes, now: number): number {
-  return Math.floor((now - rt.probeFromMs) / PROBE_MS);
-}
-
-/** When the probe's next period begins (Infinity before its publish: publishQueued sets the timer then). */
-function nextProbeMs(rt: RunTimes, now: number): number {
-  return rt.probeFromMs + (Math.max(0, probePeriods(rt, now)) + 1) * PROBE_MS;
+/** How many more of the tasks a probe holds go out alone at the ramp's `step`-th step (1, 2,
+ *  ...), while their phase's run time is still not known: BUNDLE_AFTER, then twice as many each
+ *  step (16, 32, 64, ...); every one left at the 11th. */
+function rampStep(step: number): number {
+  return step >= 11 ? Infinity : BUNDLE_AFTER * 2 ** (step - 1);
 }
 
 /** Whether a task of `rt`'s phase may go out now, alone: its run time is known, or the probe
- *  has room for it, or the ramp after the probe does (probeRamp); counted in where it is. */
-function probeAdmits(rt: RunTimes, now: number): boolean {
-  if (rt.runs >= BUNDLE_AFTER) return true;
+ *  has room for it (then it is counted in), or the ramp is over. Else it waits for the next
+ *  step of the ramp (releaseProbes), behind those already waiting. */
+function probeAdmits(rt: RunTimes): boolean {
+  if (rt.runs >= BUNDLE_AFTER || rt.rampSteps >= 11) return true;
   if (rt.probed < BUNDLE_AFTER) { rt.probed++; return true; }
-  if (rt.ramped < probeRamp(probePeriods(rt, now))) { rt.ramped++; return true; }
   return false;
 }
 
@@ -311,7 +300,7 @@ export class Scheduler extends EventEmitter {
   private closers: { close(): unknown }[] = [];
   private pumping = false;
   private pumpAgain = false;
-  /** A pump at the end of the earliest probe that holds tasks back (see probeHolds). */
+  /** A pump at the earliest ramp step due of a probe that holds tasks back (see probeHolds). */
   private probeTimer: NodeJS.Timeout | undefined;
   private probeWakeMs = Infinity;
   /** Tasks stored queued (in flight) that wait for their phase's probe, by the phase's RunTimes,
@@ -472,7 +461,7 @@ export class Scheduler extends EventEmitter {
         if (room <= 0) break;
         if (t.status !== 'pending' || t.deps.length !== 0) continue;
         t.status = 'queued'; t.dispatches = 1; room--;
-        const rt = this.probeHolds(runTimes, t, now);
+        const rt = this.probeHolds(runTimes, t);
         if (rt) held.push([rt, t]); else first.push(t.id);
       }
     }
@@ -580,7 +569,6 @@ export class Scheduler extends EventEmitter {
             break;
           }
           this.storageOk();
-          const now = Date.now();
           const out: LiveTask[] = [];
           for (const t of batch) {
             t.dispatches++;
@@ -590,7 +578,7 @@ export class Scheduler extends EventEmitter {
             t.unheldSinceMs = undefined;
             this.setStatus(t, 'queued');
             const sw = this.sweeps.get(t.sweepId);
-            const rt = sw && this.probeHolds(sw.runTimes, t, now);
+            const rt = sw && this.probeHolds(sw.runTimes, t);
             if (rt) this.hold(rt, t); else out.push(t);
           }
           // Not awaited: the next batch (results that came in meanwhile) goes out without
@@ -604,39 +592,41 @@ export class Scheduler extends EventEmitter {
   }
 
   /** The RunTimes whose probe `t` must wait for (stored queued, see hold()), or null when it goes
-   *  out now: bundling is off, its phase's run time is known, the probe ran out, or the probe
-   *  has room for it (then it is counted in, and the probe's time starts at its publish). */
-  private probeHolds(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: string }, now: number): RunTimes | null {
+   *  out now: bundling is off, its phase's run time is known, the ramp is over, or the probe has
+   *  room for it (probeAdmits: then it is counted in, and the probe's time starts at its publish). */
+  private probeHolds(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: string }): RunTimes | null {
     if (this.maxBundle <= 1) return null;
     const rt = runTimesOf(runTimes, t);
-    if (!probeAdmits(rt, now)) return rt;
-    if (rt.probeFromMs === Infinity && rt.runs < BUNDLE_AFTER) this.probesToStart.add(rt);
+    if (!probeAdmits(rt)) return rt;
+    if (rt.rampAtMs === Infinity && rt.runs < BUNDLE_AFTER) this.probesToStart.add(rt);
     return null;
   }
 
-  /** `t`, stored queued, waits for `rt`'s probe: a pump comes at the probe's end. */
+  /** `t`, stored queued, waits for `rt`'s probe: a pump comes at the ramp's next step. */
   private hold(rt: RunTimes, t: LiveTask): void {
     let ts = this.probeHeld.get(rt);
     if (!ts) this.probeHeld.set(rt, ts = []);
     ts.push([t, t.dispatches]);
-    this.pumpAt(nextProbeMs(rt, Date.now()));   // none yet while the probe waits for its publish (then publishQueued sets it)
+    this.pumpAt(rt.rampAtMs);   // none yet while the probe waits for its publish (then publishQueued sets it)
   }
 
   /** Publishes the tasks held behind a probe: all of them once their phase's run time is known
-   *  (bundled where bundleOf() allows), else those the ramp allows by now (alone), keeping a
-   *  pump at the ramp's next period for the rest. Those cancelled, ended or dispatched again
-   *  meanwhile are dropped. */
+   *  (bundled where bundleOf() allows), else, when the ramp's next step is due, that step's
+   *  share (alone), keeping a pump at the step after it for the rest. One step per PROBE_MS at
+   *  most, counted from the last one: a coordinator that was busy for a while (its timer late)
+   *  does not let several steps out at once, before it has read the results that came meanwhile.
+   *  Those cancelled, ended or dispatched again meanwhile are dropped. */
   private releaseProbes(now: number): void {
     if (this.stopping) return;   // stored queued: the next coordinator publishes them (start())
     for (const [rt, ts] of this.probeHeld) {
       let n = ts.length;
       if (rt.runs < BUNDLE_AFTER) {
-        // Not known yet: what the ramp allows by now goes out alone (probeAdmits), the rest
-        // waits for the next period or for the run time.
-        n = Math.min(n, probeRamp(probePeriods(rt, now)) - rt.ramped);
-        if (n < ts.length) this.pumpAt(nextProbeMs(rt, now));
-        if (n <= 0) continue;
-        rt.ramped += n;
+        // Not known yet: the ramp's next step, when due; the rest waits for the step after it
+        // or for the run time.
+        if (now < rt.rampAtMs) { this.pumpAt(rt.rampAtMs); continue; }
+        n = Math.min(n, rampStep(++rt.rampSteps));
+        rt.rampAtMs = now + PROBE_MS;
+        if (n < ts.length) this.pumpAt(rt.rampAtMs);
       }
       const all = n >= ts.length;
       if (all) this.probeHeld.delete(rt);
@@ -650,7 +640,7 @@ export class Scheduler extends EventEmitter {
     return this.tasks.get(t.id) === t && t.status === 'queued' && t.dispatches === dispatch;
   }
 
-  /** One timer for the earliest probe end: a pump then (a later one is set by that pump). */
+  /** One timer for the earliest ramp step to come: a pump then (a later one is set by that pump). */
   private pumpAt(ms: number): void {
     if (ms >= this.probeWakeMs || this.stopping) return;
     clearTimeout(this.probeTimer);
@@ -669,7 +659,7 @@ export class Scheduler extends EventEmitter {
     if (this.probesToStart.size) {
       // The probes admitted since the last publish go out now: their time starts here, not at
       // the plan or the store write before it (which for 10,000 tasks took longer than PROBE_MS).
-      for (const rt of this.probesToStart) rt.probeFromMs = ts;
+      for (const rt of this.probesToStart) rt.rampAtMs = ts + PROBE_MS;
       this.probesToStart.clear();
       if (this.probeHeld.size) this.pumpAt(ts + PROBE_MS);
     }

@@ -199,7 +199,6 @@ describe('task bundles: the coordinator', () => {
   let cluster: Cluster | undefined;
   afterEach(async () => { await cluster?.stop(); cluster = undefined; });
 
-  /** Every task message the coordinator publishes, seen on the core subjects: ids per message. */
   /** Dispatch rounds after a probe (the first round) keep to the ramp: by `p` whole periods of
    *  25 ms after the probe, at most 16 * (2^p - 1) more tasks (16, 48, 112, ...). One
    *  millisecond of slack for the clocks' rounding; a late timer may catch up in one round. */
@@ -212,6 +211,7 @@ describe('task bundles: the coordinator', () => {
     }
   }
 
+  /** Every task message the coordinator publishes, seen on the core subjects: ids per message. */
   async function tap(c: Cluster) {
     const nc = await connect({ servers: c.nats.url });
     const msgs: { bundle: boolean; ids: string[] }[] = [];
@@ -359,38 +359,45 @@ arms:
     await cluster.startNats();
     await cluster.startCoordinatorInProcess({ maxInFlight: 20_000 });
     const coord = cluster.coordinator!.coord;
-    const rounds: { n: number; ms: number }[] = [];
-    coord.scheduler.on('dispatched', (ids: string[], ms: number) => { rounds.push({ n: ids.length, ms }); });
-    // No worker pulling yet: the probe's results come only once one runs (as with a fresh worker
-    // process, whose first results took 23-85 ms in bench:dispatch). Its connection is made
-    // first, so that it runs within a few periods of the ramp.
+    const rounds: { ids: string[]; ms: number }[] = [];
+    coord.scheduler.on('dispatched', (ids: string[], ms: number) => { rounds.push({ ids, ms }); });
+    // A worker that runs the tasks at once but whose results stay with it until `release()`
+    // (as a fresh worker process's first results came back 23-85 ms after the probe in
+    // bench:dispatch): the results then go over the real nats-server as usual.
     const wt = await NatsTransport.open(await connect({ servers: cluster.nats.url }));
-    // Counted as the worker receives them (a core NATS tap drops messages at this rate).
-    let alone = 0, bundled = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const publish = wt.publishResult.bind(wt);
+    wt.publishResult = (r) => gate.then(() => publish(r));
+    // The tasks it received alone, and how many in bundles.
+    const alone = new Set<string>();
+    let bundled = 0;
     const pull = wt.pullTasks.bind(wt);
-    wt.pullTasks = (pool, max, expiresMs, onTask, onBad, onBundle) => pull(pool, max, expiresMs, (d) => { alone++; onTask(d); }, onBad, (ds) => { bundled += ds.length; onBundle!(ds); });
+    wt.pullTasks = (pool, max, expiresMs, onTask, onBad, onBundle) => pull(pool, max, expiresMs, (d) => { alone.add(d.task.id); onTask(d); }, onBad, (ds) => { bundled += ds.length; onBundle!(ds); });
     const w = new Worker(wt, { id: 'late-w', slots: 256, runners: [diagRunner], heartbeatMs: 200, pullExpiresMs: 1000, log: () => {} });
+    const running = w.run();
+    cleanups.push(async () => { release(); w.abort(); await running; });
+    await waitFor(() => coord.listWorkers().length === 1, 'the worker', 30_000, 10);
     const N = 20_000;
     let succeeded = 0, known = 0;
     coord.scheduler.on('change', (c: { task?: { status: string } }) => { if (c.task?.status === 'succeeded' && ++succeeded === 16) known = Date.now(); });
     const id = coord.submit(`name: late\narms: [{name: quick, method: diag, params: {tasks: ${N}}}]`, 'test spec').sweep.id;
-    await waitFor(() => rounds.reduce((a, r) => a + r.n, 0) >= 64, 'the probe and two ramp periods', 30_000, 2);
-    const early = rounds.slice();
-    const running = w.run();
-    cleanups.push(async () => { w.abort(); await running; });
-    // The probe, then 16, 32, ... more, a period (25 ms) apart.
-    expect(early[0]!.n).toBe(16);
-    expect(early[1]!.ms - early[0]!.ms).toBeGreaterThanOrEqual(24);
-    onRamp(early);
+    await waitFor(() => rounds.reduce((a, r) => a + r.ids.length, 0) >= 64, 'the probe and two ramp periods', 30_000, 2);
+    release();
+    // The probe, then 16, 32, ... more, a period (25 ms) apart, all alone.
+    expect(rounds[0]!.ids).toHaveLength(16);
+    expect(rounds[1]!.ms - rounds[0]!.ms).toBeGreaterThanOrEqual(24);
     const s = await waitFor(() => { const x = coord.getSweep(id, false); return x.status !== 'running' && x; }, 'the sweep to end', 120_000, 50);
     expect(s.status).toBe('succeeded');
-    expect(alone + bundled).toBe(N);
-    // Alone: the probe and what the ramp allowed until its 16 results were in (a period's slack
-    // for the release after them); the rest in bundles. Before the ramp all 19,984 held went
-    // alone 25 ms after the probe. Idle, the 16th result came ~60 ms after the probe (128 may go
-    // alone); under the whole suite's load it came after the ramp's end (275 ms), when all may.
-    const periods = Math.floor((known - early[0]!.ms) / 25) + 1;
-    expect(alone, `${alone} alone, the 16th result ${known - early[0]!.ms} ms after the probe`).toBeLessThanOrEqual(16 + 16 * (2 ** periods - 1));
+    expect(alone.size + bundled).toBe(N);
+    const before = rounds.filter((r) => r.ms < known), after = rounds.filter((r) => r.ms > known);
+    onRamp(before.map((r) => ({ n: r.ids.length, ms: r.ms })));
+    // Before the 16th result, every task went alone; after it, what still waited went in
+    // bundles (before the ramp all 19,984 held went alone 25 ms after the probe).
+    expect(before.flatMap((r) => r.ids).every((t) => alone.has(t))).toBe(true);
+    expect(after.length, `no publish after the 16th result (${known - rounds[0]!.ms} ms after the probe)`).toBeGreaterThan(0);
+    expect(after.flatMap((r) => r.ids).filter((t) => alone.has(t))).toEqual([]);
+    expect(bundled).toBeGreaterThan(N / 2);
     const d = new Database(cluster.db, { readonly: true });
     const perTask = d.prepare('select (select count(*) from results r where r.task_id = t.id) n from tasks t where t.sweep_id = ?').all(id) as { n: number }[];
     d.close();
