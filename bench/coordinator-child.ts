@@ -27,14 +27,17 @@ if (process.send && process.env.LIMOLAB_BENCH_COORDINATOR) {
   let repulls = 0;
   const c = await startCoordinator({ ...cfg, log: (l: string) => { if (/pulling again/.test(l)) repulls++; } });
   const send = (m: unknown) => process.send!(m);
+  // One listener for the process's life, cleared before each timed sweep (one per timed sweep
+  // would stay registered, each keeping every later round).
+  const published = dispatchTimes(c.coord.scheduler);
   let profiles = 0;
   process.on('message', (m: Cmd) => {
     void (async () => {
       if (m.cmd === 'workers') { await waitForWorkers(c, m.n); send({ ok: true }); return; }
       if (m.cmd === 'stop') { await c.stop(); process.send!({ ok: true }, () => process.exit(0)); return; }
       if (!m.timed) { send({ sweepId: await runNoopSweep(c, m.name, m.n) }); return; }
+      published.clear();
       fullGc();
-      const published = dispatchTimes(c.coord.scheduler);
       const prof = process.env.BENCH_PROF ? new Session() : null;
       if (prof) { prof.connect(); await prof.post('Profiler.enable'); await prof.post('Profiler.start'); }
       repulls = 0;
