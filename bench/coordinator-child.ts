@@ -64,6 +64,8 @@ export class CoordinatorChild {
   private constructor(cfg: Omit<Parameters<typeof startCoordinator>[0], 'log'>) {
     const bin = join(import.meta.dirname, '..', 'bin', 'limolab-tsx.js');
     this.proc = fork(bin, [join(import.meta.dirname, 'coordinator-child.ts')], {
+      // COORD_NODE_ARGS: space-separated flags for node (V8's among them) in the coordinator's process alone.
+      execArgv: [...process.execArgv, ...(process.env.COORD_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, LIMOLAB_BENCH_COORDINATOR: JSON.stringify(cfg) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.proc.on('message', (m: Record<string, unknown>) => this.replies.shift()?.(m));

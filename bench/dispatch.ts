@@ -11,6 +11,10 @@
 // Each throughput row gives the CPU seconds the coordinator, the workers and nats-server spent
 // on it; the last table puts the issue-15 targets beside this run's figures.
 // BENCH_PROF=<dir> writes CPU profiles of the coordinator (each end-to-end run) and of the workers.
+// COORD_NODE_ARGS (space-separated) go to node in each coordinator's process, e.g. --trace-gc or
+// --max-semi-space-size=2 (the latter, four-worker latency rows, two runs of three each beside the
+// default, alternated, 2026-12-05 02:11-02:15: p99 13 and 15 ms against 18 and 13: no difference
+// above the run-to-run swing).
 // Every throughput run first sends WARMUP (200) no-op tasks through its fresh workers, untimed, as
 // the Ray baseline warms its worker pool with 200 tasks. The latency rows measure the steady state
 // of a long sweep: their fresh workers first run LAT_WARMUP (3000) untimed tasks per worker, enough
