@@ -5,10 +5,12 @@
 #
 #   bench/ab.sh [-n ROUNDS] [-g REGEX] REV_A REV_B -- COMMAND...
 #
-# REV_A and REV_B are git revisions (a commit, a branch, HEAD~1), or `.` for the working tree as
-# it is, uncommitted changes included. Each revision other than `.` is checked out into a
-# temporary git worktree that shares this checkout's node_modules (and .venv, for the Ray and HF
-# baselines), removed at the end. COMMAND runs in each checkout's root through bash (e.g.
+# REV_A and REV_B are git revisions (a commit, a branch, HEAD~1), or `.` for the working tree,
+# uncommitted changes and untracked files (not ignored ones) included, as it is when ab.sh starts.
+# Each is checked out into a temporary git worktree (`.` as HEAD with those changes copied in)
+# that shares this checkout's node_modules (and .venv, for the Ray and HF baselines), removed at
+# the end: the benchmarks compile the sources in every process they start, so an edit made
+# while the A/B runs must not reach its later runs. COMMAND runs in each checkout's root through bash (e.g.
 # `LAT_TASKS=0 SSE_CLIENTS=0 RAY=0 REPEATS=2 npm run bench:dispatch`). Of its output, the lines
 # matching REGEX (grep -E; default: lines with tasks/s, p99, median or x HF) are printed under
 # a header with the revision, the round, the time and the load average.
@@ -41,19 +43,24 @@ cleanup() {
 trap cleanup EXIT
 
 checkout() {   # sets $dir to the directory to run revision $1 in
-  if [ "$1" = . ]; then dir=$root; return; fi
-  local sha
-  sha=$(git -C "$root" rev-parse --verify --quiet "$1^{commit}") || { echo "bench/ab.sh: $1 is not a revision of this repository" >&2; exit 2; }
-  dir="$tmp/$(printf %s "$1" | tr -c 'A-Za-z0-9._-' '_')-${#trees[@]}"
+  local sha rev=$1
+  if [ "$rev" = . ]; then rev=HEAD; fi
+  sha=$(git -C "$root" rev-parse --verify --quiet "$rev^{commit}") || { echo "bench/ab.sh: $1 is not a revision of this repository" >&2; exit 2; }
+  dir="$tmp/$(printf %s "$1" | tr -c 'A-Za-z0-9_-' '_')-${#trees[@]}"
   git -C "$root" worktree add --detach "$dir" "$sha" >/dev/null 2>&1 || { echo "bench/ab.sh: could not check out $1 into $dir" >&2; exit 2; }
   trees+=("$dir")
+  if [ "$1" = . ]; then   # the working tree as it is now: tracked changes, then untracked files
+    git -C "$root" diff --binary HEAD > "$tmp/working.patch"
+    if [ -s "$tmp/working.patch" ]; then git -C "$dir" apply --whitespace=nowarn "$tmp/working.patch" || { echo "bench/ab.sh: could not copy the working tree's changes into $dir" >&2; exit 2; }; fi
+    (cd "$root" && git ls-files --others --exclude-standard -z | tar --null -T - -cf -) | tar -C "$dir" -xf -
+  fi
   ln -s "$root/node_modules" "$dir/node_modules"
   if [ -e "$root/.venv" ]; then ln -s "$root/.venv" "$dir/.venv"; fi
 }
 describe() {   # revision $1 checked out in $2
   local d
   d="$1 ($(git -C "$2" rev-parse --short HEAD)"
-  if [ "$1" = . ] && ! git -C "$root" diff --quiet HEAD; then d="$d, with uncommitted changes"; fi
+  if [ "$1" = . ] && { ! git -C "$root" diff --quiet HEAD || [ -n "$(git -C "$root" ls-files --others --exclude-standard)" ]; }; then d="$d, with uncommitted changes"; fi
   echo "$d)"
 }
 checkout "$a"; dir_a=$dir

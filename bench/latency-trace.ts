@@ -113,14 +113,13 @@ try {
     // and store writes): the p99 is the second or third of these.
     const byRound = new Map<number, typeof t>();
     for (const x of t) { let a = byRound.get(x.d); if (!a) byRound.set(x.d, a = []); a.push(x); }
-    const roundMax = (xs: typeof t) => Math.max(...xs.map((x) => x.r - x.d));
-    const worst = [...byRound].sort((a, b) => roundMax(b[1]) - roundMax(a[1])).slice(0, 5);
+    const worst = [...byRound].map(([d, xs]) => ({ d, xs, max: Math.max(...xs.map((x) => x.r - x.d)) })).sort((a, b) => b.max - a.max).slice(0, 5);
     console.log('  slowest rounds (+ms from the first publish: tasks, worst ms = to first start / run / to last row; coordinator GC ms, store writes n/ms in it):');
-    console.log('    ' + worst.map(([d, xs]) => {
+    console.log('    ' + worst.map(({ d, xs, max }) => {
       const s0 = Math.min(...xs.map((x) => x.s)), f1 = Math.max(...xs.map((x) => x.f)), r1 = Math.max(...xs.map((x) => x.r));
       const g = gcs.filter((x) => x.at < r1 && x.at + x.ms > d).reduce((a, x) => a + x.ms, 0);
       const w = applies.filter((x) => x.at < r1 && x.at + x.ms > d);
-      return `+${d - first}: ${xs.length}, ${roundMax(xs)} = ${s0 - d}/${f1 - s0}/${r1 - f1}; gc ${g.toFixed(1)}, writes ${w.length}/${w.reduce((a, x) => a + x.ms, 0).toFixed(1)}`;
+      return `+${d - first}: ${xs.length}, ${max} = ${s0 - d}/${f1 - s0}/${r1 - f1}; gc ${g.toFixed(1)}, writes ${w.length}/${w.reduce((a, x) => a + x.ms, 0).toFixed(1)}`;
     }).join(' | '));
     console.log(`  store writes: ${ms.length}, p50 ${pct(ms, 50).toFixed(2)} ms, p99 ${pct(ms, 99).toFixed(2)} ms, max ${Math.max(...ms).toFixed(1)} ms, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; ${long.length} over 5 ms${process.env.TRACE_VCS === '1' ? ` (${long.length ? (long.reduce((a, b) => a + b.vcs, 0) / long.length).toFixed(1) : '-'} voluntary context switches each)` : ''}`);
     const minor = gcs.filter((g) => !g.major).map((g) => g.ms), major = gcs.filter((g) => g.major).map((g) => g.ms);

@@ -81,19 +81,20 @@ const BUNDLE_AFTER = 16, BUNDLE_UNDER_MS = 1, BUNDLE_BUDGET_MS = 2, BUNDLE_EWMA 
  *  out BUNDLE_AFTER tasks first, each alone, and the rest of its round waits for their results.
  *  From PROBE_MS after the probe's publish, while the run time is still not known, the rest goes
  *  out alone on a ramp (rampStep: 16 more, then twice as many a step, the steps PROBE_MS or more
- *  apart); once it is known, whatever still waits goes at once, bundled if short. Without the probe a sweep's first round
- *  at 64 in flight was 64 lone messages, 13-39 ms from publish to row against 11-16 ms for the
- *  bundled rounds after it: 0.64% of a 10,000-task sweep, inside its slowest 1%. A phase of long
- *  tasks has its first 16 out at once, 16 more after PROBE_MS, 32 more after twice that, and all
- *  of them at the 11th step (275 ms on a coordinator not busy meanwhile). The tasks it holds are stored queued with the probe's (one
- *  write a task, counted in flight) and published by releaseProbes, at a submit and in a pump
- *  alike. Until 2026-12-04 the probe's time ran from the first look at the phase: a submit that
- *  took longer than PROBE_MS to plan and store its tasks (10,000 of them: ~100 ms) had no probe
- *  at all. Until 2026-12-05 everything it held went out alone at PROBE_MS: fresh worker
- *  processes return the probe's results 23-85 ms after its publish, and a submit of 20,000
- *  no-op tasks to four of them went as 19,984 lone messages (nats-server 0.8-1.2 CPU s against
- *  0.3 bundled). */
-const PROBE_MS = 25;
+ *  apart, everything left at step RAMP_STEPS); once it is known, whatever still waits goes at
+ *  once, bundled if short. Without the probe a sweep's first round at 64 in flight was 64 lone
+ *  messages, 13-39 ms from publish to row against 11-16 ms for the bundled rounds after it:
+ *  0.64% of a 10,000-task sweep, inside its slowest 1%. A phase of long tasks has its first 16
+ *  out at once, 16 more after PROBE_MS, 32 more after twice that, and all of them at the 11th
+ *  step (275 ms on a coordinator not busy meanwhile). The tasks it holds are stored queued with
+ *  the probe's (one write a task, counted in flight) and published by releaseProbes, at a submit
+ *  and in a pump alike. Until 2026-12-04 the probe's time ran from the first look at the phase:
+ *  a submit that took longer than PROBE_MS to plan and store its tasks (10,000 of them: ~100 ms)
+ *  had no probe at all. Until 2026-12-05 everything it held went out alone at PROBE_MS: fresh
+ *  worker processes return the probe's results 23-85 ms after its publish, and a submit of
+ *  20,000 no-op tasks to four of them went as 19,984 lone messages (nats-server 0.8-1.2 CPU s
+ *  against 0.3 bundled). */
+const PROBE_MS = 25, RAMP_STEPS = 11;
 
 interface LiveSweep {
   row: SweepRow; counts: Counts; taskIds: string[]; pools: Set<string>;
@@ -189,16 +190,16 @@ function runTimesOf(runTimes: LiveSweep['runTimes'], t: { arm: string; phase: st
 
 /** How many more of the tasks a probe holds go out alone at the ramp's `step`-th step (1, 2,
  *  ...), while their phase's run time is still not known: BUNDLE_AFTER, then twice as many each
- *  step (16, 32, 64, ...); every one left at the 11th. */
+ *  step (16, 32, 64, ...); every one left at step RAMP_STEPS. */
 function rampStep(step: number): number {
-  return step >= 11 ? Infinity : BUNDLE_AFTER * 2 ** (step - 1);
+  return step >= RAMP_STEPS ? Infinity : BUNDLE_AFTER * 2 ** (step - 1);
 }
 
 /** Whether a task of `rt`'s phase may go out now, alone: its run time is known, or the probe
  *  has room for it (then it is counted in), or the ramp is over. Else it waits for the next
  *  step of the ramp (releaseProbes), behind those already waiting. */
 function probeAdmits(rt: RunTimes): boolean {
-  if (rt.runs >= BUNDLE_AFTER || rt.rampSteps >= 11) return true;
+  if (rt.runs >= BUNDLE_AFTER || rt.rampSteps >= RAMP_STEPS) return true;
   if (rt.probed < BUNDLE_AFTER) { rt.probed++; return true; }
   return false;
 }

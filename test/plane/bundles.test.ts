@@ -201,7 +201,7 @@ describe('task bundles: the coordinator', () => {
 
   /** Dispatch rounds after a probe (the first round) keep to the ramp: by `p` whole periods of
    *  25 ms after the probe, at most 16 * (2^p - 1) more tasks (16, 48, 112, ...). One
-   *  millisecond of slack for the clocks' rounding; a late timer may catch up in one round. */
+   *  millisecond of slack for the clocks' rounding. */
   function onRamp(rounds: { n: number; ms: number }[]) {
     let sent = 0;
     for (const r of rounds.slice(1)) {
