@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Runs a TypeScript file (a benchmark, a worker entry point) through tsx's loader.
+import './v8-flags.js';
 import { register } from 'tsx/esm/api';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
