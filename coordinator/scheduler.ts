@@ -7,7 +7,7 @@
 // While the disk is full it holds results unacked and dispatches nothing, and resumes
 // by itself. It talks to a Store and a Transport interface, never to SQLite or NATS.
 import { EventEmitter } from 'node:events';
-import { Task, type ArtifactRef, type TaskEvent, type TaskResult } from '../gen/limolab/v1/task.js';
+import { Task, type TaskKind, type ArtifactRef, type TaskEvent, type TaskResult } from '../gen/limolab/v1/task.js';
 import { LimolabError, NotFoundError } from '../common/errors.js';
 import { newId } from '../common/hash.js';
 import { encodeAttempt, outgoingTask } from '../common/wire.js';
@@ -55,6 +55,26 @@ interface LiveTask extends TaskRow {
   /** Running on a worker that is alive but whose heartbeats (received after this attempt
    *  started) stopped listing it: since the first such heartbeat. */
   unheldSinceMs?: number;
+  /** What placement and the watch read of the task's message (needOf): one shared object per
+   *  distinct need, so that neither keeps a decoded Task per task. */
+  need?: TaskNeed;
+}
+
+/** The fields of a task's message that checkPlacement() and watchAttempts() read. */
+interface TaskNeed { kind: TaskKind; gpus: number; cpus: number; timeoutS: number }
+const NEEDS = new Map<string, TaskNeed>();
+
+/** The task's need, from the planned Task where it is still held, else from its stored message
+ *  (decoded, read and dropped: a decoded Task kept per task was a third of a sweep's memory,
+ *  and checkPlacement() used to keep one for every queued task). */
+function needOf(t: LiveTask): TaskNeed {
+  if (t.need) return t.need;
+  const task = t.task ?? Task.decode(Buffer.from(t.taskProto, 'base64'));
+  const gpus = task.resources?.gpus ?? 0, cpus = task.resources?.cpus ?? 0, timeoutS = task.timeoutS || 0;
+  const key = `${task.kind}|${gpus}|${cpus}|${timeoutS}`;
+  let need = NEEDS.get(key);
+  if (!need) NEEDS.set(key, need = Object.freeze({ kind: task.kind, gpus, cpus, timeoutS }));
+  return (t.need = need);
 }
 
 export type Counts = Record<TaskStatus, number> & { total: number };
@@ -530,8 +550,9 @@ export class Scheduler extends EventEmitter {
       const t = this.tasks.get(id)!;
       t.rank = ranks.get(id) ?? 1;
       // A task without inputs goes out as its stored bytes (outgoing()): the decoded Task the
-      // planner made (five objects a task, a third of a sweep's memory) is not kept for it.
-      if (!t.deps.length) t.task = undefined;
+      // planner made (five objects a task, a third of a sweep's memory) is not kept for it;
+      // what placement and the watch need of it is (needOf), while it is at hand.
+      if (!t.deps.length && t.task) { needOf(t); t.task = undefined; }
     }
     for (const id of sw.taskIds) {
       const t = this.tasks.get(id)!;
@@ -962,22 +983,22 @@ export class Scheduler extends EventEmitter {
     if (!live.length) return [];
     const flagged: LiveTask[] = [];
     // Answers by pool and need: a sweep's thousands of queued tasks ask a handful of questions.
-    const fitsBy = new Map<string, boolean>();
+    const fitsBy = new Map<string, Map<TaskNeed, boolean>>();
     for (const sw of this.sweeps.values()) {
       if (!sw.counts.queued) continue;
       for (const t of sw.active) {
         if (t.status !== 'queued' || t.error?.startsWith('waiting:')) continue;
-        const task = (t.task ??= Task.decode(Buffer.from(t.taskProto, 'base64')));
-        const need = task.resources;
-        const key = `${t.pool}\u0000${task.kind}\u0000${need?.gpus ?? 0}\u0000${need?.cpus ?? 0}`;
-        let fits = fitsBy.get(key);
+        const need = needOf(t);
+        let byNeed = fitsBy.get(t.pool);
+        if (!byNeed) fitsBy.set(t.pool, byNeed = new Map());
+        let fits = byNeed.get(need);
         if (fits === undefined) {
-          fits = live.some((w) => w.info.pool === t.pool && w.info.kinds.includes(task.kind) && (need?.gpus ?? 0) <= w.info.gpus.length && (need?.cpus ?? 0) <= w.info.cpus);
-          fitsBy.set(key, fits);
+          fits = live.some((w) => w.info.pool === t.pool && w.info.kinds.includes(need.kind) && need.gpus <= w.info.gpus.length && need.cpus <= w.info.cpus);
+          byNeed.set(need, fits);
         }
         if (fits) continue;
         const pool = live.filter((w) => w.info.pool === t.pool);
-        t.error = `waiting: no live worker in pool "${t.pool}" can run it (kind ${t.kind}, ${need?.gpus ?? 0} GPU(s), ${need?.cpus ?? 0} CPU(s)); `
+        t.error = `waiting: no live worker in pool "${t.pool}" can run it (kind ${t.kind}, ${need.gpus} GPU(s), ${need.cpus} CPU(s)); `
           + (pool.length ? `pool workers: ${pool.map((w) => `${w.info.id} (${w.info.gpus.length} GPU(s), ${w.info.cpus} CPUs)`).join(', ')}` : 'start one with `limolab worker --pool ' + t.pool + '`');
         flagged.push(t);
       }
@@ -1017,7 +1038,7 @@ export class Scheduler extends EventEmitter {
         const taken = t.status === 'queued' && t.takenMs !== undefined;
         if (!taken && (t.status !== 'running' || t.leaseStartMs === undefined)) continue;
         const since = taken ? t.takenMs! : t.leaseStartMs!;
-        const timeoutMs = ((t.task ??= Task.decode(Buffer.from(t.taskProto, 'base64'))).timeoutS || 0) * 1000;
+        const timeoutMs = needOf(t).timeoutS * 1000;
         const w = t.workerId && !taken ? this.registry.get(t.workerId) : undefined;
         const gone = !w || w.state === 'lost' || w.state === 'stopped';
         const silentMs = now - Math.max(w?.lastSeenMs ?? 0, this.startedMs, since);
