@@ -242,10 +242,25 @@ export interface StorageProblem { why: string; sinceMs: number; detail: string }
  *  without one counts as 1, so a sweep without estimates (diag) ranks by chain length in
  *  tasks. Iterative: chains can be long. */
 export function chainRanks(tasks: readonly { id: string; deps: readonly { task: string }[]; cost?: number }[]): Map<string, number> {
+  const r = chainRankArray(tasks);
+  const rank = new Map<string, number>();
+  for (let i = 0; i < tasks.length; i++) rank.set(tasks[i]!.id, r[i]!);
+  return rank;
+}
+
+/** chainRanks() by position in `tasks`: what submit() and load() use (a map of a sweep's ids
+ *  cost ~2.5 us a task, most of the ranking of a sweep without dependencies). */
+function chainRankArray(tasks: readonly { id: string; deps: readonly { task: string }[]; cost?: number }[]): Float64Array {
+  const n = tasks.length;
+  const r = new Float64Array(n);
+  // No dependencies at all (e.g. a diag sweep): each task's rank is its own work.
+  if (tasks.every((t) => !t.deps.length)) {
+    for (let i = 0; i < n; i++) r[i] = work(tasks[i]!.cost);
+    return r;
+  }
   // Positions instead of ids; a dependency outside the list is ignored. The tasks are put in
   // an order where every task comes after its dependencies (the plan's own order needs no
   // reordering), then one backward pass adds each task's work to its dependents' best rank.
-  const n = tasks.length;
   const at = new Map<string, number>();
   for (let i = 0; i < n; i++) at.set(tasks[i]!.id, i);
   const after: (number[] | undefined)[] = new Array(n);
@@ -261,16 +276,13 @@ export function chainRanks(tasks: readonly { id: string; deps: readonly { task: 
   const order: number[] = [];
   for (let i = 0; i < n; i++) if (waiting[i] === 0) order.push(i);
   for (let q = 0; q < order.length; q++) for (const k of after[order[q]!] ?? []) if (--waiting[k]! === 0) order.push(k);
-  const r = new Float64Array(n);
   for (let q = order.length - 1; q >= 0; q--) {
     const i = order[q]!;
     let m = 0;
     for (const k of after[i] ?? []) if (r[k]! > m) m = r[k]!;
     r[i] = work(tasks[i]!.cost) + m;
   }
-  const rank = new Map<string, number>();
-  for (let i = 0; i < n; i++) rank.set(tasks[i]!.id, r[i]!);
-  return rank;
+  return r;
 }
 
 /** A task's work in a rank: its cost estimate, or 1 without a usable one. */
@@ -283,6 +295,11 @@ function work(cost: number | undefined): number {
  *  row loaded after a restart; only unfinished tasks need a rank). */
 export function taskRanks(tasks: readonly TaskRow[]): Map<string, number> {
   return chainRanks(tasks.map((t) => ({ id: t.id, deps: t.deps, cost: plannedCost(t) })));
+}
+
+/** taskRanks() by position in `tasks`. */
+function taskRankArray(tasks: readonly TaskRow[]): Float64Array {
+  return chainRankArray(tasks.map((t) => ({ id: t.id, deps: t.deps, cost: plannedCost(t) })));
 }
 
 function plannedCost(t: TaskRow): number | undefined {
@@ -471,11 +488,11 @@ export class Scheduler extends EventEmitter {
     const held: [RunTimes, TaskRow][] = [];
     // The new sweep's run times, with the probe's counts (probeHolds): load() takes them over.
     const runTimes: LiveSweep['runTimes'] = new Map();
-    const ranks = taskRanks(plan.tasks);
+    const ranks = taskRankArray(plan.tasks);
     if (this.ready.size === 0) {
       let room = this.maxInFlight - this.inFlight;
       // Longest chain of dependents first, as the ready queue orders them (stable sort: plan order within a rank).
-      const candidates = room < plan.tasks.length ? [...plan.tasks].sort((a, b) => (ranks.get(b.id) ?? 1) - (ranks.get(a.id) ?? 1)) : plan.tasks;
+      const candidates = room < plan.tasks.length ? plan.tasks.map((_, i) => i).sort((a, b) => ranks[b]! - ranks[a]!).map((i) => plan.tasks[i]!) : plan.tasks;
       // With bundling on, an arm instance's phase sends its probe first (see PROBE_MS); the rest
       // of this round is stored queued too and published when the probe ends (releaseProbes).
       for (const t of candidates) {
@@ -507,7 +524,8 @@ export class Scheduler extends EventEmitter {
     return { sweep: row, planned: plan.tasks.length, reused: plan.cached.size, recomputed };
   }
 
-  private load(row: SweepRow, planned?: TaskRow[], planRanks?: Map<string, number>, runTimes: LiveSweep['runTimes'] = new Map()): void {
+  /** planRanks: taskRankArray(planned), by position. */
+  private load(row: SweepRow, planned?: TaskRow[], planRanks?: Float64Array, runTimes: LiveSweep['runTimes'] = new Map()): void {
     const rows = planned ?? this.store.sweepTasks(row.id);
     const backoff = (JSON.parse(row.specJson) as { defaults?: { backoff_ms?: number } }).defaults?.backoff_ms ?? 1000;
     // Just planned: no attempts yet. Read back after a restart: its attempts are in the store.
@@ -545,10 +563,10 @@ export class Scheduler extends EventEmitter {
         if (dep.status !== 'succeeded' && dep.status !== 'cached') t.waiting++;
       }
     }
-    const ranks = planRanks ?? taskRanks(sw.taskIds.map((id) => this.tasks.get(id)!));
-    for (const id of sw.taskIds) {
-      const t = this.tasks.get(id)!;
-      t.rank = ranks.get(id) ?? 1;
+    const ranks = planRanks ?? taskRankArray(sw.taskIds.map((id) => this.tasks.get(id)!));
+    for (let i = 0; i < sw.taskIds.length; i++) {
+      const t = this.tasks.get(sw.taskIds[i]!)!;
+      t.rank = ranks[i] ?? 1;
       // A task without inputs goes out as its stored bytes (outgoing()): the decoded Task the
       // planner made (five objects a task, a third of a sweep's memory) is not kept for it;
       // what placement and the watch need of it is (needOf), while it is at hand.
