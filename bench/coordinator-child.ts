@@ -10,8 +10,9 @@
 //                                sweep into BENCH_PROF where set)
 //   {cmd: 'stop'}                stops the coordinator; the process then exits
 // The coordinator's options come in LIMOLAB_BENCH_COORDINATOR (JSON: startCoordinator's config,
-// without log). Its log lines are dropped, except that a results pull made again by its watchdog
-// is counted and reported with the next timed sweep.
+// without log). Its log lines are dropped (BENCH_COORD_LOG=1 prints them to stderr, with the
+// time), except that a results pull made again by its watchdog is counted and reported with the
+// next timed sweep.
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -25,7 +26,7 @@ export interface TimedSweep { sweepId: string; secs: number; cpu: number; repull
 if (process.send && process.env.LIMOLAB_BENCH_COORDINATOR) {
   const cfg = JSON.parse(process.env.LIMOLAB_BENCH_COORDINATOR) as Parameters<typeof startCoordinator>[0];
   let repulls = 0;
-  const c = await startCoordinator({ ...cfg, log: (l: string) => { if (/pulling again/.test(l)) repulls++; } });
+  const c = await startCoordinator({ ...cfg, log: (l: string) => { if (/pulling again/.test(l)) repulls++; if (process.env.BENCH_COORD_LOG) console.error(`[coordinator ${new Date().toISOString().slice(11, 23)}] ${l}`); } });
   const send = (m: unknown) => process.send!(m);
   // One listener for the process's life, cleared before each timed sweep (one per timed sweep
   // would stay registered, each keeping every later round).

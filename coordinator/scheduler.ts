@@ -225,6 +225,18 @@ function probeAdmits(rt: RunTimes): boolean {
 }
 
 /** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
+/** How long a result's task ran, in ms: its ledger's wall_s where the worker gave one (to the
+ *  microsecond), else finished - started (whole milliseconds on the worker's clock). Bundles are
+ *  sized from it, for tasks that run well under a millisecond: from the whole milliseconds, a
+ *  no-op task ran 0 or 1 ms depending on where the clock ticked, and the mean of a sweep's first
+ *  results (0.03-0.4 ms) put 5 to 64 tasks in a message from one run to the next (bench:dispatch,
+ *  500 tasks in 8 to 100 messages). */
+function runMsOf(r: TaskResult): number | null {
+  const wallS = r.ledger?.wallS;
+  if (wallS !== undefined && Number.isFinite(wallS) && wallS >= 0) return wallS * 1000;
+  return r.startedMs && r.finishedMs >= r.startedMs ? r.finishedMs - r.startedMs : null;
+}
+
 function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
   const rt = runTimesOf(sw.runTimes, t);
   if (rt.runs === 0) rt.runMs = ms; else rt.runMs += BUNDLE_EWMA * (ms - rt.runMs);
@@ -864,7 +876,7 @@ export class Scheduler extends EventEmitter {
       const finishedMs = r.finishedMs || Date.now();
       if (!err) {
         results.push(toResultRecord(r, t.phase));
-        if (sw && r.startedMs && r.finishedMs >= r.startedMs) ranFor(sw, t, r.finishedMs - r.startedMs);
+        if (sw) { const ms = runMsOf(r); if (ms !== null) ranFor(sw, t, ms); }
         plan.set(t, { status: 'succeeded', workerId: r.workerId || t.workerId, startedMs: t.startedMs ?? (r.startedMs || null), finishedMs, error: null });
       } else if (sw?.row.status === 'cancelled') {
         plan.set(t, { status: 'cancelled', error: err.message, finishedMs });

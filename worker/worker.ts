@@ -232,7 +232,7 @@ export class Worker {
       return this.freed();
     }
     const attemptId = `${task.id}#${task.attempt || 1}.${dt.delivery}`;
-    const startedMs = Date.now();
+    const startedMs = Date.now(), t0 = performance.now();
     const rec: Running = { dt, attemptId, tail: [], tailBytes: 0, aborted: false, startedMs, settled: false, announceAt: 0, bundled: !!ran };
     // (A second delivery of a task still running here replaces the first in the map.)
     if (this.running.get(task.id)?.bundled) this.bundledRunning--;
@@ -255,7 +255,9 @@ export class Worker {
       const metrics = result.metrics;
       for (const name in out.metrics) metrics.push({ name, value: out.metrics[name]!, step: 0 });
       if (ctx.timing) for (const [part, s] of ctx.timing.seconds()) metrics.push({ name: timeMetric(part), value: s, step: 0 });
-      result.ledger = { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: (Date.now() - startedMs) / 1000, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0, ...out.ledger };
+      // wallS to the microsecond (not Date.now()'s millisecond): the coordinator sizes bundles of
+      // sub-millisecond tasks from it (ranFor in scheduler.ts).
+      result.ledger = { flops: 0, tokensPrompt: 0, tokensGenerated: 0, tokensTrained: 0, wallS: (performance.now() - t0) / 1000, deviceKind: 'cpu', deviceS: 0, params: 0, curatedExamples: 0, ...out.ledger };
       result.outputs = out.outputs;
       result.details = out.details;
       this.completed++;

@@ -261,6 +261,26 @@ arms:
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('sizes the bundles of sub-millisecond tasks from their run time to the microsecond: full bundles of 64, not the luck of where the millisecond ticked', async () => {
+    // From the workers' whole-millisecond start and finish times a no-op task ran 0 or 1 ms,
+    // and the mean of the probe's 16 put anything from 5 to 64 tasks in a message.
+    cluster = new Cluster();
+    await cluster.startNats();
+    await cluster.startCoordinatorInProcess({ maxInFlight: 4000 });
+    cluster.startWorker('w1', ['--slots', '4']);
+    await waitFor(() => cluster!.coordinator!.coord.listWorkers().length === 1, 'worker w1', 60_000);
+    const t = await tap(cluster);
+    const id = cluster.coordinator!.coord.submit('name: full\narms: [{name: quick, method: diag, params: {tasks: 3000}}]', 'test spec').sweep.id;
+    await waitFor(() => cluster!.coordinator!.coord.getSweep(id, false).status !== 'running', 'the sweep to end', 120_000, 50);
+    await t.close();
+    const sizes = t.msgs.filter((m) => m.bundle).map((m) => m.ids.length);
+    expect(sizes.length).toBeGreaterThan(0);
+    const full = sizes.filter((n) => n === 64).length;
+    // Every bundle full but the last of each publish (what was left of its window).
+    expect(full, `bundle sizes: ${sizes.join(' ')}`).toBeGreaterThanOrEqual(sizes.length - Math.ceil(3000 / 500));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(2500);
+  });
+
   it('finishes a bundled sweep after the coordinator is SIGKILLed mid-sweep and restarted, with one result row per task', async () => {
     cluster = new Cluster();
     await cluster.startNats();
