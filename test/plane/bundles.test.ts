@@ -170,6 +170,26 @@ describe('task bundles: a worker', () => {
     expect(l.startedMs).toBeLessThan(byId.get(b[4]!.id)!.startedMs);
   });
 
+  it('holds at most 8 bundles at once, whatever its slots, and still fills its slots with lone tasks', async () => {
+    const { coord, results } = await workerOn(256);
+    // 30 bundles of 3 tasks of 15 ms each: taken a slot each, all 30 would run at once.
+    const b = Array.from({ length: 90 }, (_, i) => task('s4', i, 15));
+    await coord.publishTasks(b.map((t) => outgoing(t, 3)));
+    await waitFor(() => results.length === 90, 'every bundled result', 20_000, 20);
+    const byId = new Map(results.map((r) => [r.taskId, r]));
+    const spans = Array.from({ length: 30 }, (_, k) => [byId.get(b[3 * k]!.id)!.startedMs, byId.get(b[3 * k + 2]!.id)!.finishedMs] as const);
+    const most = Math.max(...spans.map(([s0]) => spans.filter(([s, f]) => s <= s0 && s0 < f).length));
+    expect(most).toBeLessThanOrEqual(16);   // 8 held, and a pull of 8 that came in as they ended
+    expect(most).toBeGreaterThanOrEqual(2);
+    // Lone tasks: 40 of 300 ms each all run at once on the 256 slots, taken 8 a pull.
+    const lone = Array.from({ length: 40 }, (_, i) => task('s5', i, 300));
+    await coord.publishTasks(lone.map((t) => outgoing(t)));
+    await waitFor(() => results.length === 130, 'every lone result', 20_000, 20);
+    const ls = lone.map((t) => byId.get(t.id) ?? results.find((r) => r.taskId === t.id)!);
+    const at = Math.max(...ls.map((r) => r.startedMs));
+    expect(ls.filter((r) => r.startedMs <= at && at < r.finishedMs).length).toBe(40);
+  });
+
   it('finishes a bundle it holds when drained, and on abort gives back its tasks not yet run, with the bundle', async () => {
     const drained = await workerOn(1);
     const b = Array.from({ length: 4 }, (_, i) => task('s1', i, 60));
