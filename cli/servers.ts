@@ -82,7 +82,8 @@ EVAL/ROLLOUT against OpenAI-compatible servers for tasks whose model_ref has kin
 (docs/external-models.md), and any task kinds handed to an external runner command.
   --pool NAME              pool to pull tasks from (default "default")
   --slots N                tasks at once (default 1; a bundle of short tasks, run one after
-                           another, takes one slot: docs/cluster.md)
+                           another, takes one slot, and a worker holds at most 8 bundles:
+                           docs/cluster.md)
   --id ID                  worker id (default <host>-<pid>-<random>)
   --heartbeat-ms N         heartbeat interval (default 2000)
   --artifact-dir DIR       shared directory for large artifacts
