@@ -23,6 +23,9 @@
 // warm-up sweep is shared out among them, and 4 workers warmed by 3,000 in all (750 each) still
 // used 199-212 us of CPU a task in the next sweep, against 124-141 us in the ones after it and
 // 124-139 us after 12,000 (bench:trace WORKERS=4, 2026-12-04).
+// Every process here runs with bin/v8-flags.js (V8's allocation-site pretenuring off), the raw
+// JetStream baseline in this process too: it ran about a third faster with it (alternated,
+// 2026-12-05), so the baseline is measured at its strongest.
 // The raw, throughput, dashboard, latency and Ray figures are each measured REPEATS (3) times, every run printed,
 // and the targets are judged on the medians: on this 2-core machine one run's figures swing by
 // 20-40% (raw JetStream alone 10.8k-17.2k msg/s within ten minutes).

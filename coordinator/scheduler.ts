@@ -61,7 +61,7 @@ interface LiveTask extends TaskRow {
 }
 
 /** The fields of a task's message that checkPlacement() and watchAttempts() read. */
-interface TaskNeed { kind: TaskKind; gpus: number; cpus: number; timeoutS: number }
+interface TaskNeed { pool: string; kind: TaskKind; gpus: number; cpus: number; timeoutS: number }
 const NEEDS = new Map<string, TaskNeed>();
 
 /** The task's need, from the planned Task where it is still held, else from its stored message
@@ -71,9 +71,9 @@ function needOf(t: LiveTask): TaskNeed {
   if (t.need) return t.need;
   const task = t.task ?? Task.decode(Buffer.from(t.taskProto, 'base64'));
   const gpus = task.resources?.gpus ?? 0, cpus = task.resources?.cpus ?? 0, timeoutS = task.timeoutS || 0;
-  const key = `${task.kind}|${gpus}|${cpus}|${timeoutS}`;
+  const key = `${t.pool}\u0000${task.kind}\u0000${gpus}\u0000${cpus}\u0000${timeoutS}`;
   let need = NEEDS.get(key);
-  if (!need) NEEDS.set(key, need = Object.freeze({ kind: task.kind, gpus, cpus, timeoutS }));
+  if (!need) NEEDS.set(key, need = Object.freeze({ pool: t.pool, kind: task.kind, gpus, cpus, timeoutS }));
   return (t.need = need);
 }
 
@@ -224,7 +224,6 @@ function probeAdmits(rt: RunTimes): boolean {
   return false;
 }
 
-/** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
 /** How long a result's task ran, in ms: its ledger's wall_s where the worker gave one (to the
  *  microsecond), else finished - started (whole milliseconds on the worker's clock). Bundles are
  *  sized from it, for tasks that run well under a millisecond: from the whole milliseconds, a
@@ -237,6 +236,7 @@ function runMsOf(r: TaskResult): number | null {
   return r.startedMs && r.finishedMs >= r.startedMs ? r.finishedMs - r.startedMs : null;
 }
 
+/** One more successful task of `t`'s arm instance and phase, that ran `ms`. */
 function ranFor(sw: LiveSweep, t: LiveTask, ms: number): void {
   const rt = runTimesOf(sw.runTimes, t);
   if (rt.runs === 0) rt.runMs = ms; else rt.runMs += BUNDLE_EWMA * (ms - rt.runMs);
@@ -254,7 +254,10 @@ export interface StorageProblem { why: string; sinceMs: number; detail: string }
  *  without one counts as 1, so a sweep without estimates (diag) ranks by chain length in
  *  tasks. Iterative: chains can be long. */
 export function chainRanks(tasks: readonly { id: string; deps: readonly { task: string }[]; cost?: number }[]): Map<string, number> {
-  const r = chainRankArray(tasks);
+  return byId(tasks, chainRankArray(tasks));
+}
+
+function byId(tasks: readonly { id: string }[], r: Float64Array): Map<string, number> {
   const rank = new Map<string, number>();
   for (let i = 0; i < tasks.length; i++) rank.set(tasks[i]!.id, r[i]!);
   return rank;
@@ -306,7 +309,7 @@ function work(cost: number | undefined): number {
  *  estimates): from the planned Task where the row has it, else from its stored message (a
  *  row loaded after a restart; only unfinished tasks need a rank). */
 export function taskRanks(tasks: readonly TaskRow[]): Map<string, number> {
-  return chainRanks(tasks.map((t) => ({ id: t.id, deps: t.deps, cost: plannedCost(t) })));
+  return byId(tasks, taskRankArray(tasks));
 }
 
 /** taskRanks() by position in `tasks`. */
@@ -578,7 +581,7 @@ export class Scheduler extends EventEmitter {
     const ranks = planRanks ?? taskRankArray(sw.taskIds.map((id) => this.tasks.get(id)!));
     for (let i = 0; i < sw.taskIds.length; i++) {
       const t = this.tasks.get(sw.taskIds[i]!)!;
-      t.rank = ranks[i] ?? 1;
+      t.rank = ranks[i]!;
       // A task without inputs goes out as its stored bytes (outgoing()): the decoded Task the
       // planner made (five objects a task, a third of a sweep's memory) is not kept for it;
       // what placement and the watch need of it is (needOf), while it is at hand.
@@ -1013,18 +1016,16 @@ export class Scheduler extends EventEmitter {
     if (!live.length) return [];
     const flagged: LiveTask[] = [];
     // Answers by pool and need: a sweep's thousands of queued tasks ask a handful of questions.
-    const fitsBy = new Map<string, Map<TaskNeed, boolean>>();
+    const fitsBy = new Map<TaskNeed, boolean>();
     for (const sw of this.sweeps.values()) {
       if (!sw.counts.queued) continue;
       for (const t of sw.active) {
         if (t.status !== 'queued' || t.error?.startsWith('waiting:')) continue;
         const need = needOf(t);
-        let byNeed = fitsBy.get(t.pool);
-        if (!byNeed) fitsBy.set(t.pool, byNeed = new Map());
-        let fits = byNeed.get(need);
+        let fits = fitsBy.get(need);
         if (fits === undefined) {
-          fits = live.some((w) => w.info.pool === t.pool && w.info.kinds.includes(need.kind) && need.gpus <= w.info.gpus.length && need.cpus <= w.info.cpus);
-          byNeed.set(need, fits);
+          fits = live.some((w) => w.info.pool === need.pool && w.info.kinds.includes(need.kind) && need.gpus <= w.info.gpus.length && need.cpus <= w.info.cpus);
+          fitsBy.set(need, fits);
         }
         if (fits) continue;
         const pool = live.filter((w) => w.info.pool === t.pool);

@@ -67,10 +67,11 @@ function keepLine(rec: Running, source: string, text: string): void {
 const ANNOUNCE_MS = 20;
 
 /** A worker asks for at most this many messages at once, and while bundles come, holds at most
- *  this many (running or asked for), whatever its slots. A bundle is about 2 ms of sub-millisecond tasks run one after another (see
- *  BUNDLE_BUDGET_MS in coordinator/scheduler.ts), so a few keep the worker busy across a pull's
- *  round trip; a slot per bundle let a worker with 256 slots take 16,384 of a sweep's tasks at
- *  once, ahead of the other workers, and collect their garbage. Measured before this limit
+ *  this many (running or asked for), whatever its slots. A bundle is about 2 ms of
+ *  sub-millisecond tasks run one after another (see BUNDLE_BUDGET_MS in coordinator/scheduler.ts),
+ *  so a few keep the worker busy across a pull's round trip; a slot per bundle let a worker with
+ *  256 slots take 16,384 of a sweep's tasks at once, ahead of the other workers, and collect
+ *  their garbage. Measured before this limit
  *  (bench:dispatch throughput rows, one worker, 05:29-05:33 on 2026-12-05): --slots 8 ran
  *  11.5-13.0k tasks/s with the worker using 0.60-0.71 CPU s, --slots 256 9.4-11.0k and 1.21-1.37 s. */
 const BUNDLES_AHEAD = 8;
@@ -170,8 +171,8 @@ export class Worker {
     while (!this.draining) {
       // At most BUNDLES_AHEAD messages asked for at once (any of them may be a bundle), and while
       // bundles come, at most that many held: lone tasks still fill every slot, a pull at a time.
-      let free = Math.min(this.slots - (this.running.size - this.bundledRunning) - this.bundles, BUNDLES_AHEAD) - this.outstanding;
-      if (this.bundling) free = Math.min(free, BUNDLES_AHEAD - this.bundles - this.outstanding);
+      const room = this.slots - (this.running.size - this.bundledRunning) - this.bundles;
+      const free = Math.min(room, this.bundling ? BUNDLES_AHEAD - this.bundles : BUNDLES_AHEAD) - this.outstanding;
       if (free <= 0 || (free < minBatch && this.outstanding > 0)) {
         await new Promise<void>((r) => { this.slotFreed = r; });
         this.slotFreed = null;
