@@ -21,6 +21,14 @@ export const HfModelRefSchema = z.strictObject({
   params: z.number({ error: 'params is required: the declared parameter count (e.g. 1.5e9), recorded in the ledger' }).positive('params is the declared parameter count (e.g. 1.5e9); it is recorded in the ledger'),
   template: z.string().optional(),
   device_kind: z.string().min(1).optional(),
+  // How the worker's torch runner loads and samples it (runners/torch/README.md); part of every
+  // task's cache key, as each changes what is computed.
+  dtype: z.enum(['float32', 'bfloat16', 'float16']).optional()
+    .describe('the weights and activations of every task on this model (TRAIN, EVAL, ROLLOUT); default float32'),
+  engine: z.enum(['hf', 'vllm']).optional().describe('what samples it: hf (transformers generate, the default) or vllm (installed beside the runner)'),
+  batch_rows: z.number().int().min(1).optional().describe('sample rows per generate call; default the worker\'s $LIMOLAB_SAMPLE_BATCH_ROWS, else 256'),
+  batch_tokens: z.number().int().min(1).optional()
+    .describe('rows x (longest prompt + max_tokens) per generate call, a bound on the KV cache; default $LIMOLAB_SAMPLE_BATCH_TOKENS, else 131072'),
 });
 
 export const ModelRefSchema = z.discriminatedUnion('kind', [OpenAIModelRefSchema, HfModelRefSchema], {

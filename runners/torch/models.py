@@ -6,6 +6,7 @@ load_model(spec, device) picks one from the task's model_ref and inputs.
 """
 import json
 import os
+import sys
 import tarfile
 import tempfile
 
@@ -133,6 +134,7 @@ class HFModel:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise TaskError(f"options.dtype must be float32, bfloat16 or float16, got {dtype!r}")
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(device)
+        print(f"loaded {os.path.basename(path.rstrip('/')) or path} with transformers on {device}, {dtype}", file=sys.stderr, flush=True)
         self.device = device
         self.eos = self.tok.eos_token_id
         self.bos = self.tok.bos_token_id

@@ -21,6 +21,7 @@ device and library versions). Greedy decoding (temperature 0) does not depend on
 import hashlib
 import json
 import os
+import sys
 
 import torch
 
@@ -198,6 +199,7 @@ def generate_many(m, llm, prompts, k, temperature, top_p, max_tokens, stop, seed
         from vllm import SamplingParams
 
         params = [SamplingParams(n=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop or None, seed=s) for s in (seeds or [None] * len(prompts))]
+        print(f"sampling {len(prompts)} prompt(s) x {k} with vLLM", file=sys.stderr, flush=True)
         res = llm.generate(list(prompts), params)
         out = [(_cut([o.text for o in r.outputs], stop), len(ids), [len(o.token_ids) for o in r.outputs]) for r, ids in zip(res, p_ids)]
         if done:
@@ -214,7 +216,11 @@ def generate_many(m, llm, prompts, k, temperature, top_p, max_tokens, stop, seed
                 done(i + 1)
         return out
     seqs = [[None] * k for _ in prompts]
-    for chunk in plan_chunks([len(x) for x in p_ids], k, max_tokens, *limits):
+    chunks = plan_chunks([len(x) for x in p_ids], k, max_tokens, *limits)
+    # On stderr, so in the task's log (`limolab logs`): how the rows were batched, and in what dtype.
+    print(f"sampling {len(prompts)} prompt(s) x {k}: {len(chunks)} generate call(s) (batch_rows {limits[0]}, batch_tokens {limits[1]}), "
+          f"{str(m.model.dtype).replace('torch.', '')}", file=sys.stderr, flush=True)
+    for chunk in chunks:
         rows = [(i, j) for i, a, b in chunk for j in range(a, b)]
         got = sample_hf_rows(m, [p_ids[i] for i, _ in rows], temperature, top_p, max_tokens, stop, chunk_seed(chunk, seeds, k) if seeds is not None else None)
         for (i, j), s in zip(rows, got):

@@ -300,6 +300,13 @@ arms:
     let err2 = new Error('did not throw');
     try { cluster.coordinator!.coord.submit(hfNoPath, 'e2e-external'); } catch (e) { err2 = e as Error; }
     expect(err2.message).toMatch(/base\.model_ref\.path/);
+
+    // how the torch runner loads and batches an hf model: checked at submit, named in the error
+    const hfBadDtype = bad.replace(/model_ref: .*\n/, 'model_ref: {kind: hf, path: /models/m, params: 1e9, dtype: fp8, batch_rows: 0}\n');
+    let err3 = new Error('did not throw');
+    try { cluster.coordinator!.coord.submit(hfBadDtype, 'e2e-external'); } catch (e) { err3 = e as Error; }
+    expect(err3.message).toMatch(/base\.model_ref\.dtype.*float32.*bfloat16.*float16/);
+    expect(err3.message).toMatch(/base\.model_ref\.batch_rows/);
   });
 });
 

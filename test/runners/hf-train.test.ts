@@ -87,6 +87,37 @@ describe.skipIf(!py.ok)('HfRunner on a real transformers model (CPU)', () => {
     expect(out.ledger.flops).toBe(3 * trainLengths.reduce((a, n) => a + 3 * fwd(n, nLora), 0) + trainLengths.reduce((a, n) => a + fwd(n, nLora), 0));
   }, 300_000);
 
+  it('the model_ref\'s dtype, batch_rows and batch_tokens reach the torch runner in TRAIN and EVAL', async () => {
+    const evalTask = (ref: Record<string, unknown>): Partial<Task> => ({
+      kind: TaskKind.TASK_KIND_EVAL, phase: 'evaluation', seed: 2, modelRef: ref,
+      spec: { $case: 'eval', value: { splits: [], nSamples: 2, k: [1], temperature: 1, keepOutputs: 0, mode: 'model', shots: 0, options: { datasets: [{ name: 'test', path: join(data, 'test.jsonl'), limit: 3 }], max_tokens: 8 } } },
+    });
+    const logOf = async (t: Partial<Task>) => {
+      const c = makeCtx(t, artifacts);
+      const out = await runner.run(c.ctx);
+      return { out, log: c.logs.join('\n') };
+    };
+    // the defaults: float32, every row in one generate call
+    const plainRun = await logOf(evalTask(modelRef));
+    expect(plainRun.log).toContain('loaded model with transformers on cpu, float32');
+    expect(plainRun.log).toContain('sampling 3 prompt(s) x 2: 1 generate call(s) (batch_rows 256, batch_tokens 131072), float32');
+    // from the model_ref: bfloat16, two rows a call
+    const tuned = await logOf(evalTask({ ...modelRef, dtype: 'bfloat16', batch_rows: 2 }));
+    expect(tuned.log).toContain('loaded model with transformers on cpu, bfloat16');
+    expect(tuned.log).toContain('sampling 3 prompt(s) x 2: 3 generate call(s) (batch_rows 2, batch_tokens 131072), bfloat16');
+    expect(tuned.out.metrics['problems.test']).toBe(3);
+    // a token budget under one row's length: each row runs alone
+    const tight = await logOf(evalTask({ ...modelRef, batch_tokens: 1 }));
+    expect(tight.log).toContain('6 generate call(s) (batch_rows 256, batch_tokens 1), float32');
+    // TRAIN: the model_ref's dtype, unless the task's own options name one
+    const train = (ref: Record<string, unknown>, dtype?: string): Partial<Task> => ({
+      kind: TaskKind.TASK_KIND_TRAIN, phase: 'training', seed: 1, modelRef: ref,
+      spec: { $case: 'train', value: { method: 'sft', epochs: 1, lr: 1e-3, batchSize: 8, maxPerPrompt: 0, options: { dataset: join(data, 'train.jsonl'), limit: 8, max_steps: 1, ...(dtype ? { dtype } : {}) } } },
+    });
+    expect((await logOf(train({ ...modelRef, dtype: 'bfloat16' }))).log).toContain('loaded model with transformers on cpu, bfloat16');
+    expect((await logOf(train({ ...modelRef, dtype: 'bfloat16' }, 'float32'))).log).toContain('loaded model with transformers on cpu, float32');
+  }, 300_000);
+
   it('EVAL and ROLLOUT of the trained checkpoint through generate, graded here, FLOPs per sample row', async () => {
     const ev = await runner.run(makeCtx({
       kind: TaskKind.TASK_KIND_EVAL, phase: 'evaluation', seed: 2, modelRef, inputs: [full],

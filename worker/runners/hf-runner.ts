@@ -11,7 +11,9 @@
 // `checkpoint` inputs carry to the torch runner in place of model_ref.path.
 //
 // model_ref: {kind: hf, path (a model directory on the worker), params (declared count),
-//   template? (default plain: the whole prompt is rendered here), device_kind?}
+//   template? (default plain: the whole prompt is rendered here), device_kind?, dtype?, engine?,
+//   batch_rows?, batch_tokens?}; the last four go to the torch runner in every sample-mode task's
+//   options (dtype also in TRAIN's, unless its own options name one).
 // Ledger: flops, tokens and device seconds from the runner's ledger line (model FLOPs of the
 // loaded model, docs/runner-protocol.md "FLOPs"; the prompt counted once per sample row run);
 // params = the declared count; device_kind = model_ref.device_kind, else the runner's.
@@ -130,7 +132,7 @@ export class HfRunner implements Runner {
       ...t,
       modelRef: { ...t.modelRef, path: realPath },
       inputs: [...t.inputs.filter((i) => i.role === 'checkpoint'), dataset],
-      spec: { $case: 'train', value: { ...s, options: torchTrainOptions(o, empty) } },
+      spec: { $case: 'train', value: { ...s, options: torchTrainOptions(o, empty, ref.dtype) } },
     });
     const out = await this.process.run(deriveContext(ctx, { task: sub, artifacts: captured }));
     const ckpt = out.outputs.find((x) => x.role === 'checkpoint');
@@ -147,6 +149,11 @@ export class HfRunner implements Runner {
   private sampler(ctx: TaskContext, ref: HfRunnerModelRef, realPath: string, ledger: Partial<LedgerEntry>): SampleFn {
     return async (reqs, s, progress) => {
       const options: Record<string, unknown> = {
+        // How the runner loads the model and batches generate: the model_ref's, else the runner's defaults.
+        ...(ref.dtype ? { dtype: ref.dtype } : {}),
+        ...(ref.engine ? { engine: ref.engine } : {}),
+        ...(ref.batch_rows ? { batch_rows: ref.batch_rows } : {}),
+        ...(ref.batch_tokens ? { batch_tokens: ref.batch_tokens } : {}),
         prompts: reqs.map((r) => r.prompt),
         seeds: reqs.map((r) => r.seed),
         n: s.n,

@@ -30,7 +30,7 @@ export const HfTrainOptionsSchema = z.strictObject({
   weight_decay: z.number().min(0).default(0),
   grad_clip: z.number().min(0).default(1),
   beta2: z.number().gt(0).lt(1).default(0.95),
-  dtype: z.enum(['float32', 'bfloat16', 'float16']).default('float32'),
+  dtype: z.enum(['float32', 'bfloat16', 'float16']).optional().describe('default: model_ref.dtype, else float32'),
 });
 export type HfTrainOptions = z.output<typeof HfTrainOptionsSchema>;
 export type TrainSpec = NonNullable<Extract<Task['spec'], { $case: 'train' }>>['value'];
@@ -94,10 +94,10 @@ export async function buildTrainingSet(ctx: TaskContext, o: HfTrainOptions, temp
 }
 
 /** The options the torch runner's TRAIN reads (the data options stay here). */
-export function torchTrainOptions(o: HfTrainOptions, allowEmpty: boolean): Record<string, unknown> {
+export function torchTrainOptions(o: HfTrainOptions, allowEmpty: boolean, modelDtype?: HfTrainOptions['dtype']): Record<string, unknown> {
   return {
     ...(allowEmpty ? { allow_empty: true } : {}),
-    max_len: o.max_len, max_steps: o.max_steps, weight_decay: o.weight_decay, grad_clip: o.grad_clip, beta2: o.beta2, dtype: o.dtype,
+    max_len: o.max_len, max_steps: o.max_steps, weight_decay: o.weight_decay, grad_clip: o.grad_clip, beta2: o.beta2, dtype: o.dtype ?? modelDtype ?? 'float32',
     ...(o.lora ? { lora: o.lora } : {}),
   };
 }
