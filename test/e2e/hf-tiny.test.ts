@@ -54,6 +54,7 @@ describe.skipIf(!py.ok)('experiments/hf-tiny.yaml with limolab run', () => {
     // The rl arm samples 8 x 2 rollouts from the random-init base model: whether any is verified
     // correct is chance (1 of 16 with per-prompt seeding, 0 of 16 since sampling is batched and
     // seeded per chunk). A TRAIN on no accepted rollouts trains nothing (allow_empty): 0 FLOPs.
+    // A TRAIN on verified rollouts through the same runner is test/runners/hf-train.test.ts's RFT case.
     const rlAccepted = (JSON.parse(arms('rl').find((x) => x.kind === 'rollout')!.metrics) as Record<string, number>).accepted;
     for (const x of rows) {
       if (x.arm.startsWith('rl') && x.kind === 'train' && rlAccepted === 0) expect([x.flops, x.tokens_trained], x.name).toEqual([0, 0]);

@@ -87,6 +87,27 @@ describe.skipIf(!py.ok)('HfRunner on a real transformers model (CPU)', () => {
     expect(out.ledger.flops).toBe(3 * trainLengths.reduce((a, n) => a + 3 * fwd(n, nLora), 0) + trainLengths.reduce((a, n) => a + fwd(n, nLora), 0));
   }, 300_000);
 
+  it('RFT: a TRAIN on rollouts inputs trains on their samples, at most maxPerPrompt per problem across shards; the loss falls', async () => {
+    const { readFileSync } = await import('node:fs');
+    const recs = readFileSync(join(data, 'train.jsonl'), 'utf8').trim().split('\n').slice(0, 8).map((l) => JSON.parse(l) as { problem: string; solution: string; answer: string });
+    // Verified samples as the ROLLOUT writes them: the prompt as sampled, the completion without
+    // the end-of-turn marker (the TRAIN adds it). Each problem 2x in one shard and 1x in the other.
+    const sample = (r: (typeof recs)[number]) => ({ prompt: renderPrompt(plain, r.problem), completion: r.solution, answer: r.answer });
+    const shard = async (samples: ReturnType<typeof sample>[]) => artifacts.put('rollouts', new TextEncoder().encode(JSON.stringify({ format: 'limolab-rollouts-text', samples })), 'application/json');
+    const inputs = [await shard(recs.flatMap((r) => [sample(r), sample(r)])), await shard(recs.map(sample))];
+    const out = await runner.run(makeCtx({
+      kind: TaskKind.TASK_KIND_TRAIN, phase: 'training', seed: 4, modelRef, inputs,
+      spec: { $case: 'train', value: { method: 'rft', epochs: 3, lr: 3e-3, batchSize: 8, maxPerPrompt: 2, options: {} } },
+    }, artifacts).ctx);
+    expect(out.metrics).toMatchObject({ examples: 16, examples_rollouts: 16, examples_dataset: 0, steps: 6 });
+    expect(out.metrics.loss_final).toBeLessThan(out.metrics.loss_first_step! * 0.8);
+    const lengths = recs.map((r) => renderExample(plain, r.problem, r.solution)).flatMap((e) => [e.prompt, e.completion]);
+    const counts = tokenCounts(lengths);
+    const perExample = recs.map((_, i) => 1 + counts[2 * i]! + counts[2 * i + 1]! + 1 - 1);
+    expect(out.ledger.tokensTrained).toBe(3 * 2 * perExample.reduce((a, b) => a + b, 0));
+    expect(out.outputs.find((o) => o.role === 'checkpoint')?.mediaType).toBe('application/x-tar');
+  }, 300_000);
+
   it('the model_ref\'s dtype, batch_rows and batch_tokens reach the torch runner in TRAIN and EVAL', async () => {
     const evalTask = (ref: Record<string, unknown>): Partial<Task> => ({
       kind: TaskKind.TASK_KIND_EVAL, phase: 'evaluation', seed: 2, modelRef: ref,
