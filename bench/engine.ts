@@ -166,5 +166,18 @@ for (const { d, L, e, hf, weak, config, params } of rows) {
   console.log(`  sample: ${side('forward', e.sample, hf?.sample_tokens_per_s)}`);
   if (weak) console.log(`  weak baseline (functional torch): train ${fmt(weak.train)} tok/s (${(e.train / weak.train).toFixed(2)}x)  sample ${fmt(weak.sample)} tok/s (${(e.sample / weak.sample).toFixed(2)}x)`);
 }
+// The targets (issue 15) beside this run's figures: training and sampling at least 1.5x HF at
+// d=128 and d=256 (L=4); a size this run did not measure, or measured without the HF baseline, says so.
+console.log(`\ntargets (load average ${la()})`);
+console.log(`${'figure'.padEnd(36)}  ${'measured'.padStart(8)}  ${'target'.padEnd(7)}  met`);
+for (const d of [128, 256]) {
+  const r = rows.find((x) => x.d === d && x.L === 4);
+  for (const [kind, key] of [['training', 'train'], ['sampling', 'sample']] as const) {
+    const h = r?.hf?.[key === 'train' ? 'train_tokens_per_s' : 'sample_tokens_per_s'];
+    const ratio = r && h ? r.e[key] / h : NaN;
+    const why = !r ? 'not measured in this run' : !h ? 'no HF baseline in this run' : null;
+    console.log(`${`${kind} d=${d} L=4, engine / HF`.padEnd(36)}  ${(why ? '-' : `${ratio.toFixed(2)}x`).padStart(8)}  ${'>= 1.5x'.padEnd(7)}  ${why ? `- (${why})` : ratio >= 1.5 ? 'yes' : 'no'}`);
+  }
+}
 console.log(`load average at end: ${la()}`);
 console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
