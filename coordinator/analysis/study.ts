@@ -34,6 +34,9 @@ export interface ControlRow {
   delta: number | null; ci_lo: number | null; ci_hi: number | null;
   passed: boolean | null;   // null: undetermined (no baseline, or n<3 seeds: no interval)
   n_seeds: number; verdict: string;
+  /** Share of the control arm's and of its baseline's answers on the metric's split that wrote
+   *  a chain (eval metric chain_share.<split>, mean over seeds); null where not reported. */
+  chain_share: number | null; baseline_chain_share: number | null;
 }
 export interface ExchangeRow {
   sft_arm: string; base: string; n_curated: number; sft_acc: number;
@@ -109,6 +112,21 @@ class Ctx {
     if (this.seedLevel.length) out.push(`per-problem outcomes missing or of different lengths: the interval resamples seeds only for ${this.seedLevel.join(', ')}`);
     return out;
   }
+  /** The mean over seeds of a base's PROBE metric (every arm on the base carries it), or null. */
+  ability(base: string, metric: string): number | null {
+    const bySeed = new Map<number, number>();
+    for (const a of this.arms) if (a.base === base) for (const r of a.records) {
+      const v = r.metrics[metric];
+      if (Number.isFinite(v) && !bySeed.has(r.seed)) bySeed.set(r.seed, v!);
+    }
+    return bySeed.size ? mean([...bySeed.values()]) : null;
+  }
+  /** The mean over seeds of an arm's chain_share on the metric's split (pass1.test_id: test_id), or null. */
+  chainShare(a: Arm): number | null {
+    const split = this.metric.split('.').slice(1).join('.');
+    const xs = split ? a.records.map((r) => r.metrics[`chain_share.${split}`]).filter((x): x is number => Number.isFinite(x)) : [];
+    return xs.length ? mean(xs) : null;
+  }
   baseArm(base: string): Arm | undefined {
     return this.arms.find((a) => a.base === base && a.method === (this.o.baseMethod ?? 'base'));
   }
@@ -141,7 +159,8 @@ function controls(c: Ctx): ControlRow[] {
       const pair = String(a.params.paired_with ?? '');
       baseline = c.arms.find((b) => b !== a && b.base === a.base && b.group === pair && String(b.params.n) === String(a.params.n));
     }
-    const row: ControlRow = { name: kind, arm: a.arm, baseline_arm: baseline?.arm ?? null, base: a.base, delta: null, ci_lo: null, ci_hi: null, passed: null, n_seeds: 0, verdict: '' };
+    const row: ControlRow = { name: kind, arm: a.arm, baseline_arm: baseline?.arm ?? null, base: a.base, delta: null, ci_lo: null, ci_hi: null, passed: null, n_seeds: 0, verdict: '',
+      chain_share: c.chainShare(a), baseline_chain_share: baseline ? c.chainShare(baseline) : null };
     if (!baseline) {
       row.verdict = kind === 'positive'
         ? `positive control on base ${a.base} undetermined: no '${c.o.baseMethod ?? 'base'}' arm on that base to compare with`
@@ -168,10 +187,24 @@ function controls(c: Ctx): ControlRow[] {
       row.verdict = row.passed
         ? `negative control passed on base ${a.base}: bare answers did significantly worse than chains (${delta})`
         : `negative control FAILED on base ${a.base}: bare answers did not do significantly worse than chains; the gain cannot be credited to the chains (${delta})`;
+      if (!row.passed) row.verdict += chainsWritten(c, row);
     }
     rows.push(row);
   }
   return rows.sort((x, y) => x.base.localeCompare(y.base) || y.name.localeCompare(x.name) || x.arm.localeCompare(y.arm));
+}
+
+/** Why a negative control may have failed, from what the arms wrote: whether the chain arm
+ *  wrote chains at all (if not, the control cannot tell whether chains help), and, if it did,
+ *  the base's latent ability (LIMO's claim is that chains elicit what pretraining put there). */
+function chainsWritten(c: Ctx, row: ControlRow): string {
+  const cs = row.baseline_chain_share, split = c.metric.split('.').slice(1).join('.');
+  if (cs === null) return '';
+  const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const both = `the chain arm wrote a chain in ${pct(cs)} of its ${split} answers${row.chain_share === null ? '' : `, the bare arm in ${pct(row.chain_share)}`}`;
+  if (cs < 0.5) return `; ${both}: the chains were mostly not learned, so this control cannot tell whether they help`;
+  const la = c.ability(row.base, c.o.latentMetric ?? 'latent.forced_chain.test_id');
+  return `; ${both}: the chains were learned, yet did not make answers significantly more accurate than bare ones${la === null ? '' : ` (the base's latent ability, its forced-chain accuracy, is ${la.toFixed(3)})`}`;
 }
 
 const isControl = (a: Arm) => a.params.control === 'positive' || a.params.control === 'negative';
@@ -253,14 +286,7 @@ function exchangeInterval(c: Ctx, sft: SeedScore[], rl: SeedScore[][], label: st
 
 function latent(c: Ctx): LatentRow[] {
   const rows: LatentRow[] = [];
-  const ability = (base: string, metric: string): number | null => {
-    const bySeed = new Map<number, number>();
-    for (const a of c.arms) if (a.base === base) for (const r of a.records) {
-      const v = r.metrics[metric];
-      if (Number.isFinite(v) && !bySeed.has(r.seed)) bySeed.set(r.seed, v!);
-    }
-    return bySeed.size ? mean([...bySeed.values()]) : null;
-  };
+  const ability = (base: string, metric: string) => c.ability(base, metric);
   const latentMetric = c.o.latentMetric ?? 'latent.forced_chain.test_id';
   for (const a of c.arms) {
     if (a.method === (c.o.baseMethod ?? 'base')) continue;

@@ -82,6 +82,26 @@ describe('controls', () => {
     expect(c.verdict).toMatch(/^negative control FAILED on base lo: bare answers did not do significantly worse than chains/);
   });
 
+  it('a failed negative control says whether the chain arm wrote chains at all, and the base\'s latent ability when it did', () => {
+    expect(control(study, 'neg[base=lo]')).toMatchObject({ chain_share: null, baseline_chain_share: null });   // no chain_share metrics: no diagnosis
+    expect(control(study, 'neg[base=lo]').verdict).not.toMatch(/wrote a chain/);
+    // chain shares on both bases' chain and bare arms (the hi base's negative control passes)
+    const withShares = (chained: number) => studyAnalysis(records.map((r) => r.arm.startsWith('sft-limo[') ? { ...r, metrics: { ...r.metrics, 'chain_share.test_id': chained } }
+      : r.arm.startsWith('neg[') ? { ...r, metrics: { ...r.metrics, 'chain_share.test_id': 0 } } : r), opts);
+    const learned = control(withShares(0.9), 'neg[base=lo]');
+    expect(learned).toMatchObject({ passed: false, chain_share: 0, baseline_chain_share: 0.9 });
+    // the base's forced-chain accuracy, one value per seed (every arm on the base carries its PROBE's)
+    const perSeed = new Map(records.filter((r) => r.arm.endsWith('[base=lo]')).map((r) => [r.seed, r.metrics['latent.forced_chain.test_id']!]));
+    const latent = [...perSeed.values()].reduce((a, b) => a + b, 0) / perSeed.size;
+    expect(learned.verdict).toContain(`; the chain arm wrote a chain in 90% of its test_id answers, the bare arm in 0%: the chains were learned, yet did not make answers significantly more accurate than bare ones (the base's latent ability, its forced-chain accuracy, is ${latent.toFixed(3)})`);
+    const notLearned = control(withShares(0.2), 'neg[base=lo]');
+    expect(notLearned.verdict).toContain('; the chain arm wrote a chain in 20% of its test_id answers, the bare arm in 0%: the chains were mostly not learned, so this control cannot tell whether they help');
+    // a control that passed keeps its verdict as it was
+    const passed = control(withShares(0.9), 'neg[base=hi]');
+    expect(passed).toMatchObject({ passed: true, chain_share: 0, baseline_chain_share: 0.9 });
+    expect(passed.verdict).not.toMatch(/wrote a chain/);
+  });
+
   it('a control arm with no succeeded run is named in the warnings, not dropped silently', () => {
     const s = studyAnalysis(records.map((r) => (r.arm === 'pos[base=lo]' ? { ...r, status: 'failed' } : r)), opts);
     expect(s.controls.some((c) => c.arm === 'pos[base=lo]')).toBe(false);
