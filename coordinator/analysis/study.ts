@@ -286,13 +286,12 @@ function exchangeInterval(c: Ctx, sft: SeedScore[], rl: SeedScore[][], label: st
 
 function latent(c: Ctx): LatentRow[] {
   const rows: LatentRow[] = [];
-  const ability = (base: string, metric: string) => c.ability(base, metric);
   const latentMetric = c.o.latentMetric ?? 'latent.forced_chain.test_id';
   for (const a of c.arms) {
     if (a.method === (c.o.baseMethod ?? 'base')) continue;
     const row: LatentRow = {
       method: a.group, arm: a.arm, base: a.base,
-      latent_ability: ability(a.base, latentMetric), bare_ability: ability(a.base, c.o.bareMetric ?? 'latent.bare.test_id'),
+      latent_ability: c.ability(a.base, latentMetric), bare_ability: c.ability(a.base, c.o.bareMetric ?? 'latent.bare.test_id'),
       gain: null, ci_lo: null, ci_hi: null, n_seeds: 0,
     };
     if (row.latent_ability === null) c.warnings.add(`base ${a.base}: no PROBE metric ${latentMetric}; latent ability unknown`);

@@ -175,7 +175,8 @@ def open_vllm(m, options):
         from vllm import LLM
     except ImportError:
         raise TaskError("options.engine 'vllm' needs vllm installed; drop it to sample with HF generate")
-    return LLM(model=m.path)
+    # The model_ref's dtype (options.dtype), as the transformers model was loaded; else vLLM's own choice.
+    return LLM(model=m.path, **({"dtype": options["dtype"]} if options.get("dtype") else {}))
 
 
 def _cut(texts, stop):
