@@ -31,6 +31,8 @@ export interface NatsTransportOptions {
 const NS_RE = /^[a-z][a-z0-9_]*$/;
 /** The results watchdog looks after this long without a result message, every WATCH_EVERY_MS. */
 const WATCH_IDLE_MS = 500, WATCH_EVERY_MS = 250, WATCH_SLOW_AFTER_MS = 5000, WATCH_SLOW_MS = 2000;
+/** Results: messages gathered into one flush at most, and results to one handler call (one SQLite transaction) at most. */
+const MSGS_PER_FLUSH = 256, RESULTS_PER_CALL = 1000;
 export const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
 
 export class NatsTransport implements Transport {
@@ -201,7 +203,12 @@ export class NatsTransport implements Transport {
   }
 
   consumeResults(handler: (batch: DeliveredResult[]) => Promise<void>, onBad: (err: Error) => void, opts: ConsumeResultsOptions = {}): Closer {
-    let pending: HeldResult[] = [];
+    // Messages as they came, decoded only when the handler takes them, about RESULTS_PER_CALL
+    // results at a time: a backlog (a pull brings up to 2,000 messages, of up to hundreds of
+    // results each) waits as bytes. Measured: 2,000 messages of 64 no-op results are 16.5 MB
+    // of bytes and 104 MB of heap decoded (852 B a result), which a restarted coordinator
+    // decoded at once. (No change in throughput or GC time in bench:dispatch's rows.)
+    let pending: JsMsg[] = [];
     let chain = Promise.resolve();
     let scheduled = false;
     // Messages received and not yet settled: their leases are extended while this process
@@ -209,13 +216,36 @@ export class NatsTransport implements Transport {
     // disk), so JetStream does not hand out copies that would pile up behind them. What a
     // handler call leaves unsettled is let go: its lease runs out and it comes back.
     const held = new Set<JsMsg>();
+    /** The results of message m, appended to out; a message that does not decode is refused. */
+    const decodeInto = (m: JsMsg, out: HeldResult[]) => {
+      let results: TaskResult[];
+      try {
+        results = decodeResultBatch(m.data);
+      } catch (err) {
+        held.delete(m);
+        onBad(err as Error);
+        m.term();
+        return;
+      }
+      const msg = new SharedMessage(m, results.length, held);
+      for (const result of results) out.push(new HeldResult(result, msg));
+    };
     const flush = () => {
       scheduled = false;
-      const batch = pending;
+      const msgs = pending;
       pending = [];
-      if (!batch.length) return;
-      chain = chain.then(() => handler(batch)).catch((err) => onBad(err as Error))
-        .finally(() => { for (const x of batch) if (!x.done) held.delete(x.msg.m); });
+      if (!msgs.length) return;
+      chain = chain.then(async () => {
+        // About RESULTS_PER_CALL results to a handler call (one SQLite transaction), each
+        // part decoded just before its call.
+        for (let i = 0; i < msgs.length;) {
+          const part: HeldResult[] = [];
+          for (; i < msgs.length && part.length < RESULTS_PER_CALL; i++) decodeInto(msgs[i]!, part);
+          if (part.length) await handler(part);
+        }
+      }).catch((err) => onBad(err as Error))
+        // A message whose results are all settled has left `held` already; the others go.
+        .finally(() => { for (const m of msgs) held.delete(m); });
     };
     const keepAlive = setInterval(() => { for (const m of held) m.working(); }, 3000);
     keepAlive.unref();
@@ -225,17 +255,10 @@ export class NatsTransport implements Transport {
     const stream = `${this.upper}_RESULTS`;
     const callback = (m: JsMsg) => {
       lastMsgAt = Date.now();
-      try {
-        const results = decodeResultBatch(m.data);
-        held.add(m);
-        const msg = new SharedMessage(m, results.length, held);
-        for (const result of results) pending.push(new HeldResult(result, msg));
-      } catch (err) {
-        onBad(err as Error);
-        m.term();
-      }
-      // Batch what arrives together into one SQLite transaction.
-      if (pending.length >= 1000) flush();
+      held.add(m);
+      pending.push(m);
+      // Batch what arrives together into one handler call.
+      if (pending.length >= MSGS_PER_FLUSH) flush();
       else if (!scheduled) { scheduled = true; setImmediate(flush); }
     };
     let consumer: Consumer | undefined;

@@ -88,6 +88,46 @@ describe('result batches', () => {
     expect(got.find((r) => r.taskId === 's1.t40')!.error?.message).toMatch(/over the \d+ a NATS message can carry/);
   });
 
+  it('a backlog waiting in the stream reaches the coordinator about 1000 results a call, each result once; a garbled message among them is refused alone', async () => {
+    requireNats();
+    const nats = await startNatsServer();
+    cleanups.push(() => nats.stop());
+    const ncs: NatsConnection[] = [await connect({ servers: nats.url }), await connect({ servers: nats.url })];
+    cleanups.push(() => Promise.all(ncs.map((n) => n.close())));
+    const coord = await NatsTransport.open(ncs[0]!);
+    const worker = await NatsTransport.open(ncs[1]!);
+    // The backlog a restarted coordinator finds: 3,000 results in batches of 100, and a garbled
+    // message in the middle, all in the stream before the coordinator consumes.
+    const perMsg: number[] = [];
+    for (let b = 0; b < 30; b++) {
+      const rs = Array.from({ length: 100 }, (_, i) => TaskResult.fromPartial({ ...result(b * 100 + i, 0), taskId: `s1.t${b * 100 + i}` }));
+      await Promise.all(rs.map((r) => worker.publishResult(r)));
+      if (b === 15) { ncs[1]!.publish('limolab.result.w1', new Uint8Array([0xff, 0x01, 0x02])); await ncs[1]!.flush(); }
+    }
+    const js = (await import('@nats-io/jetstream')).jetstreamManager;
+    const info = await (await js(ncs[0]!)).streams.info('LIMOLAB_RESULTS');
+    expect(info.state.messages).toBeGreaterThan(30);   // several messages: the backlog is pulled together
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await (await js(ncs[0]!)).streams.getMessage('LIMOLAB_RESULTS', { seq });
+      try { perMsg.push(TaskResultBatch.decode(m!.data).results.length); } catch { /* the garbled one */ }
+    }
+    const calls: number[] = [];
+    const got: string[] = [];
+    const bad: Error[] = [];
+    const closer = coord.consumeResults(async (batch) => { calls.push(batch.length); for (const d of batch) { got.push(d.result.taskId); d.ack(); } }, (e) => { bad.push(e); });
+    cleanups.push(() => closer.close());
+    await waitFor(() => got.length >= 3000 && bad.length >= 1, '3000 results and the garbled message', 30_000, 50);
+    expect(new Set(got).size).toBe(3000);
+    expect(got).toHaveLength(3000);
+    expect(bad).toHaveLength(1);
+    expect(bad[0]!.message).toMatch(/TaskResultBatch/);
+    // whole messages to a call, until it holds 1000 results
+    expect(Math.max(...calls)).toBeLessThanOrEqual(1000 + Math.max(...perMsg) - 1);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    // every message settled: nothing left for the consumer
+    await waitFor(async () => (await (await js(ncs[0]!)).consumers.info('LIMOLAB_RESULTS', 'coordinator')).num_ack_pending === 0, 'every result message acked or refused', 10_000, 100);
+  });
+
   it('gives every result batch its own de-duplication id, across workers and a worker connecting again: none is dropped as a duplicate', async () => {
     requireNats();
     const nats = await startNatsServer();
