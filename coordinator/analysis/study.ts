@@ -121,9 +121,11 @@ class Ctx {
     }
     return bySeed.size ? mean([...bySeed.values()]) : null;
   }
-  /** The mean over seeds of an arm's chain_share on the metric's split (pass1.test_id: test_id), or null. */
+  /** The split the metric is on: pass1.test_id -> test_id ('' for a metric without one). */
+  get split(): string { return this.metric.split('.').slice(1).join('.'); }
+  /** The mean over seeds of an arm's chain_share on the metric's split, or null. */
   chainShare(a: Arm): number | null {
-    const split = this.metric.split('.').slice(1).join('.');
+    const split = this.split;
     const xs = split ? a.records.map((r) => r.metrics[`chain_share.${split}`]).filter((x): x is number => Number.isFinite(x)) : [];
     return xs.length ? mean(xs) : null;
   }
@@ -198,10 +200,10 @@ function controls(c: Ctx): ControlRow[] {
  *  wrote chains at all (if not, the control cannot tell whether chains help), and, if it did,
  *  the base's latent ability (LIMO's claim is that chains elicit what pretraining put there). */
 function chainsWritten(c: Ctx, row: ControlRow): string {
-  const cs = row.baseline_chain_share, split = c.metric.split('.').slice(1).join('.');
+  const cs = row.baseline_chain_share;
   if (cs === null) return '';
   const pct = (x: number) => `${Math.round(100 * x)}%`;
-  const both = `the chain arm wrote a chain in ${pct(cs)} of its ${split} answers${row.chain_share === null ? '' : `, the bare arm in ${pct(row.chain_share)}`}`;
+  const both = `the chain arm wrote a chain in ${pct(cs)} of its ${c.split} answers${row.chain_share === null ? '' : `, the bare arm in ${pct(row.chain_share)}`}`;
   if (cs < 0.5) return `; ${both}: the chains were mostly not learned, so this control cannot tell whether they help`;
   const la = c.ability(row.base, c.o.latentMetric ?? 'latent.forced_chain.test_id');
   return `; ${both}: the chains were learned, yet did not make answers significantly more accurate than bare ones${la === null ? '' : ` (the base's latent ability, its forced-chain accuracy, is ${la.toFixed(3)})`}`;

@@ -185,7 +185,7 @@ describe('task bundles: a worker', () => {
     const lone = Array.from({ length: 40 }, (_, i) => task('s5', i, 300));
     await coord.publishTasks(lone.map((t) => outgoing(t)));
     await waitFor(() => results.length === 130, 'every lone result', 20_000, 20);
-    const ls = lone.map((t) => byId.get(t.id) ?? results.find((r) => r.taskId === t.id)!);
+    const ls = lone.map((t) => results.find((r) => r.taskId === t.id)!);
     const at = Math.max(...ls.map((r) => r.startedMs));
     expect(ls.filter((r) => r.startedMs <= at && at < r.finishedMs).length).toBe(40);
   });

@@ -553,6 +553,9 @@ arms:
     // a(1) -> b(10) -> d(2); a -> c(3) -> d; e(20) alone; f without an estimate counts 1; a bad estimate counts 1.
     const r = chainRanks([t('d', 2, 'b', 'c'), t('b', 10, 'a'), t('c', 3, 'a'), t('a', 1), t('e', 20), t('f', undefined), t('g', Number.NaN), t('h', -5)]);
     expect(Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((k) => [k, r.get(k)]))).toEqual({ a: 13, b: 12, c: 5, d: 2, e: 20, f: 1, g: 1, h: 1 });
+    // A sweep without any dependency (ranked without the topological pass): each task its own work.
+    const alone = chainRanks([t('e', 20), t('f', undefined), t('g', Number.NaN), t('h', -5), t('i', 0.5)]);
+    expect(Object.fromEntries([...alone])).toEqual({ e: 20, f: 1, g: 1, h: 1, i: 0.5 });
   });
 
   it('gives every task the work on its longest chain of dependents, whatever order the tasks come in', () => {

@@ -3,6 +3,7 @@
 // server's limit needs, read from the connection, and a result too large alone arrives as
 // a failed result saying why instead of failing every publish. Real nats-server.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,11 +105,11 @@ describe('result batches', () => {
       await Promise.all(rs.map((r) => worker.publishResult(r)));
       if (b === 15) { ncs[1]!.publish('limolab.result.w1', new Uint8Array([0xff, 0x01, 0x02])); await ncs[1]!.flush(); }
     }
-    const js = (await import('@nats-io/jetstream')).jetstreamManager;
-    const info = await (await js(ncs[0]!)).streams.info('LIMOLAB_RESULTS');
+    const jsm = await jetstreamManager(ncs[0]!);
+    const info = await jsm.streams.info('LIMOLAB_RESULTS');
     expect(info.state.messages).toBeGreaterThan(30);   // several messages: the backlog is pulled together
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-      const m = await (await js(ncs[0]!)).streams.getMessage('LIMOLAB_RESULTS', { seq });
+      const m = await jsm.streams.getMessage('LIMOLAB_RESULTS', { seq });
       try { perMsg.push(TaskResultBatch.decode(m!.data).results.length); } catch { /* the garbled one */ }
     }
     const calls: number[] = [];
@@ -125,7 +126,7 @@ describe('result batches', () => {
     expect(Math.max(...calls)).toBeLessThanOrEqual(1000 + Math.max(...perMsg) - 1);
     expect(calls.length).toBeGreaterThanOrEqual(3);
     // every message settled: nothing left for the consumer
-    await waitFor(async () => (await (await js(ncs[0]!)).consumers.info('LIMOLAB_RESULTS', 'coordinator')).num_ack_pending === 0, 'every result message acked or refused', 10_000, 100);
+    await waitFor(async () => (await jsm.consumers.info('LIMOLAB_RESULTS', 'coordinator')).num_ack_pending === 0, 'every result message acked or refused', 10_000, 100);
   });
 
   it('gives every result batch its own de-duplication id, across workers and a worker connecting again: none is dropped as a duplicate', async () => {

@@ -5,7 +5,7 @@
 // (docs/runner-protocol.md "FLOPs") from the tokenizer's own token counts.
 // Skipped, with how to build the venv, when no Python with torch + transformers + peft is found.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,18 +43,22 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe.skipIf(!py.ok)('HfRunner on a real transformers model (CPU)', () => {
   const runner = new HfRunner({ command: [py.python, TORCH_RUNNER], graceMs: 2000, timeoutMs: 300_000, access: py.ok ? makeAccess({ dataRoots: [dir] }) : undefined });
   const artifacts = new MemoryArtifacts();
+  let records: { problem: string; solution: string; answer: string }[] = [];
   let trainLengths: number[] = [];
   let full: ArtifactRef;
+
+  /** Positions run per example of `recs`: BOS + prompt + completion + EOS, minus the last (only a target). */
+  const trainedPositions = (recs: typeof records) => {
+    const ex = recs.map((r) => renderExample(plain, r.problem, r.solution));
+    const counts = tokenCounts(ex.flatMap((e) => [e.prompt, e.completion]));
+    return ex.map((_, i) => 1 + counts[2 * i]! + counts[2 * i + 1]! + 1 - 1);
+  };
 
   beforeAll(async () => {
     const r = await runCli(['hf-tiny', '-o', model, '--data', data], { env: { LIMOLAB_PYTHON: py.python }, timeoutMs: 180_000 });
     expect(r.code, r.stderr).toBe(0);
-    const { readFileSync } = await import('node:fs');
-    const rows = readFileSync(join(data, 'train.jsonl'), 'utf8').trim().split('\n').slice(0, EXAMPLES).map((l) => JSON.parse(l) as { problem: string; solution: string });
-    const ex = rows.map((r) => renderExample(plain, r.problem, r.solution));
-    const counts = tokenCounts(ex.flatMap((e) => [e.prompt, e.completion]));
-    // positions run per example: BOS + prompt + completion + EOS, minus the last (only a target)
-    trainLengths = ex.map((_, i) => 1 + counts[2 * i]! + counts[2 * i + 1]! + 1 - 1);
+    records = readFileSync(join(data, 'train.jsonl'), 'utf8').trim().split('\n').slice(0, EXAMPLES).map((l) => JSON.parse(l) as (typeof records)[number]);
+    trainLengths = trainedPositions(records);
   }, 240_000);
 
   const trainTask = (lora: boolean): Partial<Task> => ({
@@ -88,8 +92,7 @@ describe.skipIf(!py.ok)('HfRunner on a real transformers model (CPU)', () => {
   }, 300_000);
 
   it('RFT: a TRAIN on rollouts inputs trains on their samples, at most maxPerPrompt per problem across shards; the loss falls', async () => {
-    const { readFileSync } = await import('node:fs');
-    const recs = readFileSync(join(data, 'train.jsonl'), 'utf8').trim().split('\n').slice(0, 8).map((l) => JSON.parse(l) as { problem: string; solution: string; answer: string });
+    const recs = records.slice(0, 8);
     // Verified samples as the ROLLOUT writes them: the prompt as sampled, the completion without
     // the end-of-turn marker (the TRAIN adds it). Each problem 2x in one shard and 1x in the other.
     const sample = (r: (typeof recs)[number]) => ({ prompt: renderPrompt(plain, r.problem), completion: r.solution, answer: r.answer });
@@ -101,10 +104,7 @@ describe.skipIf(!py.ok)('HfRunner on a real transformers model (CPU)', () => {
     }, artifacts).ctx);
     expect(out.metrics).toMatchObject({ examples: 16, examples_rollouts: 16, examples_dataset: 0, steps: 6 });
     expect(out.metrics.loss_final).toBeLessThan(out.metrics.loss_first_step! * 0.8);
-    const lengths = recs.map((r) => renderExample(plain, r.problem, r.solution)).flatMap((e) => [e.prompt, e.completion]);
-    const counts = tokenCounts(lengths);
-    const perExample = recs.map((_, i) => 1 + counts[2 * i]! + counts[2 * i + 1]! + 1 - 1);
-    expect(out.ledger.tokensTrained).toBe(3 * 2 * perExample.reduce((a, b) => a + b, 0));
+    expect(out.ledger.tokensTrained).toBe(3 * 2 * trainedPositions(recs).reduce((a, b) => a + b, 0));
     expect(out.outputs.find((o) => o.role === 'checkpoint')?.mediaType).toBe('application/x-tar');
   }, 300_000);
 
